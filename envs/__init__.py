@@ -1,0 +1,1 @@
+"""Simulators and environments. Nothing here imports from `rlsys`."""

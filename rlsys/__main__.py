@@ -1,0 +1,3 @@
+from rlsys.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""The one way rlsys starts Ray, derives seeds and lays out run directories.
+
+A local run is a cluster of one node: with no address we start a fresh embedded
+cluster sized to this machine; with ``--address``/``RAY_ADDRESS`` (which ``ray job
+submit`` sets for its entrypoint) we join that cluster. There is no second path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+RUNS_ROOT = Path(os.environ.get("RLSYS_RUNS", "runs"))
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: bool = True):
+    """Start or join Ray once per process and return the ``ray`` module.
+
+    address: None -> RAY_ADDRESS if set (cluster or `ray job submit`), else a new local
+        cluster. "auto" or "host:port" or "ray://..." joins an existing cluster.
+    num_cpus: only for a new local cluster (defaults to all local cores).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    kwargs: dict[str, Any] = {"log_to_driver": not quiet, "configure_logging": True}
+    if quiet:
+        kwargs["logging_level"] = "ERROR"
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        # address="local" always starts a new cluster: a stale ray_current_cluster file
+        # from a dead `ray start` must not be joined by accident.
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kwargs)
+    return ray
+
+
+def derive_seeds(root_seed: int, n: int) -> list[int]:
+    """n independent 32-bit seeds from one root seed (never the same seed twice)."""
+    children = np.random.SeedSequence(root_seed).spawn(n)
+    return [int(c.generate_state(1)[0]) for c in children]
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: _to_plain(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_to_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def make_run_dir(workload: str, config: Any, root: Path | str | None = None) -> Path:
+    """Create ``runs/<workload>/<timestamp>/`` and write the resolved config there."""
+    root = Path(root) if root is not None else RUNS_ROOT
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = root / workload / stamp
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = root / workload / f"{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    with open(run_dir / "config.yaml", "w") as f:
+        yaml.safe_dump(_to_plain(config), f, sort_keys=False)
+    return run_dir

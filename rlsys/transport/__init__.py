@@ -1,0 +1,1 @@
+"""Commands for the agent-based transport simulation (the simulator lives in envs/transport)."""
