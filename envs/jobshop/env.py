@@ -1,0 +1,251 @@
+"""Gymnasium environment ``rlsys/ISBJSSP-v0`` over the event-driven simulator.
+
+    import gymnasium as gym, envs.jobshop
+    env = gym.make("rlsys/ISBJSSP-v0", instance="ta01", shutdown_prob=0.05, seed=0)
+
+Action: a job index (``Discrete(n_jobs)``): send that job to its next machine.
+``info["action_mask"]`` (and ``obs["action_mask"]``) is the boolean mask of jobs that
+may move now. An illegal action is replaced by the first legal job and flagged with
+``info["illegal_action"] = True`` (``illegal_action="raise"`` raises instead), so that
+generic tools that sample unmasked actions (gymnasium's ``check_env``) still run.
+
+Reward: minus the time advanced by the step (time units) times ``reward_scale``, so the
+undiscounted return is ``-makespan * reward_scale``.
+
+Observation (a ``Dict``), the dynamic disjunctive graph with N = n_jobs * n_ops
+operation nodes, node ``j * n_ops + k`` = job j's k-th operation. Topology arrays are
+static; finished operations leave the graph through ``alive``, so a PyG policy builds
+its ``Data`` with tensor ops only (``x = cat(op_features, machine_features[op_machine])``,
+``edge_index = cat(conj_edge_index, disj_edge_index)``, ``subgraph(alive, ...)``):
+
+- ``op_features`` (N, 11) float32: status one-hot (waiting, ready, processing,
+  blocking = finished but still on its machine, done), processing time, job work from
+  this operation on, fraction of the job's operations from this one on, time since ready,
+  remaining processing (counts known downtime), is a candidate now. Times are divided
+  by the instance's largest processing time (work by that times n_ops).
+- ``machine_features`` (n_machines, 5) float32: down, remaining repair, occupied,
+  occupant is blocked, waiting jobs / n_jobs.
+- ``op_machine``, ``op_job`` (N,) int64: static maps node -> machine, node -> job.
+- ``conj_edge_index`` (2, n_jobs * (n_ops - 1)): job order arcs k -> k+1.
+- ``disj_edge_index`` (2, E): both directions between operations sharing a machine.
+- ``alive`` (N,) int8: 1 until the operation is done (has left its machine).
+- ``job_op`` (n_jobs,) int64: node of each job's next operation (the one an action
+  starts; the last node for finished jobs): gather per-node scores here for the actor.
+- ``action_mask`` (n_jobs,) int8.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.jobshop.instance import Instance, load_instance
+from envs.jobshop.shutdowns import RepairTime
+from envs.jobshop.sim import OP_PROCESSING, OP_READY, Simulator
+
+OP_FEATURES = (
+    "waiting",
+    "ready",
+    "processing",
+    "blocking",
+    "done",
+    "processing_time",
+    "job_work_from_here",
+    "job_ops_from_here",
+    "time_since_ready",
+    "remaining_processing",
+    "candidate",
+)
+MACHINE_FEATURES = ("down", "remaining_repair", "occupied", "occupant_blocked", "n_waiting")
+_EYE5 = np.eye(5, dtype=np.float32)
+
+
+class GraphTopology:
+    """Static arrays of one instance's disjunctive graph (shared, read-only)."""
+
+    def __init__(self, inst: Instance) -> None:
+        n, K = inst.n_jobs, inst.n_ops
+        N = n * K
+        self.op_job = np.repeat(np.arange(n), K)
+        self.op_index = np.tile(np.arange(K), n)
+        self.op_machine = inst.machines.reshape(-1).astype(np.int64)
+        nodes = np.arange(N).reshape(n, K)
+        self.conj_edge_index = np.stack([nodes[:, :-1].ravel(), nodes[:, 1:].ravel()])
+        order = np.argsort(self.op_machine, kind="stable")
+        srcs, dsts = [], []
+        bounds = np.searchsorted(self.op_machine[order], np.arange(inst.n_machines + 1))
+        for i in range(inst.n_machines):
+            ops = order[bounds[i] : bounds[i + 1]]
+            a, b = np.meshgrid(ops, ops, indexing="ij")
+            keep = a != b
+            srcs.append(a[keep])
+            dsts.append(b[keep])
+        self.disj_edge_index = np.stack([np.concatenate(srcs), np.concatenate(dsts)]).astype(
+            np.int64
+        )
+        scale = max(1, int(inst.times.max()))
+        self.time_scale = float(scale)
+        times = inst.times.astype(np.float64)
+        work_from_here = np.cumsum(times[:, ::-1], axis=1)[:, ::-1]
+        static = np.zeros((N, len(OP_FEATURES)), dtype=np.float32)
+        static[:, 5] = (times / scale).ravel()
+        static[:, 6] = (work_from_here / (scale * K)).ravel()
+        static[:, 7] = ((K - np.arange(K)) / K)[None, :].repeat(n, 0).ravel()
+        self.static_op_features = static
+        self.proc_time = inst.times.reshape(-1).astype(np.float32)
+        for arr in (
+            self.op_job,
+            self.op_machine,
+            self.conj_edge_index,
+            self.disj_edge_index,
+            self.static_op_features,
+        ):
+            arr.setflags(write=False)
+
+
+class ISBJSSPEnv(gym.Env):
+    """Interrupting swap-allowed blocking job shop; see the module docstring."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        instance: str | Instance = "ft06",
+        shutdown_prob: float = 0.0,
+        seed: int | None = None,
+        swaps: bool = True,
+        repair: str | RepairTime = "uniform:1:10",
+        resume: bool = True,
+        reward_scale: float = 1.0,
+        illegal_action: str = "first",
+    ) -> None:
+        if illegal_action not in ("first", "raise"):
+            raise ValueError("illegal_action must be 'first' or 'raise'")
+        if not 0.0 <= float(shutdown_prob) < 1.0:
+            raise ValueError(f"shutdown_prob must be in [0, 1), got {shutdown_prob}")
+        self.instance = load_instance(instance)
+        self.shutdown_prob = float(shutdown_prob)
+        self.swaps = swaps
+        self.repair = RepairTime.parse(repair) if isinstance(repair, str) else repair
+        self.resume = resume
+        self.reward_scale = float(reward_scale)
+        self.illegal_action = illegal_action
+        self._first_seed = seed
+        self.topology = GraphTopology(self.instance)
+        n, K, m = self.instance.n_jobs, self.instance.n_ops, self.instance.n_machines
+        N = n * K
+        topo = self.topology
+        f32 = np.float32
+        self.observation_space = spaces.Dict(
+            {
+                "op_features": spaces.Box(-np.inf, np.inf, (N, len(OP_FEATURES)), f32),
+                "machine_features": spaces.Box(-np.inf, np.inf, (m, len(MACHINE_FEATURES)), f32),
+                "op_machine": spaces.Box(0, m - 1, (N,), np.int64),
+                "op_job": spaces.Box(0, n - 1, (N,), np.int64),
+                "conj_edge_index": spaces.Box(0, N - 1, topo.conj_edge_index.shape, np.int64),
+                "disj_edge_index": spaces.Box(0, N - 1, topo.disj_edge_index.shape, np.int64),
+                "alive": spaces.Box(0, 1, (N,), np.int8),
+                "job_op": spaces.Box(0, N - 1, (n,), np.int64),
+                "action_mask": spaces.Box(0, 1, (n,), np.int8),
+            }
+        )
+        self.action_space = spaces.Discrete(n)
+        self.sim: Simulator | None = None
+
+    # ----------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is None and self.sim is None:
+            seed = self._first_seed
+        super().reset(seed=seed)
+        # The shutdown path of an episode is fixed by its seed (common random numbers):
+        # reset(seed=s) sees the same disruptions as `rlsys jobshop schedule --seed s`.
+        episode_seed = seed if seed is not None else int(self.np_random.integers(2**31 - 1))
+        options = options or {}
+        if "instance" in options:
+            inst = load_instance(options["instance"])
+            if inst.shape != self.instance.shape or inst.n_ops != self.instance.n_ops:
+                raise ValueError("options['instance'] must have the env's shape")
+            self.instance = inst
+            self.topology = GraphTopology(inst)
+        self.sim = Simulator(
+            self.instance,
+            options.get("shutdown_prob", self.shutdown_prob),
+            episode_seed,
+            swaps=self.swaps,
+            repair=self.repair,
+            resume=self.resume,
+        )
+        return self._observation(), self._info()
+
+    def step(self, action):
+        sim = self.sim
+        if sim is None:
+            raise RuntimeError("call reset() before step()")
+        job = int(action)
+        illegal = not (0 <= job < sim.n_jobs) or not self._mask[job]
+        if illegal:
+            if self.illegal_action == "raise":
+                raise ValueError(f"job {job} cannot move now (mask {self._mask.nonzero()[0]})")
+            job = int(np.flatnonzero(self._mask)[0])
+        dt = sim.step(job)
+        obs = self._observation()
+        info = self._info()
+        info["illegal_action"] = illegal
+        return obs, -dt * self.reward_scale, sim.done, False, info
+
+    # ----------------------------------------------------------------- helpers
+    def _info(self) -> dict:
+        sim = self.sim
+        info = {"action_mask": self._mask.astype(bool), "time": sim.t}
+        if sim.done:
+            info["makespan"] = sim.makespan
+            info["deadlock"] = sim.deadlock
+        return info
+
+    def _observation(self) -> dict:
+        sim, topo = self.sim, self.topology
+        t = sim.t
+        scale = topo.time_scale
+        n, K = sim.n_jobs, sim.n_ops
+        status = sim.op_status
+        mask = sim.action_mask() if not sim.done else np.zeros(n, dtype=bool)
+        self._mask = mask
+        feats = topo.static_op_features.copy()
+        feats[:, :5] = _EYE5[status]
+        ready = status == OP_READY
+        ready_time = np.asarray(sim.ready_time)[topo.op_job]
+        feats[:, 8] = np.where(ready, t - ready_time, 0) / scale
+        end = sim.end.reshape(-1)
+        remaining = np.where(status == OP_PROCESSING, end - t, 0)
+        remaining = remaining + np.where(status < OP_PROCESSING, topo.proc_time, 0)
+        feats[:, 9] = remaining / scale
+        feats[:, 10] = ready & mask[topo.op_job]
+
+        m = sim.n_machines
+        mfeat = np.zeros((m, len(MACHINE_FEATURES)), dtype=np.float32)
+        holder = sim.holder
+        job_state = sim.job_state
+        shut = sim.shutdowns
+        for i in range(m):
+            r = shut.down_until(i, t)
+            if r >= 0:
+                mfeat[i, 0] = 1.0
+                mfeat[i, 1] = (r - t) / scale
+            h = holder[i]
+            if h >= 0:
+                mfeat[i, 2] = 1.0
+                mfeat[i, 3] = job_state[h] == 2
+            mfeat[i, 4] = len(sim.waiting[i]) / n
+        job_op = np.minimum(np.asarray(sim.next_op), K - 1) + np.arange(n) * K
+        return {
+            "op_features": feats,
+            "machine_features": mfeat,
+            "op_machine": topo.op_machine,
+            "op_job": topo.op_job,
+            "conj_edge_index": topo.conj_edge_index,
+            "disj_edge_index": topo.disj_edge_index,
+            "alive": (status != 4).astype(np.int8),
+            "job_op": job_op,
+            "action_mask": mask.astype(np.int8),
+        }

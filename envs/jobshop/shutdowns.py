@@ -1,0 +1,149 @@
+"""Random machine shutdowns, drawn independently of any scheduling decision.
+
+Each machine that is up fails with probability ``prob`` per time unit: after coming up
+at time ``u`` it stays up for G ~ Geometric(prob) >= 1 time units, so it fails at ``u + G``;
+then it is down for a sampled repair time R >= 1 and comes up at ``u + G + R``. Idle
+machines fail too, so a machine's downtime path is a function of (seed, machine) only:
+every policy sees the same disruption sample path for the same seed (common random
+numbers). Each machine has its own random stream, generated lazily in chunks.
+
+Intervals are half-open: a machine failing at ``a`` and repaired at ``b`` is down on
+``[a, b)``; an operation may start at ``b`` but not at ``a``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class RepairTime:
+    """Repair-time distribution in time units: ``uniform`` on the integers
+    [low, high], ``constant`` (= low) or ``geometric`` with mean ``low``."""
+
+    kind: str = "uniform"
+    low: int = 1
+    high: int = 10
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("uniform", "constant", "geometric"):
+            raise ValueError(f"repair kind must be uniform, constant or geometric, not {self.kind!r}")
+        if self.low < 1 or (self.kind == "uniform" and self.high < self.low):
+            raise ValueError(f"repair time needs 1 <= low <= high, got {self.low}..{self.high}")
+
+    @classmethod
+    def parse(cls, text: str) -> RepairTime:
+        """``uniform:1:10``, ``constant:5`` or ``geometric:8``."""
+        parts = text.split(":")
+        try:
+            if parts[0] == "uniform" and len(parts) == 3:
+                return cls("uniform", int(parts[1]), int(parts[2]))
+            if parts[0] in ("constant", "geometric") and len(parts) == 2:
+                return cls(parts[0], int(parts[1]), int(parts[1]))
+        except ValueError:
+            pass
+        raise ValueError(f"bad repair time {text!r}: use uniform:LOW:HIGH, constant:V or geometric:MEAN")
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        if self.kind == "uniform":
+            return rng.integers(self.low, self.high + 1, size=size)
+        if self.kind == "constant":
+            return np.full(size, self.low, dtype=np.int64)
+        return rng.geometric(1.0 / self.low, size=size)
+
+
+class ShutdownProcess:
+    """Downtime intervals of ``n_machines`` machines for one seed.
+
+    ``down_until(i, t)`` must be called with non-decreasing ``t`` per machine (the
+    simulation clock); ``finish_time`` may look ahead freely.
+    """
+
+    def __init__(
+        self, n_machines: int, prob: float, seed: int, repair: RepairTime | None = None
+    ) -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"shutdown probability must be in [0, 1], got {prob}")
+        if prob == 1.0:
+            raise ValueError("shutdown probability 1 means machines are never up")
+        self.n_machines = n_machines
+        self.prob = float(prob)
+        self.seed = int(seed)
+        self.repair = repair or RepairTime()
+        # Two streams per machine (up-times, repair times): the path does not depend on
+        # how many intervals are generated at once.
+        seqs = np.random.SeedSequence(self.seed).spawn(2 * n_machines)
+        self._rngs = [np.random.default_rng(s) for s in seqs]
+        self.starts: list[list[int]] = [[] for _ in range(n_machines)]
+        self.ends: list[list[int]] = [[] for _ in range(n_machines)]
+        self._ptr = [0] * n_machines
+        self.active = self.prob > 0.0
+
+    def _extend(self, i: int) -> None:
+        """Append the next chunk of machine i's downtime intervals."""
+        up = self._rngs[2 * i].geometric(self.prob, size=_CHUNK)
+        rep = self.repair.sample(self._rngs[2 * i + 1], _CHUNK)
+        base = self.ends[i][-1] if self.ends[i] else 0
+        # fail_k = up_since_k + G_k, up_since_{k+1} = fail_k + R_k
+        ends = base + np.cumsum(up + rep)
+        starts = ends - rep
+        self.starts[i].extend(starts.tolist())
+        self.ends[i].extend(ends.tolist())
+
+    def down_until(self, i: int, t: int) -> int:
+        """Repair time of machine i if it is down at time t, else -1."""
+        if not self.active:
+            return -1
+        ends = self.ends[i]
+        p = self._ptr[i]
+        while True:
+            if p >= len(ends):
+                self._extend(i)
+                ends = self.ends[i]
+            if ends[p] > t:
+                break
+            p += 1
+        self._ptr[i] = p
+        return ends[p] if self.starts[i][p] <= t else -1
+
+    def finish_time(self, i: int, start: int, work: int, resume: bool = True) -> int:
+        """When ``work`` time units of processing started at ``start`` on machine i end.
+
+        resume=True: an interrupted operation resumes its remaining work after repair;
+        resume=False: it restarts from zero.
+        """
+        if not self.active or work == 0:
+            return start + work
+        starts, ends = self.starts[i], self.ends[i]
+        k = self._ptr[i]
+        cur, rem = start, work
+        while True:
+            if k >= len(ends):
+                self._extend(i)
+                starts, ends = self.starts[i], self.ends[i]
+            a, b = starts[k], ends[k]
+            k += 1
+            if b <= cur:
+                continue
+            if cur + rem <= a:
+                return cur + rem
+            if resume:
+                rem -= a - cur
+            cur = b
+
+    def intervals(self, i: int, until: int) -> list[tuple[int, int]]:
+        """Machine i's downtime intervals that start before ``until``."""
+        if not self.active:
+            return []
+        while not self.ends[i] or self.starts[i][-1] < until:
+            self._extend(i)
+        out = []
+        for a, b in zip(self.starts[i], self.ends[i], strict=True):
+            if a >= until:
+                break
+            out.append((a, b))
+        return out
