@@ -42,7 +42,7 @@ from gymnasium import spaces
 
 from envs.jobshop.instance import Instance, load_instance
 from envs.jobshop.shutdowns import RepairTime
-from envs.jobshop.sim import OP_PROCESSING, OP_READY, Simulator
+from envs.jobshop.sim import OP_PROCESSING, OP_READY, OP_WAITING, Simulator
 
 OP_FEATURES = (
     "waiting",
@@ -58,7 +58,13 @@ OP_FEATURES = (
     "candidate",
 )
 MACHINE_FEATURES = ("down", "remaining_repair", "occupied", "occupant_blocked", "n_waiting")
-_EYE5 = np.eye(5, dtype=np.float32)
+# Per node status: one-hot (5), ready, processing, not started (waiting or ready), alive.
+_STATUS_TABLE = np.zeros((5, 9), dtype=np.float32)
+_STATUS_TABLE[:, :5] = np.eye(5)
+_STATUS_TABLE[OP_READY, 5] = 1
+_STATUS_TABLE[OP_PROCESSING, 6] = 1
+_STATUS_TABLE[[OP_WAITING, OP_READY], 7] = 1
+_STATUS_TABLE[:4, 8] = 1
 
 
 class GraphTopology:
@@ -94,6 +100,7 @@ class GraphTopology:
         static[:, 7] = ((K - np.arange(K)) / K)[None, :].repeat(n, 0).ravel()
         self.static_op_features = static
         self.proc_time = inst.times.reshape(-1).astype(np.float32)
+        self.job_first_op = np.arange(n) * K
         for arr in (
             self.op_job,
             self.op_machine,
@@ -206,38 +213,33 @@ class ISBJSSPEnv(gym.Env):
     def _observation(self) -> dict:
         sim, topo = self.sim, self.topology
         t = sim.t
-        scale = topo.time_scale
+        inv_scale = 1.0 / topo.time_scale
         n, K = sim.n_jobs, sim.n_ops
         status = sim.op_status
         mask = sim.action_mask() if not sim.done else np.zeros(n, dtype=bool)
         self._mask = mask
         feats = topo.static_op_features.copy()
-        feats[:, :5] = _EYE5[status]
-        ready = status == OP_READY
-        ready_time = np.asarray(sim.ready_time)[topo.op_job]
-        feats[:, 8] = np.where(ready, t - ready_time, 0) / scale
-        end = sim.end.reshape(-1)
-        remaining = np.where(status == OP_PROCESSING, end - t, 0)
-        remaining = remaining + np.where(status < OP_PROCESSING, topo.proc_time, 0)
-        feats[:, 9] = remaining / scale
-        feats[:, 10] = ready & mask[topo.op_job]
+        by_status = _STATUS_TABLE[status]  # (N, 9): one-hot, ready, processing, not started, alive
+        feats[:, :5] = by_status[:, :5]
+        since_ready = (t - np.asarray(sim.ready_time)[topo.op_job]) * by_status[:, 5]
+        remaining = (sim.end.reshape(-1) - t) * by_status[:, 6] + topo.proc_time * by_status[:, 7]
+        feats[:, 8] = since_ready * inv_scale
+        feats[:, 9] = remaining * inv_scale
+        feats[:, 10] = by_status[:, 5] * mask[topo.op_job]
 
         m = sim.n_machines
         mfeat = np.zeros((m, len(MACHINE_FEATURES)), dtype=np.float32)
-        holder = sim.holder
-        job_state = sim.job_state
-        shut = sim.shutdowns
-        for i in range(m):
-            r = shut.down_until(i, t)
-            if r >= 0:
-                mfeat[i, 0] = 1.0
-                mfeat[i, 1] = (r - t) / scale
-            h = holder[i]
-            if h >= 0:
-                mfeat[i, 2] = 1.0
-                mfeat[i, 3] = job_state[h] == 2
-            mfeat[i, 4] = len(sim.waiting[i]) / n
-        job_op = np.minimum(np.asarray(sim.next_op), K - 1) + np.arange(n) * K
+        if sim.shutdowns.active:
+            repair_end = np.array([sim.shutdowns.down_until(i, t) for i in range(m)])
+            down = repair_end >= 0
+            mfeat[:, 0] = down
+            mfeat[:, 1] = (repair_end - t) * down * inv_scale
+        holder = np.array(sim.holder)
+        mfeat[:, 2] = holder >= 0
+        # holder -1 reads the last job's state; `occupied` masks it out
+        mfeat[:, 3] = (np.array(sim.job_state)[holder] == 2) * mfeat[:, 2]
+        mfeat[:, 4] = [len(w) / n for w in sim.waiting]
+        job_op = np.minimum(sim.next_op, K - 1) + topo.job_first_op
         return {
             "op_features": feats,
             "machine_features": mfeat,
@@ -245,7 +247,7 @@ class ISBJSSPEnv(gym.Env):
             "op_job": topo.op_job,
             "conj_edge_index": topo.conj_edge_index,
             "disj_edge_index": topo.disj_edge_index,
-            "alive": (status != 4).astype(np.int8),
+            "alive": by_status[:, 8].astype(np.int8),
             "job_op": job_op,
             "action_mask": mask.astype(np.int8),
         }

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_CHUNK = 256
+_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class RepairTime:
             pass
         raise ValueError(f"bad repair time {text!r}: use uniform:LOW:HIGH, constant:V or geometric:MEAN")
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size) -> np.ndarray:
         if self.kind == "uniform":
             return rng.integers(self.low, self.high + 1, size=size)
         if self.kind == "constant":
@@ -74,25 +74,31 @@ class ShutdownProcess:
         self.prob = float(prob)
         self.seed = int(seed)
         self.repair = repair or RepairTime()
-        # Two streams per machine (up-times, repair times): the path does not depend on
-        # how many intervals are generated at once.
-        seqs = np.random.SeedSequence(self.seed).spawn(2 * n_machines)
-        self._rngs = [np.random.default_rng(s) for s in seqs]
         self.starts: list[list[int]] = [[] for _ in range(n_machines)]
         self.ends: list[list[int]] = [[] for _ in range(n_machines)]
         self._ptr = [0] * n_machines
         self.active = self.prob > 0.0
+        self._rngs: tuple[np.random.Generator, np.random.Generator] | None = None
 
     def _extend(self, i: int) -> None:
-        """Append the next chunk of machine i's downtime intervals."""
-        up = self._rngs[2 * i].geometric(self.prob, size=_CHUNK)
-        rep = self.repair.sample(self._rngs[2 * i + 1], _CHUNK)
-        base = self.ends[i][-1] if self.ends[i] else 0
+        """Append the next chunk of every machine's downtime intervals.
+
+        Chunk c always holds the same values for machine i (row i of the c-th draw of two
+        streams, up-times and repair times), so the path does not depend on the order in
+        which machines are queried."""
+        if self._rngs is None:
+            up_seq, repair_seq = np.random.SeedSequence(self.seed).spawn(2)
+            self._rngs = (np.random.default_rng(up_seq), np.random.default_rng(repair_seq))
+        m = self.n_machines
+        up = self._rngs[0].geometric(self.prob, size=(m, _CHUNK))
+        rep = self.repair.sample(self._rngs[1], (m, _CHUNK))
+        base = np.array([e[-1] if e else 0 for e in self.ends])[:, None]
         # fail_k = up_since_k + G_k, up_since_{k+1} = fail_k + R_k
-        ends = base + np.cumsum(up + rep)
+        ends = base + np.cumsum(up + rep, axis=1)
         starts = ends - rep
-        self.starts[i].extend(starts.tolist())
-        self.ends[i].extend(ends.tolist())
+        for row in range(m):
+            self.starts[row].extend(starts[row].tolist())
+            self.ends[row].extend(ends[row].tolist())
 
     def down_until(self, i: int, t: int) -> int:
         """Repair time of machine i if it is down at time t, else -1."""

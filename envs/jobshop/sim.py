@@ -69,6 +69,13 @@ class Simulator:
         self.swaps = swaps
         self.resume = resume
         self.shutdowns = ShutdownProcess(instance.n_machines, shutdown_prob, seed, repair)
+        longest = int(instance.times.max())
+        if not resume and self.shutdown_prob > 0 and (1 - self.shutdown_prob) ** longest < 1e-6:
+            # an uninterrupted stretch of `longest` units would take > 1e6 repairs on average
+            raise ValueError(
+                f"restart-from-zero with shutdown probability {self.shutdown_prob:g}: an "
+                f"operation of {longest} time units would practically never finish"
+            )
         n, K = instance.n_jobs, instance.n_ops
         self.n_jobs, self.n_ops, self.n_machines = n, K, instance.n_machines
         self._mach: list[list[int]] = instance.machines.tolist()

@@ -1,9 +1,194 @@
-"""`rlsys jobshop ...` commands."""
+"""`rlsys jobshop ...`: schedule, eval, rules, solve, validate, plot."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_POLICIES = "SPT,LPT,MWKR,LWKR,MOR,LOR,FIFO,RANDOM"
+
+
+def _add_variant_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-swaps", action="store_true", help="blocking without swaps (BNS)")
+    p.add_argument(
+        "--repair",
+        default="uniform:1:10",
+        help="repair time (time units): uniform:LOW:HIGH, constant:V, geometric:MEAN "
+        "(default uniform:1:10)",
+    )
+    p.add_argument(
+        "--restart", action="store_true", help="interrupted operations restart from zero"
+    )
+
+
+def _options(args):
+    from envs.jobshop.shutdowns import RepairTime
+    from rlsys.jobshop.evaluate import SimOptions
+
+    RepairTime.parse(args.repair)  # validate early
+    return SimOptions(swaps=not args.no_swaps, repair=args.repair, resume=not args.restart)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    return None
+    js = sub.add_parser("jobshop", help="interrupting swap-allowed blocking job shop")
+    cmds = js.add_subparsers(dest="jobshop_command", required=True, metavar="COMMAND")
+
+    p = cmds.add_parser("schedule", help="one schedule of one policy")
+    p.add_argument("--instance", required=True, help="benchmark name (ft06, la01, ...) or file")
+    p.add_argument("--policy", default="MWKR", help="rule name (default MWKR)")
+    p.add_argument("--shutdown-prob", type=float, default=0.0, help="per machine, per time unit")
+    p.add_argument("--seed", type=int, default=0, help="disruption seed (common random numbers)")
+    p.add_argument("--out", required=True, help="schedule JSON to write")
+    p.add_argument("--plot", help="also write a Gantt chart PNG here")
+    _add_variant_args(p)
+    p.set_defaults(func=cmd_schedule)
+
+    p = cmds.add_parser("eval", help="policies x instances x shutdown probs x seeds on Ray")
+    p.add_argument("--instances", required=True, help="comma-separated names or files")
+    p.add_argument("--policies", default=DEFAULT_POLICIES, help=f"default {DEFAULT_POLICIES}")
+    p.add_argument("--shutdown-probs", default="0,0.05,0.1", help="default 0,0.05,0.1")
+    p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
+    p.add_argument("--out", required=True, help="results CSV to write")
+    p.add_argument("--schedules-dir", help="write every schedule JSON here")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local)")
+    _add_variant_args(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = cmds.add_parser("rules", help="list the dispatching rules")
+    p.set_defaults(func=cmd_rules)
+
+    p = cmds.add_parser("solve", help="CP-SAT optimum of the blocking job shop with swaps, p=0")
+    p.add_argument("--instance", required=True)
+    p.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (default 1)")
+    p.add_argument("--out", help="schedule JSON to write")
+    p.set_defaults(func=cmd_solve)
+
+    p = cmds.add_parser("validate", help="check a schedule JSON; exit 1 on the first violation")
+    p.add_argument("schedule")
+    p.add_argument("--instance", help="default: the schedule's own instance field")
+    p.set_defaults(func=cmd_validate)
+
+    p = cmds.add_parser("plot", help="Gantt chart PNG of a schedule JSON")
+    p.add_argument("schedule")
+    p.add_argument("--out", help="PNG path (default: next to the schedule)")
+    p.set_defaults(func=cmd_plot)
+
+
+def cmd_schedule(args) -> int:
+    from envs.jobshop.instance import load_instance
+    from envs.jobshop.schedule import save_schedule, validate
+    from rlsys.jobshop.evaluate import run_policy
+
+    inst = load_instance(args.instance)
+    if not 0.0 <= args.shutdown_prob < 1.0:
+        raise ValueError(f"--shutdown-prob must be in [0, 1), got {args.shutdown_prob}")
+    sim = run_policy(inst, args.policy, args.shutdown_prob, args.seed, _options(args))
+    if sim.deadlock:
+        print(f"{inst.name}: deadlock at t={sim.t} (no swaps); no schedule written")
+        return 1
+    sched = sim.schedule()
+    sched["policy"] = args.policy
+    validate(sched, inst)
+    save_schedule(sched, args.out)
+    print(
+        f"{inst.name} {args.policy} p={args.shutdown_prob:g} seed={args.seed}: "
+        f"makespan {sched['makespan']} ({sim.n_decisions} decisions, {sim.n_swaps} swaps, "
+        f"{len(sched['downtime'])} shutdowns) -> {args.out}"
+    )
+    if args.plot:
+        from rlsys.jobshop.plot import plot_schedule
+
+        plot_schedule(sched, args.plot)
+        print(f"Gantt chart -> {args.plot}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from rlsys.jobshop.evaluate import (
+        evaluate,
+        parse_probs,
+        parse_seeds,
+        summary_table,
+        write_csv,
+    )
+
+    instances = [s.strip() for s in args.instances.split(",") if s.strip()]
+    policies = [s.strip().upper() for s in args.policies.split(",") if s.strip()]
+    from envs.jobshop.instance import load_instance
+
+    for name in instances:
+        load_instance(name)  # fail fast, before Ray starts
+    rows = evaluate(
+        instances,
+        policies,
+        parse_probs(args.shutdown_probs),
+        parse_seeds(args.seeds),
+        _options(args),
+        schedules_dir=args.schedules_dir,
+        address=args.address,
+    )
+    write_csv(rows, args.out)
+    print(summary_table(rows, title=f"mean makespan ({len(instances)} instances)"))
+    invalid = [r for r in rows if r["valid"] not in ("yes", "deadlock")]
+    print(f"{len(rows)} runs -> {args.out}; invalid schedules: {len(invalid)}")
+    return 1 if invalid else 0
+
+
+def cmd_rules(args) -> int:
+    from rlsys.jobshop.rules import DESCRIPTIONS
+
+    for name, text in DESCRIPTIONS.items():
+        print(f"{name:7s} {text}")
+    print("Ties go to the lowest job index.")
+    return 0
+
+
+def cmd_solve(args) -> int:
+    from envs.jobshop.instance import load_instance
+    from envs.jobshop.schedule import save_schedule, validate
+    from rlsys.jobshop.cpsat import solve_bws
+
+    inst = load_instance(args.instance)
+    res = solve_bws(inst, time_limit=args.time_limit, workers=args.workers)
+    if res.schedule is None:
+        print(f"{inst.name}: no solution found ({res.status}) in {res.wall_time:.1f} s")
+        return 1
+    validate(res.schedule, inst)
+    print(
+        f"{inst.name}: makespan {res.makespan} ({res.status}, lower bound {res.lower_bound}) "
+        f"in {res.wall_time:.1f} s"
+    )
+    if args.out:
+        save_schedule(res.schedule, args.out)
+        print(f"-> {args.out}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from envs.jobshop.instance import load_instance
+    from envs.jobshop.schedule import load_schedule, violations
+
+    sched = load_schedule(args.schedule)
+    name = args.instance or sched.get("instance")
+    if not name:
+        raise ValueError("the schedule names no instance; pass --instance")
+    inst = load_instance(name)
+    found = violations(sched, inst, limit=1)
+    if found:
+        print(f"{args.schedule}: INVALID: {found[0]}", file=sys.stderr)
+        return 1
+    print(f"{args.schedule}: valid, makespan {sched['makespan']}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from envs.jobshop.schedule import load_schedule
+    from rlsys.jobshop.plot import plot_schedule
+
+    sched = load_schedule(args.schedule)
+    out = Path(args.out) if args.out else Path(args.schedule).with_suffix(".png")
+    plot_schedule(sched, out)
+    print(f"Gantt chart -> {out}")
+    return 0

@@ -64,6 +64,16 @@ RULES: dict[str, Rule] = {
     "FIFO": fifo,
 }
 RULE_NAMES = (*RULES, "RANDOM")
+DESCRIPTIONS = {
+    "SPT": "shortest processing time of the next operation",
+    "LPT": "longest processing time of the next operation",
+    "MWKR": "most work remaining (operations not started)",
+    "LWKR": "least work remaining",
+    "MOR": "most operations remaining",
+    "LOR": "least operations remaining",
+    "FIFO": "longest waiting (earliest ready time)",
+    "RANDOM": "uniform among candidates (own seeded stream)",
+}
 
 
 def make_rule(name: str, seed: int = 0) -> Rule:

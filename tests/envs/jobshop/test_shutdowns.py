@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from envs.jobshop.shutdowns import RepairTime, ShutdownProcess
+
+
+def _fixed(intervals):
+    """A one-machine process with hand-set downtime intervals (then far-future ones)."""
+    sp = ShutdownProcess(1, 0.5, seed=0)
+    sp.starts[0] = [a for a, _ in intervals] + [10**9]
+    sp.ends[0] = [b for _, b in intervals] + [10**9 + 1]
+    return sp
+
+
+def test_finish_time_resume_and_restart():
+    sp = _fixed([(5, 8), (12, 13)])
+    # 0..5 works 5, down 5..8, works 8..12 (4 more = 9), down 12..13, 1 more -> 14
+    assert sp.finish_time(0, 0, 10, resume=True) == 14
+    # restart: needs 10 uninterrupted units: 13..23
+    assert sp.finish_time(0, 0, 10, resume=False) == 23
+    # finishing exactly when a failure starts is not interrupted (half-open)
+    assert sp.finish_time(0, 0, 5) == 5
+    assert sp.finish_time(0, 8, 4) == 12
+    assert sp.finish_time(0, 3, 0) == 3
+
+
+def test_down_until_half_open():
+    sp = _fixed([(5, 8)])
+    assert sp.down_until(0, 4) == -1
+    assert sp.down_until(0, 5) == 8
+    assert sp.down_until(0, 7) == 8
+    assert sp.down_until(0, 8) == -1
+
+
+def test_same_seed_same_path_any_query_order():
+    a = ShutdownProcess(4, 0.05, seed=11)
+    b = ShutdownProcess(4, 0.05, seed=11)
+    c = ShutdownProcess(4, 0.05, seed=12)
+    b.intervals(3, 5000)  # generate machine 3 far ahead first
+    for i in range(4):
+        assert a.intervals(i, 3000) == b.intervals(i, 3000)
+    assert a.intervals(0, 3000) != c.intervals(0, 3000)
+
+
+def test_hazard_and_repair_statistics():
+    p, repair = 0.05, RepairTime("uniform", 1, 10)
+    sp = ShutdownProcess(8, p, seed=0, repair=repair)
+    horizon = 200_000
+    ups, downs, total_down = [], [], 0
+    for i in range(8):
+        prev_end = 0
+        for a, b in sp.intervals(i, horizon):
+            ups.append(a - prev_end)
+            downs.append(b - a)
+            prev_end = b
+    assert min(ups) >= 1 and min(downs) >= 1 and max(downs) <= 10
+    assert np.mean(ups) == pytest.approx(1 / p, rel=0.03)
+    assert np.mean(downs) == pytest.approx(5.5, rel=0.03)
+    total_down = sum(downs)
+    frac = total_down / (sum(ups) + total_down)
+    assert frac == pytest.approx(5.5 / (1 / p + 5.5), rel=0.05)
+
+
+def test_zero_probability_never_fails():
+    sp = ShutdownProcess(3, 0.0, seed=0)
+    assert sp.intervals(0, 10**6) == []
+    assert sp.finish_time(1, 7, 5) == 12
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+def test_bad_probability(p):
+    with pytest.raises(ValueError, match="shutdown probability"):
+        ShutdownProcess(2, p, seed=0)
+
+
+@pytest.mark.parametrize("text", ["uniform:5", "uniform:5:2", "gauss:3", "constant:0"])
+def test_bad_repair_spec(text):
+    with pytest.raises(ValueError):
+        RepairTime.parse(text)
