@@ -155,6 +155,7 @@ class RideHailConfig:
     base_wait_min: float = _f(4.0, "wait with an idle fleet (min)", ge=0)
     wait_alpha: float = _f(4.0, "wait = base * (1 + alpha * utilisation^beta)", ge=0)
     wait_beta: float = _f(2.0, "exponent of the utilisation in the wait", gt=0)
+    max_wait_min: float = _f(30.0, "cap of the wait when demand outgrows the fleet (min)", gt=0)
     deadhead_share: float = _f(0.3, "empty vehicle-km per paid vehicle-km", ge=0)
     pooled_price_factor: float = _f(0.6, "pooled price / solo price", gt=0)
     pooled_detour_factor: float = _f(1.35, "pooled ride time / direct ride time", ge=1)
@@ -206,7 +207,9 @@ class PopulationConfig:
 class SimulationConfig:
     """The MATSim-style day loop."""
 
-    replan_share: float = _f(0.15, "share of agents re-choosing their mode per iteration", gt=0, le=1)
+    replan_share: float = _f(
+        0.15, "share of agents re-choosing their mode per iteration", gt=0, le=1
+    )
     bpr_alpha: float = _f(0.15, "BPR: t = t0 * (1 + alpha * (v/c)^beta)", ge=0)
     bpr_beta: float = _f(4.0, "BPR exponent", gt=0)
 
@@ -270,9 +273,7 @@ def _parse_dataclass(cls: type, data: Any, where: str) -> Any:
     keys = {f.metadata.get("key", f.name): f for f in fields}
     unknown = [k for k in data if k not in keys]
     if unknown:
-        raise _Invalid(
-            f"unknown key {_join(where, str(unknown[0]))!r} (valid: {', '.join(keys)})"
-        )
+        raise _Invalid(f"unknown key {_join(where, str(unknown[0]))!r} (valid: {', '.join(keys)})")
     kwargs = {}
     for key, f in keys.items():
         sub = _join(where, key)

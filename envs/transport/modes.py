@@ -51,7 +51,9 @@ def asc_vector(asc: Mapping[str, float] | np.ndarray | None) -> np.ndarray:
     else:
         vec = np.asarray(asc, dtype=np.float64).reshape(-1).copy()
         if vec.shape != (N_MODES,):
-            raise ValueError(f"ASC array must have {N_MODES} entries (one per mode), got {vec.size}")
+            raise ValueError(
+                f"ASC array must have {N_MODES} entries (one per mode), got {vec.size}"
+            )
     if not np.all(np.isfinite(vec)):
         raise ValueError("ASCs must be finite numbers")
     if vec[CAR] != 0.0:

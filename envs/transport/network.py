@@ -72,7 +72,9 @@ def grid_network(
     east = np.stack([node[:, :-1].ravel(), node[:, 1:].ravel()], axis=1)
     south = np.stack([node[:-1, :].ravel(), node[1:, :].ravel()], axis=1)
     # a horizontal street is an arterial if its row is; a vertical one if its column is
-    east_art = (r[east[:, 0]] % arterial_every == 0) if arterial_every else np.zeros(len(east), bool)
+    east_art = (
+        (r[east[:, 0]] % arterial_every == 0) if arterial_every else np.zeros(len(east), bool)
+    )
     south_art = (
         (c[south[:, 0]] % arterial_every == 0) if arterial_every else np.zeros(len(south), bool)
     )
@@ -147,7 +149,13 @@ def walk_paths(
     out_pos, out_link = [], []
     active = cur != src
     while True:
-        pos, row, cur, src, offset = pos[active], row[active], cur[active], src[active], offset[active]
+        pos, row, cur, src, offset = (
+            pos[active],
+            row[active],
+            cur[active],
+            src[active],
+            offset[active],
+        )
         if pos.size == 0:
             break
         prev = flat_pred[row * n + cur].astype(np.int64)
@@ -162,7 +170,8 @@ def walk_paths(
     return np.concatenate(out_pos), np.concatenate(out_link)
 
 
-def bpr(free_flow_min: np.ndarray, volume: np.ndarray, capacity: np.ndarray, alpha: float,
-        beta: float) -> np.ndarray:
+def bpr(
+    free_flow_min: np.ndarray, volume: np.ndarray, capacity: np.ndarray, alpha: float, beta: float
+) -> np.ndarray:
     """BPR volume-delay: t = t0 * (1 + alpha * (v / c)^beta); volume and capacity per bin."""
     return free_flow_min * (1.0 + alpha * (volume / capacity) ** beta)

@@ -130,7 +130,6 @@ def build_scenario(cfg: ScenarioConfig, source: str = "<config>") -> Scenario:
     where = f"scenario {source}"
     net = _network(cfg, where)
     zone_node = _zone_nodes(cfg, net, where)
-    n_z = len(zone_node)
     radius = _zone_radius(net, zone_node)
     parking = _profile(cfg.zones.parking_cost, radius, "zones.parking_cost", where)
     home_w = _profile(cfg.zones.home_weight, radius, "zones.home_weight", where)

@@ -284,7 +284,7 @@ class TransportSim:
 
     def _iterate(self, st: SimState, asc: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
         cfg = self.scenario.config
-        sim, ch, rh = cfg.simulation, cfg.choice, cfg.ride_hail
+        sim, ch = cfg.simulation, cfg.choice
         n_b = self.n_bins
 
         # 1. skims on the smoothed link times
@@ -426,8 +426,9 @@ class TransportSim:
         return time, gen, money
 
     def _ride_hail_wait(self, counts: np.ndarray, road_min: np.ndarray) -> np.ndarray:
-        """Wait per bin: base * (1 + alpha * utilisation^beta), utilisation = vehicle
-        minutes asked (rides incl. deadhead, pooled shared) / fleet minutes per bin."""
+        """Wait per bin: base * (1 + alpha * utilisation^beta), at most ``max_wait_min``;
+        utilisation = vehicle minutes asked (rides incl. deadhead, pooled shared) / fleet
+        minutes per bin."""
         rh = self.scenario.config.ride_hail
         car_ivt = np.where(self.intrazonal, self.intrazonal_min, road_min[self.car_pair])
         pnr_drive = np.where(self.pnr_ok, road_min[self.pnr_pair], 0.0)
@@ -439,7 +440,8 @@ class TransportSim:
             + counts[RIDE_HAIL_TRANSIT] * pnr_drive
         )
         utilisation = vehicle_min.reshape(self.n_bins, -1).sum(axis=1) / self.fleet_minutes
-        return rh.base_wait_min * (1.0 + rh.wait_alpha * utilisation**rh.wait_beta)
+        wait = rh.base_wait_min * (1.0 + rh.wait_alpha * utilisation**rh.wait_beta)
+        return np.minimum(wait, max(rh.max_wait_min, rh.base_wait_min))
 
     def _crowding(self, counts: np.ndarray) -> np.ndarray:
         """Crowding factor per bin and line: 1 + alpha * (boardings / capacity)^beta."""
@@ -449,7 +451,8 @@ class TransportSim:
         wt = counts[WALK_TRANSIT].reshape(self.n_bins, -1)
         pnr = (counts[DRIVE_TRANSIT] + counts[RIDE_HAIL_TRANSIT]).reshape(self.n_bins, -1)
         boardings = (
-            wt @ sc.transit.walk.boardings_by_line + pnr @ sc.transit.park_and_ride.boardings_by_line
+            wt @ sc.transit.walk.boardings_by_line
+            + pnr @ sc.transit.park_and_ride.boardings_by_line
         )
         return 1.0 + ch.crowding_alpha * (boardings / self.line_capacity) ** ch.crowding_beta
 

@@ -137,10 +137,9 @@ def _print_table(result: dict) -> None:
     console = Console()
     console.print(table)
     wait = last["ride_hail_wait_min"]
-    console.print(
-        f"VMT {last['vmt']:,.0f} miles; ride-hail wait "
-        f"{'-' if wait is None else f'{wait:.1f} min'}; max v/c {last['link_volumes']['max_vc']:.2f}"
-    )
+    wait_text = "-" if wait is None else f"{wait:.1f} min"
+    max_vc = last["link_volumes"]["max_vc"]
+    console.print(f"VMT {last['vmt']:,.0f} miles; ride-hail wait {wait_text}; max v/c {max_vc:.2f}")
 
 
 def plot_shares(outputs: list[dict], path: Path, title: str = "") -> None:

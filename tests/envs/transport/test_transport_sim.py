@@ -74,7 +74,7 @@ def test_same_seed_same_output_other_seed_differs(sim):
 @pytest.mark.parametrize("mode", [m for m in MODES if m != "car"])
 def test_raising_an_asc_raises_that_share(sim, mode):
     shares = []
-    for asc in (-3.0, 0.0, 3.0, 6.0):
+    for asc in (-4.0, 0.0, 4.0, 8.0):
         outputs, _ = sim.run({mode: asc}, 8, seed=0)
         shares.append(tail_share(outputs, mode))
     assert shares[-1] > shares[0] + 0.5, shares
