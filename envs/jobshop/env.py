@@ -26,8 +26,8 @@ its ``Data`` with tensor ops only (``x = cat(op_features, machine_features[op_ma
 - ``machine_features`` (n_machines, 5) float32: down, remaining repair, occupied,
   occupant is blocked, waiting jobs / n_jobs.
 - ``op_machine``, ``op_job`` (N,) int64: static maps node -> machine, node -> job.
-- ``conj_edge_index`` (2, n_jobs * (n_ops - 1)): job order arcs k -> k+1.
-- ``disj_edge_index`` (2, E): both directions between operations sharing a machine.
+- ``conj_edge_index`` (2, n_jobs * (n_ops - 1)) int32: job order arcs k -> k+1.
+- ``disj_edge_index`` (2, E) int32: both directions between operations sharing a machine.
 - ``alive`` (N,) int8: 1 until the operation is done (has left its machine).
 - ``job_op`` (n_jobs,) int64: node of each job's next operation (the one an action
   starts; the last node for finished jobs): gather per-node scores here for the actor.
@@ -87,9 +87,11 @@ class GraphTopology:
             keep = a != b
             srcs.append(a[keep])
             dsts.append(b[keep])
+        # int32 keeps the per-step copy small (17,400 arcs on 30x20); PyG casts to int64.
         self.disj_edge_index = np.stack([np.concatenate(srcs), np.concatenate(dsts)]).astype(
-            np.int64
+            np.int32
         )
+        self.conj_edge_index = self.conj_edge_index.astype(np.int32)
         scale = max(1, int(inst.times.max()))
         self.time_scale = float(scale)
         times = inst.times.astype(np.float64)
@@ -150,8 +152,8 @@ class ISBJSSPEnv(gym.Env):
                 "machine_features": spaces.Box(-np.inf, np.inf, (m, len(MACHINE_FEATURES)), f32),
                 "op_machine": spaces.Box(0, m - 1, (N,), np.int64),
                 "op_job": spaces.Box(0, n - 1, (N,), np.int64),
-                "conj_edge_index": spaces.Box(0, N - 1, topo.conj_edge_index.shape, np.int64),
-                "disj_edge_index": spaces.Box(0, N - 1, topo.disj_edge_index.shape, np.int64),
+                "conj_edge_index": spaces.Box(0, N - 1, topo.conj_edge_index.shape, np.int32),
+                "disj_edge_index": spaces.Box(0, N - 1, topo.disj_edge_index.shape, np.int32),
                 "alive": spaces.Box(0, 1, (N,), np.int8),
                 "job_op": spaces.Box(0, N - 1, (n,), np.int64),
                 "action_mask": spaces.Box(0, 1, (n,), np.int8),
@@ -243,10 +245,11 @@ class ISBJSSPEnv(gym.Env):
         return {
             "op_features": feats,
             "machine_features": mfeat,
-            "op_machine": topo.op_machine,
-            "op_job": topo.op_job,
-            "conj_edge_index": topo.conj_edge_index,
-            "disj_edge_index": topo.disj_edge_index,
+            # Static topology, copied: gymnasium's contract is fresh data on every call.
+            "op_machine": topo.op_machine.copy(),
+            "op_job": topo.op_job.copy(),
+            "conj_edge_index": topo.conj_edge_index.copy(),
+            "disj_edge_index": topo.disj_edge_index.copy(),
             "alive": by_status[:, 8].astype(np.int8),
             "job_op": job_op,
             "action_mask": mask.astype(np.int8),

@@ -1,0 +1,77 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rlsys.cli import main
+
+
+def test_schedule_validate_plot(tmp_path, capsys):
+    out = tmp_path / "s.json"
+    rc = main(["jobshop", "schedule", "--instance", "la01", "--policy", "MWKR",
+               "--shutdown-prob", "0.05", "--seed", "3", "--out", str(out)])
+    assert rc == 0 and "makespan" in capsys.readouterr().out
+    sched = json.loads(out.read_text())
+    assert sched["instance"] == "la01" and sched["downtime"]
+    assert main(["jobshop", "validate", str(out)]) == 0
+    assert main(["jobshop", "plot", str(out), "--out", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a broken schedule: non-zero exit and the violation on one line
+    sched["operations"][0]["leave"] += 1
+    out.write_text(json.dumps(sched))
+    capsys.readouterr()
+    assert main(["jobshop", "validate", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "INVALID" in err and err.count("\n") == 1
+
+
+def test_no_swaps_deadlock_is_reported(tmp_path, capsys):
+    inst = tmp_path / "swap.txt"
+    inst.write_text("2 2\n0 1 1 5\n1 3 0 1\n")
+    rc = main(["jobshop", "schedule", "--instance", str(inst), "--no-swaps", "--out", str(tmp_path / "x.json")])
+    assert rc == 1 and "deadlock" in capsys.readouterr().out
+    assert main(["jobshop", "schedule", "--instance", str(inst), "--out", str(tmp_path / "x.json")]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["jobshop", "schedule", "--instance", "nosuch", "--out", "x.json"], "unknown instance"),
+        (["jobshop", "schedule", "--instance", "ft06", "--policy", "XYZ", "--out", "x.json"], "unknown policy"),
+        (["jobshop", "schedule", "--instance", "ft06", "--shutdown-prob", "1.5", "--out", "x.json"], "[0, 1)"),
+        (["jobshop", "schedule", "--instance", "ft06", "--repair", "uniform:3", "--out", "x.json"], "bad repair"),
+        (["jobshop", "eval", "--instances", "ft06", "--seeds", "x", "--out", "r.csv"], "bad seeds"),
+        (["jobshop", "eval", "--instances", "ft06", "--shutdown-probs", "-1", "--out", "r.csv"], "outside"),
+        (["jobshop", "validate", "missing.json"], "no such schedule"),
+    ],
+)
+def test_bad_input_one_line_error(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_malformed_instance_file_names_line(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("2 2\n0 5 1 3\n1 4 0\n")
+    assert main(["jobshop", "schedule", "--instance", str(bad), "--out", str(tmp_path / "x.json")]) == 2
+    assert "bad.txt:3:" in capsys.readouterr().err
+
+
+def test_eval_cli_on_ray(ray_local, tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    rc = main(["jobshop", "eval", "--instances", "ft06,la01", "--policies", "SPT,MWKR",
+               "--shutdown-probs", "0,0.1", "--seeds", "0-1", "--out", str(out),
+               "--schedules-dir", str(tmp_path / "s")])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "| MWKR |" in text and "invalid schedules: 0" in text
+    assert len(out.read_text().splitlines()) == 1 + 2 * 2 * 2 * 2
+    assert len(list((tmp_path / "s").glob("*.json"))) == 16
+
+
+def test_python_dash_m():
+    res = subprocess.run([sys.executable, "-m", "rlsys", "jobshop", "rules"], capture_output=True, text=True)
+    assert res.returncode == 0 and "MWKR" in res.stdout

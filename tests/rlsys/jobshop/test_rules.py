@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+
+from envs.jobshop.instance import Instance
+from envs.jobshop.sim import Simulator
+from rlsys.jobshop.rules import RULE_NAMES, make_rule
+
+
+def _sim():
+    # three jobs wait for machine 0 at t=0; their next operations differ
+    machines = np.array([[0, 1, 2], [0, 2, 1], [0, 1, 2]])
+    times = np.array([[5, 1, 1], [2, 9, 9], [8, 1, 1]])
+    sim = Simulator(Instance("r", machines, times))
+    assert sim.candidates == [0, 1, 2]
+    return sim
+
+
+@pytest.mark.parametrize(
+    "rule, expected",
+    [("SPT", 1), ("LPT", 2), ("MWKR", 1), ("LWKR", 0), ("MOR", 0), ("LOR", 0), ("FIFO", 0)],
+)
+def test_rule_picks(rule, expected):
+    sim = _sim()
+    assert make_rule(rule)(sim, sim.candidates) == expected
+
+
+def test_random_is_seeded_and_legal():
+    picks = [make_rule("RANDOM", s)(_sim(), [0, 1, 2]) for s in range(20)]
+    assert set(picks) == {0, 1, 2}
+    assert picks == [make_rule("random", s)(_sim(), [0, 1, 2]) for s in range(20)]
+
+
+def test_unknown_rule():
+    with pytest.raises(ValueError, match="unknown policy 'XYZ'"):
+        make_rule("XYZ")
+    assert len(RULE_NAMES) == 8
