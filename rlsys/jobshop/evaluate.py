@@ -8,6 +8,7 @@ returns one row per (instance, policy, shutdown_prob, seed).
 from __future__ import annotations
 
 import csv
+import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -147,8 +148,13 @@ def evaluate(
     schedules_dir: str | Path | None = None,
     address: str | None = None,
     progress: bool = True,
+    parts_dir: str | Path | None = None,
 ) -> list[dict]:
-    """Run the evaluation grid as Ray tasks (one per instance x seed); rows sorted."""
+    """Run the evaluation grid as Ray tasks (one per instance x seed); rows sorted.
+
+    parts_dir: each finished task's rows are saved there as JSON, and tasks whose file
+    exists are not run again, so an interrupted evaluation resumes where it stopped.
+    """
     from rlsys.jobshop.policies import make_policy
     from rlsys.runtime import init_ray
 
@@ -158,21 +164,33 @@ def evaluate(
     ray = init_ray(address)
     task = ray.remote(num_cpus=1, max_retries=2)(evaluate_one)
     keep = schedules_dir is not None
-    pending = [
-        task.remote(inst, list(policies), list(probs), seed, options, keep)
-        for inst in insts
-        for seed in seeds
-    ]
     rows: list[dict] = []
+    pending, part_of = [], {}
+    for inst in insts:
+        for seed in seeds:
+            part = Path(parts_dir) / f"{inst.name}_s{seed}.json" if parts_dir else None
+            if part is not None and part.exists():
+                rows.extend(json.loads(part.read_text()))
+                continue
+            ref = task.remote(inst, list(policies), list(probs), seed, options, keep)
+            pending.append(ref)
+            part_of[ref] = part
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(pending), desc="jobshop eval", unit="task")
+        total = len(pending) + len(rows) // max(1, len(policies) * len(probs))
+        bar = tqdm(total=total, initial=total - len(pending), desc="jobshop eval", unit="task")
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         task_rows, schedules = ray.get(done[0])
         rows.extend(task_rows)
+        part = part_of[done[0]]
+        if part is not None:
+            part.parent.mkdir(parents=True, exist_ok=True)
+            tmp = part.with_suffix(".tmp")
+            tmp.write_text(json.dumps(task_rows))
+            tmp.replace(part)  # atomic: a killed run never leaves half a part
         for sched in schedules:
             name = (
                 f"{sched['instance']}_{sched['policy']}_p{sched['shutdown_prob']}"
