@@ -253,7 +253,11 @@ class TransportSim:
         (``seed`` may be None or must equal the state's seed). ``state`` is not modified.
         """
         asc_vec = asc_vector(asc)
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        if (
+            isinstance(iterations, bool)
+            or not isinstance(iterations, int | np.integer)
+            or iterations < 0
+        ):
             raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
         if state is None:
             if seed is None:
@@ -264,7 +268,7 @@ class TransportSim:
             state = state.copy()
         rng = np.random.default_rng()
         rng.bit_generator.state = state.rng_state
-        outputs = [self._iterate(state, asc_vec, rng) for _ in range(iterations)]
+        outputs = [self._iterate(state, asc_vec, rng) for _ in range(int(iterations))]
         state.rng_state = rng.bit_generator.state
         return outputs, state
 

@@ -63,11 +63,10 @@ def test_shipped_scenarios_have_the_promised_sizes():
     assert {"small", "urbansim-10k-like", "large"} <= set(scenario_names())
     assert load_scenario("small").n_agents == 1000
     assert load_scenario("urbansim-10k-like").n_agents == 10000
-    # building the large city takes a second; its file alone says 200,000 agents
-    from envs.transport.config import load_scenario_config
-    from envs.transport.scenario import SCENARIO_DIR
-
-    assert load_scenario_config(SCENARIO_DIR / "large.yaml").population.agents >= 200_000
+    large = load_scenario("large")  # about 0.3 s to build
+    assert large.n_agents >= 200_000
+    outputs, _ = TransportSim(large).run(None, 1, seed=0)
+    assert sum(outputs[0]["mode_shares"].values()) == pytest.approx(100.0)
 
 
 def test_default_scenario_population_is_plausible():
