@@ -221,10 +221,11 @@ class ISBJSSPEnv(gym.Env):
         mask = sim.action_mask() if not sim.done else np.zeros(n, dtype=bool)
         self._mask = mask
         feats = topo.static_op_features.copy()
-        by_status = _STATUS_TABLE[status]  # (N, 9): one-hot, ready, processing, not started, alive
+        # (N, 9): one-hot, ready, processing, not started, alive
+        by_status = np.take(_STATUS_TABLE, status, axis=0)
         feats[:, :5] = by_status[:, :5]
-        since_ready = (t - np.asarray(sim.ready_time)[topo.op_job]) * by_status[:, 5]
-        remaining = (sim.end.reshape(-1) - t) * by_status[:, 6] + topo.proc_time * by_status[:, 7]
+        since_ready = (t - sim.ready_time[topo.op_job]) * by_status[:, 5]
+        remaining = (sim.op_end - t) * by_status[:, 6] + topo.proc_time * by_status[:, 7]
         feats[:, 8] = since_ready * inv_scale
         feats[:, 9] = remaining * inv_scale
         feats[:, 10] = by_status[:, 5] * mask[topo.op_job]

@@ -27,6 +27,7 @@ The contract (tested in tests/envs/jobshop/):
 from __future__ import annotations
 
 import heapq
+from array import array
 
 import numpy as np
 
@@ -85,15 +86,22 @@ class Simulator:
         self.next_op = [0] * n  # index of each job's next operation to start
         self.job_state = [WAITING] * n
         self.job_machine = [-1] * n  # machine a job holds (processing or blocking)
-        self.ready_time = [0] * n  # when the job's next operation became ready
+        self._ready_time = array("q", [0]) * n  # when the job's next operation became ready
+        self.ready_time = np.frombuffer(self._ready_time, dtype=np.int64)
         self.holder = [-1] * instance.n_machines
         self.waiting: list[set[int]] = [set() for _ in range(instance.n_machines)]
-        self.start = np.full((n, K), -1, dtype=np.int64)
-        self.end = np.full((n, K), -1, dtype=np.int64)
-        self.leave = np.full((n, K), -1, dtype=np.int64)
-        # Node status of each operation, flat index j * K + k (the graph observation).
-        self.op_status = np.zeros(n * K, dtype=np.int64)
-        self.op_status[0::K] = OP_READY
+        # Per operation, flat index j * K + k. The event loop writes the Python arrays
+        # (fast scalar writes); the numpy views share their memory, for the observation.
+        self._t_start = array("q", [-1]) * (n * K)
+        self._t_end = array("q", [-1]) * (n * K)
+        self._t_leave = array("q", [-1]) * (n * K)
+        self._status = bytearray(n * K)  # node status: OP_WAITING ... OP_DONE
+        self._status[0::K] = bytes([OP_READY]) * n
+        self.start = np.frombuffer(self._t_start, dtype=np.int64).reshape(n, K)
+        self.end = np.frombuffer(self._t_end, dtype=np.int64).reshape(n, K)
+        self.leave = np.frombuffer(self._t_leave, dtype=np.int64).reshape(n, K)
+        self.op_status = np.frombuffer(self._status, dtype=np.uint8)
+        self.op_end = np.frombuffer(self._t_end, dtype=np.int64)  # flat view of `end`
 
         self._events: list[tuple[int, int]] = []  # (completion time, job)
         self._dirty: set[int] = set()  # machines whose assignment must be re-examined
@@ -152,7 +160,7 @@ class Simulator:
     def makespan(self) -> int | None:
         if not self.done or self.deadlock:
             return None
-        return int(self.leave.max())
+        return max(self._t_leave)
 
     def remaining_work(self, job: int) -> int:
         """Processing time of the job's operations not yet started."""
@@ -172,9 +180,9 @@ class Simulator:
                         "job": j,
                         "index": k,
                         "machine": self._mach[j][k],
-                        "start": int(self.start[j, k]),
-                        "end": int(self.end[j, k]),
-                        "leave": int(self.leave[j, k]),
+                        "start": self._t_start[j * self.n_ops + k],
+                        "end": self._t_end[j * self.n_ops + k],
+                        "leave": self._t_leave[j * self.n_ops + k],
                     }
                 )
         makespan = self.makespan
@@ -203,8 +211,8 @@ class Simulator:
         k = self.next_op[job]
         src = self.job_machine[job]
         if src >= 0:
-            self.leave[job, k - 1] = t
-            self.op_status[job * K + k - 1] = OP_DONE
+            self._t_leave[job * K + k - 1] = t
+            self._status[job * K + k - 1] = OP_DONE
             self.holder[src] = -1
             self._dirty.add(src)
         self._start(job, target, k)
@@ -215,10 +223,14 @@ class Simulator:
         self.holder[target] = job
         self.job_machine[job] = target
         self.job_state[job] = PROCESSING
-        end = self.shutdowns.finish_time(target, t, self._time[job][k], self.resume)
-        self.start[job, k] = t
-        self.end[job, k] = end
-        self.op_status[job * self.n_ops + k] = OP_PROCESSING
+        if self.shutdowns.active:
+            end = self.shutdowns.finish_time(target, t, self._time[job][k], self.resume)
+        else:
+            end = t + self._time[job][k]
+        node = job * self.n_ops + k
+        self._t_start[node] = t
+        self._t_end[node] = end
+        self._status[node] = OP_PROCESSING
         self.next_op[job] = k + 1
         heapq.heappush(self._events, (end, job))
 
@@ -227,8 +239,8 @@ class Simulator:
         i = self.job_machine[job]
         node = job * self.n_ops + k
         if k == self.n_ops - 1:
-            self.leave[job, k] = self.end[job, k]
-            self.op_status[node] = OP_DONE
+            self._t_leave[node] = self._t_end[node]
+            self._status[node] = OP_DONE
             self.holder[i] = -1
             self.job_machine[job] = -1
             self.job_state[job] = DONE
@@ -236,9 +248,9 @@ class Simulator:
             self._dirty.add(i)
             return
         self.job_state[job] = BLOCKED
-        self.op_status[node] = OP_BLOCKING
-        self.op_status[node + 1] = OP_READY
-        self.ready_time[job] = self.t
+        self._status[node] = OP_BLOCKING
+        self._status[node + 1] = OP_READY
+        self._ready_time[job] = self.t
         target = self._mach[job][k + 1]
         self.waiting[target].add(job)
         self._dirty.add(target)
@@ -271,8 +283,8 @@ class Simulator:
         moves = [(m, self.job_machine[m], self._mach[m][self.next_op[m]]) for m in members]
         for m, src, _ in moves:
             k = self.next_op[m]
-            self.leave[m, k - 1] = t
-            self.op_status[m * K + k - 1] = OP_DONE
+            self._t_leave[m * K + k - 1] = t
+            self._status[m * K + k - 1] = OP_DONE
         for m, _, target in moves:
             self._start(m, target, self.next_op[m])
         self.n_swaps += 1

@@ -51,7 +51,7 @@ def lor(sim: Simulator, cands: list[int]) -> int:
 
 
 def fifo(sim: Simulator, cands: list[int]) -> int:
-    return _argmin(cands, lambda j: sim.ready_time[j])
+    return _argmin(cands, lambda j: sim._ready_time[j])
 
 
 RULES: dict[str, Rule] = {
