@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     from rlsys.transport import cli as transport_cli
 
     transport_cli.add_commands(sub)
+
+    from rlsys.calibration import cli as calibration_cli
+
+    calibration_cli.add_commands(sub)
     return parser
 
 

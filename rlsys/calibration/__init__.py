@@ -1,0 +1,1 @@
+"""Calibration of the transport simulation's mode-choice constants."""

@@ -1,0 +1,1 @@
+"""The central tuner: Ray Tune searches over any workload's configuration."""
