@@ -6,6 +6,7 @@ Unknown keys and wrong types are errors that name the key, never silently ignore
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,12 +31,24 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
         if key not in fields:
             known = ", ".join(sorted(fields))
             raise ConfigError(f"{where}{key}: unknown key (known: {known})")
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        hint = _unwrap_optional(hints[key])
+        if value is None and hint is not hints[key]:
+            kwargs[key] = None
+        elif dataclasses.is_dataclass(hint):
             kwargs[key] = from_dict(hint, value, where=f"{where}{key}.")
         else:
             kwargs[key] = _coerce(value, hint, f"{where}{key}")
     return cls(**kwargs)
+
+
+def _unwrap_optional(hint: Any) -> Any:
+    """``X | None`` -> ``X`` (other hints unchanged)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return hint
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

@@ -37,9 +37,25 @@ class JobshopRulesConfig:
 
 
 @dataclasses.dataclass
+class TransportConfig:
+    """Transport simulations (default ASCs), one Ray task per seed."""
+
+    scenario: str = "urbansim-10k-like"
+    """Shipped scenario name or YAML path."""
+    iterations: int = 20
+    """Day-loop iterations per simulation."""
+    seeds: str = "1-2"
+    """Simulation seeds, e.g. 1-4."""
+
+
+@dataclasses.dataclass
 class SuiteConfig:
-    jobshop_rules: JobshopRulesConfig = dataclasses.field(default_factory=JobshopRulesConfig)
-    """The job-shop rules comparison (null entries are skipped)."""
+    jobshop_rules: JobshopRulesConfig | None = dataclasses.field(
+        default_factory=JobshopRulesConfig
+    )
+    """The job-shop rules comparison (null: skipped)."""
+    transport: TransportConfig | None = dataclasses.field(default_factory=TransportConfig)
+    """The transport simulation (null: skipped)."""
 
 
 def suite_path(suite: str) -> Path:
@@ -79,6 +95,8 @@ def cmd_run(args) -> int:
     sections = ["# rlsys run report\n"]
     if cfg.jobshop_rules is not None:
         sections.append(run_jobshop_rules(cfg.jobshop_rules, run_dir, args.address))
+    if cfg.transport is not None:
+        sections.append(run_transport(cfg.transport, run_dir))
     (run_dir / "report.md").write_text("\n".join(sections))
     print(f"report: {run_dir / 'report.md'}")
     return 0
@@ -90,6 +108,7 @@ def run_jobshop_rules(cfg: JobshopRulesConfig, run_dir: Path, address: str | Non
         SimOptions,
         evaluate,
         parse_seeds,
+        reference_gap_table,
         run_policy,
         summarize,
         summary_table,
@@ -112,6 +131,9 @@ def run_jobshop_rules(cfg: JobshopRulesConfig, run_dir: Path, address: str | Non
     )
     write_csv(rows, run_dir / "jobshop_rules.csv")
     table = summary_table(rows, title=f"mean makespan, {len(cfg.instances)} instances")
+    gaps = reference_gap_table(rows)
+    if gaps:
+        table += "\n\n" + gaps
     print(table)
     plot_rule_comparison(rows, run_dir / "jobshop_rules.png")
     # Gantt chart of the best rule at the highest shutdown probability on the first instance
@@ -131,4 +153,49 @@ def run_jobshop_rules(cfg: JobshopRulesConfig, run_dir: Path, address: str | Non
         f"{len(seeds)} seeds), {invalid} invalid schedules, "
         f"{time.perf_counter() - t0:.1f} s.\n\n{table}\n\n"
         f"![rules](jobshop_rules.png)\n\n![gantt](jobshop_gantt.png)\n"
+    )
+
+
+def _simulate_transport(scenario: str, iterations: int, seed: int) -> list[dict]:
+    from envs.transport import TransportSim, load_scenario
+
+    outputs, _ = TransportSim(load_scenario(scenario)).run(None, iterations, seed=seed)
+    return outputs
+
+
+def run_transport(cfg: TransportConfig, run_dir: Path) -> str:
+    import json
+
+    import ray
+
+    from envs.transport import MODES
+    from rlsys.jobshop.evaluate import parse_seeds
+    from rlsys.transport.cli import plot_shares
+
+    t0 = time.perf_counter()
+    out_dir = run_dir / "transport"
+    out_dir.mkdir(exist_ok=True)
+    task = ray.remote(num_cpus=1, max_retries=2)(_simulate_transport)
+    seeds = parse_seeds(cfg.seeds)
+    todo = {s: out_dir / f"seed{s}.json" for s in seeds}
+    refs = {
+        task.remote(cfg.scenario, cfg.iterations, s): s for s, path in todo.items() if not path.exists()
+    }
+    for ref, seed in refs.items():
+        todo[seed].write_text(json.dumps(ray.get(ref)))
+    results = {s: json.loads(p.read_text()) for s, p in todo.items()}
+    first = seeds[0]
+    plot_shares(results[first], run_dir / "transport_shares.png",
+                title=f"{cfg.scenario}, default ASCs, seed {first}")
+    lines = ["| mode | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+             "|---|" + "---:|" * len(seeds)]
+    for mode in MODES:
+        cells = [f"{results[s][-1]['mode_shares'][mode]:.2f}" for s in seeds]
+        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    return (
+        f"## Transport simulation\n\n{cfg.scenario}, default ASCs (all 0), "
+        f"{cfg.iterations} iterations, final mode shares (%), "
+        f"{time.perf_counter() - t0:.1f} s.\n\n{table}\n\n![shares](transport_shares.png)\n"
     )

@@ -243,3 +243,32 @@ def summary_table(rows: list[dict], title: str = "mean makespan") -> str:
             cells.append(f"**{cell}**" if v is not None and v == best[p] else cell)
         lines.append(f"| {pol} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def bws_reference() -> dict[str, tuple[int, str]]:
+    """Published makespans of the blocking job shop with swaps: name -> (value, status)."""
+    path = Path(__file__).parent / "data" / "bws_reference.csv"
+    out = {}
+    with open(path) as f:
+        for row in csv.DictReader(line for line in f if not line.startswith("#")):
+            out[row["instance"]] = (int(row["bws"]), row["status"])
+    return out
+
+
+def reference_gap_table(rows: list[dict]) -> str | None:
+    """Markdown: mean gap (%) of each policy's p = 0 makespan to the BWS reference, or None
+    if no instance has a reference."""
+    ref = bws_reference()
+    acc: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if float(r["shutdown_prob"]) == 0.0 and r["instance"] in ref and r["makespan"] != "":
+            acc[r["policy"]].append(100.0 * (float(r["makespan"]) / ref[r["instance"]][0] - 1))
+    if not acc:
+        return None
+    lines = ["| policy | mean gap to BWS reference at p=0 (%) |", "|---|---:|"]
+    best = min(sum(v) / len(v) for v in acc.values())
+    for pol, gaps in acc.items():
+        g = sum(gaps) / len(gaps)
+        cell = f"{g:.1f}"
+        lines.append(f"| {pol} | {'**' + cell + '**' if g == best else cell} |")
+    return "\n".join(lines)

@@ -34,3 +34,16 @@ def test_unknown_key_and_wrong_type(tmp_path):
         load_config(Outer, path)
     with pytest.raises(ConfigError, match="not found"):
         load_config(Outer, tmp_path / "missing.yaml")
+
+
+@dataclasses.dataclass
+class WithOptional:
+    inner: Inner | None = dataclasses.field(default_factory=Inner)
+
+
+def test_optional_nested_dataclass(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  depth: 7\n")
+    assert load_config(WithOptional, path).inner == Inner(depth=7)
+    path.write_text("inner: null\n")
+    assert load_config(WithOptional, path).inner is None

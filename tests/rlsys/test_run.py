@@ -1,0 +1,41 @@
+import csv
+
+from rlsys.cli import main
+
+SUITE = """
+jobshop_rules:
+  instances: [ft06, la01]
+  policies: [SPT, MWKR]
+  shutdown_probs: [0.0, 0.05]
+  seeds: "0-1"
+transport:
+  scenario: small
+  iterations: 3
+  seeds: "1"
+"""
+
+
+def test_run_suite_and_resume(ray_local, tmp_path, capsys):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    assert main(["run", "--suite", str(suite), "--runs-dir", str(tmp_path / "runs")]) == 0
+    run_dir = next((tmp_path / "runs" / "run").iterdir())
+    report = (run_dir / "report.md").read_text()
+    assert "## Job shop: dispatching rules" in report and "## Transport simulation" in report
+    for png in ("jobshop_rules.png", "jobshop_gantt.png", "transport_shares.png"):
+        assert (run_dir / png).read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.DictReader(open(run_dir / "jobshop_rules.csv")))
+    assert len(rows) == 2 * 2 * 2 * 2 and all(r["valid"] == "yes" for r in rows)
+    # resume: finished parts are read back, not recomputed (their files stay untouched)
+    parts = sorted((run_dir / "jobshop_parts").glob("*.json"))
+    assert len(parts) == 4
+    stamps = [p.stat().st_mtime_ns for p in parts]
+    (run_dir / "report.md").unlink()
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert [p.stat().st_mtime_ns for p in parts] == stamps
+    assert (run_dir / "report.md").exists()
+
+
+def test_unknown_suite(capsys):
+    assert main(["run", "--suite", "nosuch"]) == 2
+    assert "unknown suite 'nosuch'" in capsys.readouterr().err
