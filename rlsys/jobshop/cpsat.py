@@ -12,10 +12,10 @@ Model (times in integer time units):
 - One ``AddNoOverlap`` per machine over the occupancy intervals. Half-open intervals
   let a job arrive at the instant another leaves, and a cycle of such hand-overs is
   a swap; so this plain model is the blocking job shop *with* swaps (BWS).
-- Without swaps (BNS), every hand-over that happens at one instant ("b arrives on M
-  exactly when a leaves M for its next machine") is an arc of a hand-over graph, and
-  that graph must be acyclic: each arc must increase an integer potential attached
-  to the arrival events. See ``_forbid_swaps``.
+- Without swaps (BNS): a swap is a cycle of jobs that move at one instant, each onto
+  the machine the next one leaves. Ordering literals per machine pair plus an integer
+  potential on arrival events that must grow along every "b follows a on M" arc make
+  such cycles impossible, and nothing else. See ``_forbid_swaps`` for the argument.
 
 Makespan = max over jobs of the last operation's end. Horizon = the sum of all
 processing times: running the jobs one after another is a feasible schedule.
@@ -78,15 +78,17 @@ def solve_bws(
     Args:
         instance: the job shop; processing times in time units.
         time_limit: CP-SAT time limit in seconds.
-        workers: CP-SAT search workers (1 is deterministic for a given seed; with 1
-            worker CP-SAT runs no dedicated lower-bound workers, so proofs are slower).
+        workers: CP-SAT search workers. With 1, a solve that ends before the time limit
+            is reproducible for a given seed; with more, CP-SAT also runs lower-bound
+            workers, which can prove optimality sooner on larger instances.
         seed: CP-SAT random seed.
         hint: a schedule-JSON dict (e.g. from a dispatching rule) whose operation start
             times and makespan become a solution hint. Its own feasibility is not
             required: CP-SAT only uses it to guide the search.
         swaps: True for BWS (swap-allowed). False for BNS: cyclic simultaneous moves of
-            blocked jobs are forbidden exactly (acyclic hand-over graph at every instant),
-            while non-cyclic chains of simultaneous moves stay allowed.
+            blocked jobs are forbidden exactly, while non-cyclic chains of simultaneous
+            moves (b takes M at the instant a leaves it for a free machine) stay allowed.
+            Needs all processing times > 0 (ValueError otherwise).
 
     Returns:
         SolveResult with the schedule dict in the contract of specs/jobshop.md
@@ -96,6 +98,10 @@ def solve_bws(
     n, n_ops = instance.n_jobs, instance.n_ops
     machines, times = instance.machines, instance.times
     horizon = int(times.sum())
+    if not swaps and (times <= 0).any():
+        # The no-swap argument needs positive times (see _forbid_swaps); a job that
+        # passes a machine in zero time has no defined blocking semantics yet.
+        raise ValueError(f"{instance.name}: swaps=False needs all processing times > 0")
 
     model = cp_model.CpModel()
     # Upper bound of each start: the job's remaining work must still fit in the horizon.
@@ -125,8 +131,11 @@ def solve_bws(
             on_machine[int(machines[j, k])].append((j, k))
     for ivs in intervals.values():
         model.add_no_overlap(ivs)
+    # Redundant with the no-overlap, but branching on explicit pair orders proved
+    # la01-la05 2-8x faster, and the no-swap constraints below need them anyway.
+    order = _order_literals(model, start, leave, on_machine)
     if not swaps:
-        _forbid_swaps(model, instance, start, leave, on_machine)
+        _forbid_swaps(model, instance, order)
 
     makespan = model.new_int_var(trivial_lower_bound(instance), horizon, "makespan")
     for j in range(n):
@@ -136,8 +145,9 @@ def solve_bws(
     if hint is not None:
         for op in hint["operations"]:
             key = (int(op["job"]), int(op["index"]))
-            if key in start:
-                model.add_hint(start[key], int(op["start"]))
+            if key not in start:
+                raise ValueError(f"hint has operation {key}, which {instance.name} lacks")
+            model.add_hint(start[key], int(op["start"]))
         model.add_hint(makespan, int(hint["makespan"]))
 
     solver = cp_model.CpSolver()
@@ -145,8 +155,8 @@ def solve_bws(
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     if workers == 1:
-        # The single default worker spends most of its time on the LP relaxation, which is
-        # weak for makespan; without it la01-la05 were proven optimal 3-10x faster.
+        # The LP relaxation is weak for makespan and slows the single worker down:
+        # without it la01-la05 were proven optimal 1.2-2x faster.
         solver.parameters.linearization_level = 0
     code = solver.solve(model)
     if code == cp_model.MODEL_INVALID:
@@ -176,7 +186,7 @@ def solve_bws(
             "operations": ops,
             "downtime": [],
         }
-    # The bound is a float; a tiny tolerance keeps e.g. 62.9999999 from rounding up to 63.
+    # The bound is a float; the tolerance keeps e.g. 63.0000001 from rounding up to 64.
     bound = solver.best_objective_bound if status != "infeasible" else 0.0
     lower_bound = max(trivial_lower_bound(instance), math.ceil(bound - 1e-6))
     if schedule is not None and status == "optimal":
@@ -190,23 +200,48 @@ def solve_bws(
     )
 
 
-def _forbid_swaps(
+def _order_literals(
     model: cp_model.CpModel,
-    instance: Instance,
     start: dict[tuple[int, int], cp_model.IntVar],
     leave: dict[tuple[int, int], cp_model.LinearExprT],
     on_machine: dict[int, list[tuple[int, int]]],
-) -> None:
-    """Add the BNS constraints: no cycle of simultaneous hand-overs.
+) -> dict[tuple[tuple[int, int], tuple[int, int]], cp_model.IntVar]:
+    """One literal per pair of operations on a machine, true when the first of the
+    pair holds the machine before the second; keyed by both (a, b) and (b, a)."""
+    order = {}
+    for ops in on_machine.values():
+        for x in range(len(ops)):
+            for y in range(x + 1, len(ops)):
+                a, b = ops[x], ops[y]
+                a_first = model.new_bool_var(f"ord{a}{b}")
+                model.add(start[b] >= leave[a]).only_enforce_if(a_first)
+                model.add(start[a] >= leave[b]).only_enforce_if(~a_first)
+                order[a, b], order[b, a] = a_first, ~a_first
+    return order
 
-    A hand-over is "operation b arrives on machine M at the instant operation a (the
-    previous occupant) leaves M for its next machine". Node = an arrival event
-    ``start[j, k]`` with k >= 1 (the job comes from another machine). Arc from a's
-    departure (= arrival of a's next operation) to b's arrival. A swap is exactly a
-    cycle in this graph, so we require an integer potential that strictly increases
-    along every simultaneous hand-over: feasible iff the hand-over graph is acyclic.
-    Hand-overs that involve a job's first arrival or last departure cannot be on a
-    cycle (nothing precedes/follows them), so they are left unconstrained.
+
+def _forbid_swaps(
+    model: cp_model.CpModel,
+    instance: Instance,
+    order: dict[tuple[tuple[int, int], tuple[int, int]], cp_model.IntVar],
+) -> None:
+    """Add the BNS constraints: no swap (no cycle of simultaneous moves).
+
+    Nodes: arrival events ``start[j, k]`` with k >= 1 (the job comes from another
+    machine). For every pair a, b on machine M with a before b (``order[a, b]``), an
+    arc goes from a's departure from M (the arrival of a's next operation) to b's
+    arrival on M, and an integer potential must grow by at least 1 along it. Why this
+    is exact:
+
+    - An arc never goes back in time: a's departure = leave(a) <= start(b). So a cycle
+      of arcs has all its events at one instant; with positive processing times only
+      consecutive occupants of a machine can meet there, so the cycle is a chain of
+      hand-overs (b arrives on M exactly when a leaves M) that closes: a swap.
+    - Conversely, without a swap the arc graph is acyclic, and a topological numbering
+      of its nodes is a valid potential in [0, number of nodes).
+
+    Arcs out of a last operation (the job leaves the shop) or into a first operation
+    (the job comes from outside) cannot be on a cycle, so they are left out.
     """
     n_ops = instance.n_ops
     n_nodes = instance.n_jobs * (n_ops - 1)
@@ -215,26 +250,6 @@ def _forbid_swaps(
         for j in range(instance.n_jobs)
         for k in range(1, n_ops)
     }
-
-    def handover(first: tuple[int, int], second: tuple[int, int], order: cp_model.IntVar) -> None:
-        # Given `order` (first before second on the machine): either second arrives
-        # strictly after first leaves, or the hand-over is simultaneous and ordered.
-        (ja, ka), (jb, kb) = first, second
-        if ka + 1 >= n_ops or kb == 0:
-            return
-        later = model.new_bool_var("")
-        model.add(start[jb, kb] >= leave[ja, ka] + 1).only_enforce_if(later)
-        ordered = model.new_bool_var("")
-        model.add(pot[jb, kb] >= pot[ja, ka + 1] + 1).only_enforce_if(ordered)
-        model.add_bool_or([order.Not(), later, ordered])
-
-    for ops in on_machine.values():
-        for x in range(len(ops)):
-            for y in range(x + 1, len(ops)):
-                a, b = ops[x], ops[y]
-                a_first = model.new_bool_var(f"ord{a}{b}")
-                # Redundant with the no-overlap, but gives the hand-over its order literal.
-                model.add(start[b] >= leave[a]).only_enforce_if(a_first)
-                model.add(start[a] >= leave[b]).only_enforce_if(a_first.Not())
-                handover(a, b, a_first)
-                handover(b, a, a_first.Not())
+    for ((ja, ka), (jb, kb)), a_first in order.items():
+        if ka + 1 < n_ops and kb > 0:
+            model.add(pot[jb, kb] >= pot[ja, ka + 1] + 1).only_enforce_if(a_first)
