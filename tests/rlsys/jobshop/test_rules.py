@@ -34,3 +34,20 @@ def test_unknown_rule():
     with pytest.raises(ValueError, match="unknown policy 'XYZ'"):
         make_rule("XYZ")
     assert len(RULE_NAMES) == 8
+
+
+def test_no_rule_beats_the_cpsat_optimum():
+    """At p = 0 the simulator's rule schedules are feasible BWS schedules, so none may be
+    shorter than the proven CP-SAT optimum (a wrong simulator could cut corners)."""
+    from envs.jobshop.instance import load_instance, random_instance
+    from rlsys.jobshop.cpsat import solve_bws
+    from rlsys.jobshop.rules import run_rule
+
+    instances = [random_instance(5, 4, seed=s) for s in range(4)] + [load_instance("ft06")]
+    for inst in instances:
+        res = solve_bws(inst, time_limit=30)
+        assert res.status == "optimal"
+        for rule in RULE_NAMES:
+            sim = run_rule(Simulator(inst), make_rule(rule, 0))
+            assert sim.makespan >= res.makespan, (inst.name, rule)
+    assert solve_bws(load_instance("ft06"), time_limit=30).makespan == 63
