@@ -213,45 +213,51 @@ class ISBJSSPEnv(gym.Env):
         return info
 
     def _observation(self) -> dict:
-        sim, topo = self.sim, self.topology
-        t = sim.t
-        inv_scale = 1.0 / topo.time_scale
-        n, K = sim.n_jobs, sim.n_ops
-        status = sim.op_status
-        mask = sim.action_mask() if not sim.done else np.zeros(n, dtype=bool)
-        self._mask = mask
-        feats = topo.static_op_features.copy()
-        # (N, 9): one-hot, ready, processing, not started, alive
-        by_status = np.take(_STATUS_TABLE, status, axis=0)
-        feats[:, :5] = by_status[:, :5]
-        since_ready = (t - sim.ready_time[topo.op_job]) * by_status[:, 5]
-        remaining = (sim.op_end - t) * by_status[:, 6] + topo.proc_time * by_status[:, 7]
-        feats[:, 8] = since_ready * inv_scale
-        feats[:, 9] = remaining * inv_scale
-        feats[:, 10] = by_status[:, 5] * mask[topo.op_job]
+        obs = observe(self.sim, self.topology)
+        self._mask = obs["action_mask"].astype(bool)
+        return obs
 
-        m = sim.n_machines
-        mfeat = np.zeros((m, len(MACHINE_FEATURES)), dtype=np.float32)
-        if sim.shutdowns.active:
-            repair_end = np.array([sim.shutdowns.down_until(i, t) for i in range(m)])
-            down = repair_end >= 0
-            mfeat[:, 0] = down
-            mfeat[:, 1] = (repair_end - t) * down * inv_scale
-        holder = np.array(sim.holder)
-        mfeat[:, 2] = holder >= 0
-        # holder -1 reads the last job's state; `occupied` masks it out
-        mfeat[:, 3] = (np.array(sim.job_state)[holder] == 2) * mfeat[:, 2]
-        mfeat[:, 4] = [len(w) / n for w in sim.waiting]
-        job_op = np.minimum(sim.next_op, K - 1) + topo.job_first_op
-        return {
-            "op_features": feats,
-            "machine_features": mfeat,
-            # Static topology, copied: gymnasium's contract is fresh data on every call.
-            "op_machine": topo.op_machine.copy(),
-            "op_job": topo.op_job.copy(),
-            "conj_edge_index": topo.conj_edge_index.copy(),
-            "disj_edge_index": topo.disj_edge_index.copy(),
-            "alive": by_status[:, 8].astype(np.int8),
-            "job_op": job_op,
-            "action_mask": mask.astype(np.int8),
-        }
+
+def observe(sim: Simulator, topo: GraphTopology) -> dict:
+    """The graph observation of ``sim`` now (see the module docstring); also used by
+    policies that drive a ``Simulator`` directly."""
+    t = sim.t
+    inv_scale = 1.0 / topo.time_scale
+    n, K = sim.n_jobs, sim.n_ops
+    status = sim.op_status
+    mask = sim.action_mask() if not sim.done else np.zeros(n, dtype=bool)
+    feats = topo.static_op_features.copy()
+    # (N, 9): one-hot, ready, processing, not started, alive
+    by_status = np.take(_STATUS_TABLE, status, axis=0)
+    feats[:, :5] = by_status[:, :5]
+    since_ready = (t - sim.ready_time[topo.op_job]) * by_status[:, 5]
+    remaining = (sim.op_end - t) * by_status[:, 6] + topo.proc_time * by_status[:, 7]
+    feats[:, 8] = since_ready * inv_scale
+    feats[:, 9] = remaining * inv_scale
+    feats[:, 10] = by_status[:, 5] * mask[topo.op_job]
+
+    m = sim.n_machines
+    mfeat = np.zeros((m, len(MACHINE_FEATURES)), dtype=np.float32)
+    if sim.shutdowns.active:
+        repair_end = np.array([sim.shutdowns.down_until(i, t) for i in range(m)])
+        down = repair_end >= 0
+        mfeat[:, 0] = down
+        mfeat[:, 1] = (repair_end - t) * down * inv_scale
+    holder = np.array(sim.holder)
+    mfeat[:, 2] = holder >= 0
+    # holder -1 reads the last job's state; `occupied` masks it out
+    mfeat[:, 3] = (np.array(sim.job_state)[holder] == 2) * mfeat[:, 2]
+    mfeat[:, 4] = [len(w) / n for w in sim.waiting]
+    job_op = np.minimum(sim.next_op, K - 1) + topo.job_first_op
+    return {
+        "op_features": feats,
+        "machine_features": mfeat,
+        # Static topology, copied: gymnasium's contract is fresh data on every call.
+        "op_machine": topo.op_machine.copy(),
+        "op_job": topo.op_job.copy(),
+        "conj_edge_index": topo.conj_edge_index.copy(),
+        "disj_edge_index": topo.disj_edge_index.copy(),
+        "alive": by_status[:, 8].astype(np.int8),
+        "job_op": job_op,
+        "action_mask": mask.astype(np.int8),
+    }

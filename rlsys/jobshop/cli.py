@@ -55,6 +55,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_variant_args(p)
     p.set_defaults(func=cmd_eval)
 
+    p = cmds.add_parser("train", help="train the GNN policy with PPO on Ray rollout workers")
+    p.add_argument("--config", default="configs/jobshop/default.yaml", help="YAML config")
+    p.add_argument("--actors", type=int, help="rollout workers (overrides the config)")
+    p.add_argument("--updates", type=int, help="PPO updates (overrides the config)")
+    p.add_argument("--resume", help="continue a run from its directory")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local)")
+    p.add_argument("--runs-dir", help="root of run directories (default runs/)")
+    p.set_defaults(func=cmd_train)
+
     p = cmds.add_parser("rules", help="list the dispatching rules")
     p.set_defaults(func=cmd_rules)
 
@@ -115,7 +124,7 @@ def cmd_eval(args) -> int:
     )
 
     instances = [s.strip() for s in args.instances.split(",") if s.strip()]
-    policies = [s.strip().upper() for s in args.policies.split(",") if s.strip()]
+    policies = [s.strip() for s in args.policies.split(",") if s.strip()]
     from envs.jobshop.instance import load_instance
 
     for name in instances:
@@ -134,6 +143,36 @@ def cmd_eval(args) -> int:
     invalid = [r for r in rows if r["valid"] not in ("yes", "deadlock")]
     print(f"{len(rows)} runs -> {args.out}; invalid schedules: {len(invalid)}")
     return 1 if invalid else 0
+
+
+def cmd_train(args) -> int:
+    import dataclasses
+
+    from rlsys.config import load_config
+    from rlsys.jobshop.train import JobshopTrainConfig, train
+    from rlsys.runtime import init_ray, make_run_dir
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.yaml").exists():
+            raise ValueError(f"{run_dir}: not a run directory (no config.yaml)")
+        cfg = load_config(JobshopTrainConfig, run_dir / "config.yaml")
+    else:
+        cfg = load_config(JobshopTrainConfig, args.config)
+    if args.actors is not None:
+        if args.actors < 1:
+            raise ValueError("--actors must be at least 1")
+        cfg.train.rollout = dataclasses.replace(cfg.train.rollout, num_workers=args.actors)
+    if args.updates is not None:
+        cfg.train = dataclasses.replace(cfg.train, total_updates=args.updates)
+    if not args.resume:
+        run_dir = make_run_dir("jobshop", cfg, root=args.runs_dir)
+    print(f"run directory: {run_dir}")
+    init_ray(args.address)
+    summary = train(cfg, run_dir, resume=bool(args.resume))
+    print(f"done: {summary}")
+    print(f"policy: {run_dir / 'final.pt'} (use with --policy {run_dir / 'final.pt'})")
+    return 0
 
 
 def cmd_rules(args) -> int:

@@ -1,13 +1,59 @@
-"""Policies by name: a dispatching rule (SPT, MWKR, ..., RANDOM).
+"""Policies by name: a dispatching rule (SPT, MWKR, ..., RANDOM), ``pretrained`` (the GNN
+policy shipped in the package) or a path to a policy/checkpoint file (``*.pt``).
 
-A policy is a callable ``(sim, candidates) -> job``.
+A policy is a callable ``(sim, candidates) -> job``. Learned policies act greedily
+(the most probable job), so evaluations are deterministic for a seed.
 """
 
 from __future__ import annotations
 
-from rlsys.jobshop.rules import Rule, make_rule
+from functools import lru_cache
+from pathlib import Path
+
+from envs.jobshop.sim import Simulator
+from rlsys.jobshop.rules import RULE_NAMES, Rule, make_rule
+
+PRETRAINED = Path(__file__).parent / "pretrained" / "gnn_ppo.pt"
+
+
+class GNNDispatcher:
+    """Drives a ``Simulator`` with a GNN policy: observe the graph, pick the best job."""
+
+    def __init__(self, policy) -> None:
+        self.policy = policy
+        self._instance = None
+        self._topology = None
+
+    def __call__(self, sim: Simulator, candidates: list[int]) -> int:
+        from envs.jobshop.env import GraphTopology, observe
+
+        if sim.instance is not self._instance:
+            self._instance, self._topology = sim.instance, GraphTopology(sim.instance)
+        actions, _, _ = self.policy.act([observe(sim, self._topology)], deterministic=True)
+        return int(actions[0])
+
+
+@lru_cache(maxsize=8)
+def _load_policy(path: str):
+    import torch
+
+    from rlsys.jobshop.policy import JobShopGNNPolicy
+
+    torch.set_num_threads(1)  # one decision at a time: threads only add overhead
+    return JobShopGNNPolicy.load(path)
 
 
 def make_policy(name: str, seed: int = 0) -> Rule:
     """The policy called ``name``; ``seed`` only feeds RANDOM's own stream."""
+    if name.lower() == "pretrained":
+        if not PRETRAINED.exists():
+            raise ValueError(f"no pretrained policy shipped ({PRETRAINED.name} missing)")
+        return GNNDispatcher(_load_policy(str(PRETRAINED)))
+    if name.endswith(".pt") or "/" in name:
+        return GNNDispatcher(_load_policy(str(Path(name).resolve())))
+    if name.upper() not in RULE_NAMES:
+        raise ValueError(
+            f"unknown policy {name!r} (rules: {', '.join(RULE_NAMES)}; "
+            "or 'pretrained', or a policy file *.pt)"
+        )
     return make_rule(name, seed=seed)
