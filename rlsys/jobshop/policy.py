@@ -1,0 +1,161 @@
+"""The GNN dispatching policy: disjunctive graph in, a score per candidate job out.
+
+Observation -> PyG ``Data`` with tensor ops only (``obs_to_data``): operation nodes that
+are still alive (not done), features = the operation's own features plus its machine's,
+three edge types (job predecessor, job successor, shares my machine). ``cand_index``
+holds the node of each job's next operation; ``cand_mask`` the action mask.
+
+Network (``JobShopGNNPolicy``): linear encoder, L residual ``TypedGINConv`` layers, a
+graph embedding by mean and max pooling; the actor scores each job's candidate node from
+[node embedding, graph embedding]; the critic reads the graph embedding. Nothing depends
+on n or m, so one network schedules any instance size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch, Data
+from torch_geometric.nn import global_max_pool, global_mean_pool
+from torch_geometric.utils import to_dense_batch
+
+from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES
+from rlsys.jobshop.nn import TypedGINConv
+from rlsys.rl.distributions import MaskedCategorical
+
+IN_FEATURES = len(OP_FEATURES) + len(MACHINE_FEATURES)
+PRED, SUCC, SAME_MACHINE = 0, 1, 2
+
+
+def obs_to_data(obs: dict) -> Data:
+    """One observation -> the alive subgraph as ``Data`` (no Python loop over nodes)."""
+    alive = torch.from_numpy(obs["alive"]).bool()
+    op = torch.from_numpy(obs["op_features"])
+    mach = torch.from_numpy(obs["machine_features"])
+    x = torch.cat([op, mach[torch.from_numpy(obs["op_machine"])]], dim=1)[alive]
+    conj = torch.from_numpy(obs["conj_edge_index"]).long()
+    disj = torch.from_numpy(obs["disj_edge_index"]).long()
+    # messages flow source -> target: predecessor -> op, successor -> op, rival -> op
+    edge_index = torch.cat([conj, conj.flip(0), disj], dim=1)
+    edge_type = torch.cat(
+        [
+            torch.full((conj.size(1),), PRED),
+            torch.full((conj.size(1),), SUCC),
+            torch.full((disj.size(1),), SAME_MACHINE),
+        ]
+    )
+    keep = alive[edge_index[0]] & alive[edge_index[1]]
+    new_id = torch.cumsum(alive, 0) - 1  # old node id -> id in the alive subgraph
+    edge_index = new_id[edge_index[:, keep]]
+    mask = torch.from_numpy(obs["action_mask"]).bool()
+    job_op = torch.from_numpy(obs["job_op"]).long()
+    # finished jobs point at node 0; they are masked out anyway
+    cand_index = torch.where(alive[job_op], new_id[job_op], torch.zeros_like(job_op))
+    return Data(
+        x=x,
+        edge_index=edge_index,
+        edge_type=edge_type[keep],
+        cand_index=cand_index,
+        cand_mask=mask,
+    )
+
+
+def collate(obs_list: list[dict]) -> Batch:
+    """Observations -> one PyG ``Batch``; ``cand_index`` is shifted per graph by PyG."""
+    return Batch.from_data_list([obs_to_data(o) for o in obs_list], follow_batch=["cand_index"])
+
+
+@dataclass
+class PolicyConfig:
+    """Size of the GNN policy."""
+
+    hidden: int = 64
+    """Width of node embeddings."""
+    layers: int = 3
+    """Number of TypedGINConv layers."""
+
+
+class JobShopGNNPolicy(nn.Module):
+    """Actor-critic over the disjunctive graph (implements ``rlsys.rl.policy.ActorCritic``)."""
+
+    def __init__(self, hidden: int = 64, layers: int = 3) -> None:
+        super().__init__()
+        self.config = PolicyConfig(hidden=hidden, layers=layers)
+        self.encoder = nn.Sequential(nn.Linear(IN_FEATURES, hidden), nn.ReLU())
+        self.convs = nn.ModuleList(
+            TypedGINConv(hidden, hidden, num_edge_types=3) for _ in range(layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
+        self.actor = nn.Sequential(
+            nn.Linear(3 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
+        )
+        self.critic = nn.Sequential(
+            nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
+        )
+
+    def forward(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        """Returns (logits [B, n_max], mask [B, n_max], values [B])."""
+        h = self.encoder(batch.x)
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            h = norm(h + torch.relu(conv(h, batch.edge_index, batch.edge_type)))
+        g = torch.cat(
+            [global_mean_pool(h, batch.batch, batch.num_graphs),
+             global_max_pool(h, batch.batch, batch.num_graphs)],
+            dim=-1,
+        )  # [B, 2H]
+        cand_graph = batch.cand_index_batch
+        scores = self.actor(torch.cat([h[batch.cand_index], g[cand_graph]], dim=-1)).squeeze(-1)
+        logits, _ = to_dense_batch(scores, cand_graph, batch_size=batch.num_graphs)
+        mask, _ = to_dense_batch(batch.cand_mask, cand_graph, fill_value=False,
+                                 batch_size=batch.num_graphs)
+        values = self.critic(g).squeeze(-1)
+        return logits, mask, values
+
+    @torch.no_grad()
+    def act(
+        self,
+        obs: list[dict],
+        deterministic: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        logits, mask, values = self(collate(obs))
+        dist = MaskedCategorical(logits, mask)
+        actions = dist.mode() if deterministic else dist.sample(generator)
+        return actions.numpy(), dist.log_prob(actions).numpy(), values.numpy()
+
+    def evaluate(self, obs: list[dict], actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        logits, mask, values = self(collate(obs))
+        dist = MaskedCategorical(logits, mask)
+        return dist.log_prob(actions), dist.entropy(), values
+
+    # -------------------------------------------------------------- files
+    def save(self, path: str | Path, metadata: dict | None = None) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {"state_dict": self.state_dict(), "policy": asdict(self.config),
+             "metadata": metadata or {}},
+            path,
+        )
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> JobShopGNNPolicy:
+        """Rebuild a policy from a file written by ``save`` or by the trainer."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such policy file")
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # not a torch file, or not weights-only
+            raise ValueError(f"{path}: not a policy file ({type(exc).__name__})") from None
+        if not isinstance(blob, dict) or "state_dict" not in blob:
+            raise ValueError(f"{path}: not a policy file (no state_dict)")
+        policy = cls(**blob.get("policy", {}))
+        policy.load_state_dict(blob["state_dict"])
+        policy.eval()
+        return policy
