@@ -79,6 +79,9 @@ class ShutdownProcess:
         self._ptr = [0] * n_machines
         self.active = self.prob > 0.0
         self._rngs: tuple[np.random.Generator, np.random.Generator] | None = None
+        self._count = 0  # intervals generated so far, the same for every machine
+        if self.active:
+            self._extend(0)
 
     def _extend(self, i: int) -> None:
         """Append the next chunk of every machine's downtime intervals.
@@ -99,20 +102,19 @@ class ShutdownProcess:
         for row in range(m):
             self.starts[row].extend(starts[row].tolist())
             self.ends[row].extend(ends[row].tolist())
+        self._count += _CHUNK
 
     def down_until(self, i: int, t: int) -> int:
         """Repair time of machine i if it is down at time t, else -1."""
         if not self.active:
             return -1
-        ends = self.ends[i]
         p = self._ptr[i]
-        while True:
-            if p >= len(ends):
+        ends = self.ends[i]
+        while ends[p] <= t:  # invariant: p < self._count (extended before it runs out)
+            p += 1
+            if p == self._count:
                 self._extend(i)
                 ends = self.ends[i]
-            if ends[p] > t:
-                break
-            p += 1
         self._ptr[i] = p
         return ends[p] if self.starts[i][p] <= t else -1
 
