@@ -1,0 +1,286 @@
+"""Rollout actors: each runs a few environments in lockstep with a CPU copy of the policy.
+
+``RolloutWorker`` is a plain class; the trainer wraps it with
+``ray.remote(max_restarts=-1, max_task_retries=-1)``. A restart re-runs ``__init__``,
+which holds nothing that matters: the weights come with every request (an object
+reference, resolved by Ray), and every random draw of a request is derived from
+(root_seed, worker_index, request_index[, episode]). So the same request with the same
+weights returns the same batch, on a fresh or a restarted worker.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlsys.rl.ppo import compute_gae
+
+
+@dataclass
+class RolloutBatch:
+    """Complete episodes from one request, steps of an episode contiguous.
+
+    Per-step fields have length S = env_steps; per-episode fields length E.
+    """
+
+    obs: list
+    """S raw observations, each the one the action was taken from"""
+    actions: np.ndarray
+    """[S] int64"""
+    logp: np.ndarray
+    """[S] float32, log-probability of the action under the sampling policy"""
+    values: np.ndarray
+    """[S] float32, the sampling policy's value estimates"""
+    rewards: np.ndarray
+    """[S] float32"""
+    advantages: np.ndarray
+    """[S] float32, GAE within each episode"""
+    returns: np.ndarray
+    """[S] float32, advantages + values (the value targets)"""
+    episode_returns: np.ndarray
+    """[E] float64, undiscounted sum of rewards"""
+    episode_lengths: np.ndarray
+    """[E] int64"""
+    episode_infos: list[dict]
+    """E final ``info`` dicts (e.g. a makespan)"""
+    episode_seeds: list[int]
+    """E seeds passed to env_fn and env.reset"""
+    worker_index: int
+    version: int
+    """version (update count) of the weights that sampled it"""
+    request_index: int
+    wall_time: float
+    """seconds spent in ``sample``"""
+    env_steps: int
+    worker_instance: str = ""
+    """random id drawn in the worker's ``__init__``: a new one means it was restarted"""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def concat(cls, batches: list[RolloutBatch]) -> RolloutBatch:
+        """One batch from several (learner input); per-request metadata is summarised."""
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(b, name) for b in batches])
+
+        return cls(
+            obs=[o for b in batches for o in b.obs],
+            actions=cat("actions"),
+            logp=cat("logp"),
+            values=cat("values"),
+            rewards=cat("rewards"),
+            advantages=cat("advantages"),
+            returns=cat("returns"),
+            episode_returns=cat("episode_returns"),
+            episode_lengths=cat("episode_lengths"),
+            episode_infos=[i for b in batches for i in b.episode_infos],
+            episode_seeds=[s for b in batches for s in b.episode_seeds],
+            worker_index=-1,
+            version=min(b.version for b in batches),
+            request_index=-1,
+            wall_time=max(b.wall_time for b in batches),
+            env_steps=sum(b.env_steps for b in batches),
+        )
+
+
+def request_seeds(
+    root_seed: int, worker_index: int, request_index: int, n_episodes: int
+) -> tuple[int, list[int]]:
+    """(torch sampling seed, one env seed per episode) of one request.
+
+    Children of the run's root ``SeedSequence`` (the scheme of ``runtime.derive_seeds``),
+    keyed by (worker, request) for the sampling generator and (worker, request, episode)
+    for each episode, so no two episodes of a run share a seed.
+    """
+
+    def seed(*key: int) -> int:
+        return int(np.random.SeedSequence(root_seed, spawn_key=key).generate_state(1)[0])
+
+    torch_seed = seed(worker_index, request_index)
+    return torch_seed, [seed(worker_index, request_index, e) for e in range(n_episodes)]
+
+
+class GymEnvFn:
+    """``env_fn`` for a registered gymnasium env: ``GymEnvFn("CartPole-v1")(seed)``.
+
+    Builds the env once and reuses it (every episode is reset with its own seed anyway);
+    copies (one per worker slot) start without an env.
+    """
+
+    def __init__(self, env_id: str, **kwargs: Any) -> None:
+        self.env_id, self.kwargs = env_id, kwargs
+        self._env: gym.Env | None = None
+
+    def __call__(self, episode_seed: int) -> gym.Env:
+        if self._env is None:
+            self._env = gym.make(self.env_id, **self.kwargs)
+        return self._env
+
+    def __getstate__(self) -> dict:
+        return {"env_id": self.env_id, "kwargs": self.kwargs, "_env": None}
+
+
+class _Episode:
+    """Per-step records of one running episode."""
+
+    def __init__(self, env: gym.Env, seed: int, obs: Any) -> None:
+        self.env, self.seed, self.obs = env, seed, obs
+        self.observations: list = []
+        self.actions: list[int] = []
+        self.logp: list[float] = []
+        self.values: list[float] = []
+        self.rewards: list[float] = []
+
+
+class RolloutWorker:
+    """Collects complete episodes with a CPU copy of the policy (see module docstring).
+
+    env_fn(episode_seed) -> gymnasium.Env, called at the start of every episode (it may
+        return a cached env, or a new instance of a new size). Each of the
+        ``envs_per_worker`` slots calls its own deep copy of ``env_fn``, so an env_fn that
+        caches its env never hands one env to two live episodes.
+    policy_fn() -> ActorCritic, called once.
+    Observations must not be mutated by the env after they are returned (they are kept).
+    """
+
+    def __init__(
+        self,
+        env_fn: Callable[[int], gym.Env],
+        policy_fn: Callable[[], Any],
+        worker_index: int,
+        root_seed: int,
+        envs_per_worker: int,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.95,
+    ) -> None:
+        # One thread per actor: N actors on N cores beat N actors fighting over N*N threads.
+        torch.set_num_threads(1)
+        self.env_fns = [copy.deepcopy(env_fn) for _ in range(envs_per_worker)]
+        self.policy = policy_fn()
+        self.policy.eval()
+        self.worker_index = worker_index
+        self.root_seed = root_seed
+        self.envs_per_worker = envs_per_worker
+        self.gamma, self.gae_lambda = gamma, gae_lambda
+        self.instance = uuid.uuid4().hex
+
+    def info(self) -> dict:
+        """Who this is (for tests and logs): index, process id, incarnation id."""
+        return {"worker_index": self.worker_index, "pid": os.getpid(), "instance": self.instance}
+
+    def _start_episode(self, slot: int, seed: int) -> _Episode:
+        env = self.env_fns[slot](seed)
+        obs, _ = env.reset(seed=seed)
+        return _Episode(env, seed, obs)
+
+    def sample(
+        self, weights: dict[str, torch.Tensor], version: int, request_index: int, episodes: int
+    ) -> RolloutBatch:
+        """Run ``episodes`` complete episodes with ``weights`` and return them with GAE."""
+        start = time.perf_counter()
+        self.policy.load_state_dict(weights)
+        torch_seed, seeds = request_seeds(
+            self.root_seed, self.worker_index, request_index, episodes
+        )
+        generator = torch.Generator().manual_seed(torch_seed)
+
+        # Episodes start in a fixed order and slots are scanned in a fixed order, so the
+        # interleaving (and with it every generator draw) is the same on every run.
+        slots: list[_Episode | None] = [None] * min(self.envs_per_worker, episodes)
+        next_episode = 0
+        for s in range(len(slots)):
+            slots[s] = self._start_episode(s, seeds[next_episode])
+            next_episode += 1
+        finished: list[tuple[_Episode, dict, bool, float]] = []
+
+        while any(ep is not None for ep in slots):
+            live = [s for s, ep in enumerate(slots) if ep is not None]
+            actions, logp, values = self.policy.act(
+                [slots[s].obs for s in live], generator=generator
+            )
+            truncated_at: list[tuple[_Episode, dict, Any]] = []
+            for j, s in enumerate(live):
+                ep = slots[s]
+                next_obs, reward, terminated, truncated, info = ep.env.step(int(actions[j]))
+                ep.observations.append(ep.obs)
+                ep.actions.append(int(actions[j]))
+                ep.logp.append(float(logp[j]))
+                ep.values.append(float(values[j]))
+                ep.rewards.append(float(reward))
+                ep.obs = next_obs
+                if terminated:
+                    finished.append((ep, info, True, 0.0))
+                elif truncated:
+                    truncated_at.append((ep, info, next_obs))
+                if terminated or truncated:
+                    slots[s] = None
+                    if next_episode < episodes:
+                        slots[s] = self._start_episode(s, seeds[next_episode])
+                        next_episode += 1
+            if truncated_at:
+                # Bootstrap cut-off episodes with the value of their final observation;
+                # deterministic and without the generator, so sampling draws are unchanged.
+                _, _, last_values = self.policy.act(
+                    [o for _, _, o in truncated_at], deterministic=True
+                )
+                for (ep, info, _), v in zip(truncated_at, last_values, strict=True):
+                    finished.append((ep, info, False, float(v)))
+
+        return self._to_batch(finished, version, request_index, time.perf_counter() - start)
+
+    def _to_batch(
+        self,
+        finished: list[tuple[_Episode, dict, bool, float]],
+        version: int,
+        request_index: int,
+        wall_time: float,
+    ) -> RolloutBatch:
+        advantages, returns = [], []
+        for ep, _, terminated, last_value in finished:
+            dones = np.zeros(len(ep.rewards))
+            dones[-1] = terminated
+            adv, ret = compute_gae(
+                np.asarray(ep.rewards),
+                np.asarray(ep.values),
+                dones,
+                last_value,
+                self.gamma,
+                self.gae_lambda,
+            )
+            advantages.append(adv)
+            returns.append(ret)
+
+        def per_step(name: str, dtype: Any) -> np.ndarray:
+            return np.concatenate(
+                [np.asarray(getattr(ep, name), dtype=dtype) for ep, *_ in finished]
+            )
+
+        lengths = np.array([len(ep.rewards) for ep, *_ in finished], dtype=np.int64)
+        return RolloutBatch(
+            obs=[o for ep, *_ in finished for o in ep.observations],
+            actions=per_step("actions", np.int64),
+            logp=per_step("logp", np.float32),
+            values=per_step("values", np.float32),
+            rewards=per_step("rewards", np.float32),
+            advantages=np.concatenate(advantages).astype(np.float32),
+            returns=np.concatenate(returns).astype(np.float32),
+            episode_returns=np.array([sum(ep.rewards) for ep, *_ in finished], dtype=np.float64),
+            episode_lengths=lengths,
+            episode_infos=[info for _, info, *_ in finished],
+            episode_seeds=[ep.seed for ep, *_ in finished],
+            worker_index=self.worker_index,
+            version=version,
+            request_index=request_index,
+            wall_time=wall_time,
+            env_steps=int(lengths.sum()),
+            worker_instance=self.instance,
+        )

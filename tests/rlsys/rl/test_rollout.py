@@ -1,0 +1,125 @@
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from rlsys.rl.policy import MaskedActorCritic, MLPPolicy
+from rlsys.rl.ppo import compute_gae
+from rlsys.rl.rollout import GymEnvFn, RolloutBatch, RolloutWorker
+
+CARTPOLE = GymEnvFn("CartPole-v1")
+MLP = functools.partial(MLPPolicy, obs_dim=4, n_actions=2)
+
+
+def _weights(seed=0):
+    torch.manual_seed(seed)
+    return MLP().state_dict()
+
+
+def test_same_request_same_batch_even_on_a_new_worker():
+    w = RolloutWorker(CARTPOLE, MLP, worker_index=1, root_seed=7, envs_per_worker=3)
+    a = w.sample(_weights(), version=0, request_index=5, episodes=5)
+    again = w.sample(_weights(), version=0, request_index=5, episodes=5)
+    restarted = RolloutWorker(CARTPOLE, MLP, worker_index=1, root_seed=7, envs_per_worker=3)
+    b = restarted.sample(_weights(), version=0, request_index=5, episodes=5)
+    assert restarted.instance != w.instance
+    for other in (again, b):
+        assert other.episode_seeds == a.episode_seeds
+        for key in ("actions", "logp", "rewards", "advantages", "returns"):
+            np.testing.assert_array_equal(getattr(other, key), getattr(a, key))
+    c = w.sample(_weights(), version=0, request_index=6, episodes=5)
+    d = RolloutWorker(CARTPOLE, MLP, 2, 7, 3).sample(_weights(), 0, 5, 5)
+    seeds = a.episode_seeds + c.episode_seeds + d.episode_seeds
+    assert len(set(seeds)) == 15
+
+
+def test_batch_layout_and_loaded_weights():
+    w = RolloutWorker(CARTPOLE, MLP, 0, 0, envs_per_worker=4)
+    batch = w.sample(_weights(1), version=3, request_index=0, episodes=6)
+    assert len(batch.episode_returns) == len(batch.episode_infos) == 6
+    assert batch.env_steps == batch.episode_lengths.sum() == len(batch.obs) == len(batch.actions)
+    assert batch.version == 3 and batch.worker_index == 0
+    np.testing.assert_array_equal(batch.episode_returns, batch.episode_lengths)  # CartPole: +1/step
+    for name, p in w.policy.state_dict().items():
+        assert torch.equal(p, _weights(1)[name])
+    both = RolloutBatch.concat([batch, batch])
+    assert both.env_steps == 2 * batch.env_steps and len(both.obs) == 2 * len(batch.obs)
+
+
+class _CountingEnv:
+    """obs = [t, 0]; reward 1; terminates after 3 steps when the seed is even, else is
+    truncated after 4 (time limit)."""
+
+    calls: list[int] = []
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def reset(self, seed=None):
+        assert seed == self.seed
+        self.t = 0
+        return np.array([0.0, 0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        obs = np.array([self.t, 0.0], np.float32)
+        terminated = self.seed % 2 == 0 and self.t == 3
+        truncated = self.seed % 2 == 1 and self.t == 4
+        return obs, 1.0, terminated, truncated, {"makespan": 10 * self.t}
+
+
+def _counting_env_fn(seed):
+    _CountingEnv.calls.append(seed)
+    return _CountingEnv(seed)
+
+
+class _ValueIsTime(MaskedActorCritic):
+    """Uniform over 2 actions; value = obs[0] (time step), so bootstraps are known."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, obs):
+        x = torch.as_tensor(np.stack(obs))
+        return torch.zeros(len(obs), 2) + self.dummy, None, x[:, 0]
+
+
+def test_env_fn_per_episode_and_truncation_bootstrap():
+    _CountingEnv.calls.clear()
+    w = RolloutWorker(_counting_env_fn, _ValueIsTime, 0, 0, envs_per_worker=2, gamma=0.9)
+    batch = w.sample(_ValueIsTime().state_dict(), 0, 0, episodes=8)
+    assert sorted(_CountingEnv.calls) == sorted(batch.episode_seeds)
+    assert len(_CountingEnv.calls) == 8
+    start = 0
+    for seed, length, info in zip(
+        batch.episode_seeds, batch.episode_lengths, batch.episode_infos, strict=True
+    ):
+        sl = slice(start, start + length)
+        start += length
+        values = np.arange(length, dtype=np.float64)
+        np.testing.assert_array_equal(batch.values[sl], values)
+        assert info == {"makespan": 10 * length}
+        if seed % 2 == 0:  # terminated after 3: no bootstrap
+            assert length == 3
+            expected, _ = compute_gae(np.ones(3), values, [0, 0, 1], 0.0, 0.9, 0.95)
+        else:  # truncated after 4: bootstrapped with V(final obs) = 4
+            assert length == 4
+            expected, _ = compute_gae(np.ones(4), values, [0, 0, 0, 0], 4.0, 0.9, 0.95)
+        np.testing.assert_allclose(batch.advantages[sl], expected, rtol=1e-6)
+        np.testing.assert_allclose(batch.returns[sl], expected + values, rtol=1e-6)
+    assert {s % 2 for s in batch.episode_seeds} == {0, 1}
+
+
+def test_each_env_slot_gets_its_own_env_fn_copy():
+    w = RolloutWorker(GymEnvFn("CartPole-v1"), MLP, 0, 0, envs_per_worker=3)
+    w.sample(_weights(), 0, 0, episodes=6)
+    envs = {id(f._env) for f in w.env_fns}
+    assert len(envs) == 3
+
+
+@pytest.mark.parametrize("episodes", [1, 2])
+def test_fewer_episodes_than_env_slots(episodes):
+    w = RolloutWorker(CARTPOLE, MLP, 0, 0, envs_per_worker=4)
+    assert len(w.sample(_weights(), 0, 0, episodes=episodes).episode_returns) == episodes
