@@ -45,8 +45,8 @@ class PPOConfig:
     """normalise advantages to zero mean, unit std within each minibatch"""
     target_kl: float | None = None
     """stop the epochs of an update early once approx_kl exceeds this (None = never)"""
-    value_loss: str = "mse"
-    """'mse' (0.5 * squared error, CleanRL) or 'huber' (smooth L1, delta 1; CommFormer)"""
+    vloss_type: str = "mse"
+    """value error: 'mse' (0.5 * squared error, CleanRL) or 'huber' (smooth L1, delta 1)"""
     adam_eps: float = 1e-5
     """Adam epsilon (CleanRL uses 1e-5 rather than torch's 1e-8)"""
 
@@ -118,7 +118,7 @@ def ppo_loss(
     policy_loss = torch.max(pg_loss1, pg_loss2).mean()
 
     def value_error(v: torch.Tensor) -> torch.Tensor:
-        if cfg.value_loss == "huber":
+        if cfg.vloss_type == "huber":
             return nn.functional.smooth_l1_loss(v, returns, reduction="none")
         return 0.5 * (v - returns) ** 2
 
@@ -169,11 +169,16 @@ class PPOLearner:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-        actions = torch.as_tensor(np.asarray(batch.actions), dtype=torch.long)
-        old_logp = torch.as_tensor(np.asarray(batch.logp), dtype=torch.float32)
-        old_values = torch.as_tensor(np.asarray(batch.values), dtype=torch.float32)
-        advantages = torch.as_tensor(np.asarray(batch.advantages), dtype=torch.float32)
-        returns = torch.as_tensor(np.asarray(batch.returns), dtype=torch.float32)
+        device = next(self.policy.parameters()).device
+
+        def tensor(x: Any, dtype: torch.dtype) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+        actions = tensor(batch.actions, torch.long)
+        old_logp = tensor(batch.logp, torch.float32)
+        old_values = tensor(batch.values, torch.float32)
+        advantages = tensor(batch.advantages, torch.float32)
+        returns = tensor(batch.returns, torch.float32)
         n = len(actions)
         n_minibatches = max(1, math.ceil(n / cfg.minibatch_size))
 
@@ -183,7 +188,7 @@ class PPOLearner:
         epochs_run = 0
         for _epoch in range(cfg.update_epochs):
             epochs_run += 1
-            order = torch.randperm(n, generator=self.generator)
+            order = torch.randperm(n, generator=self.generator).to(device)
             for idx in torch.tensor_split(order, n_minibatches):
                 mb_obs = [batch.obs[i] for i in idx.tolist()]
                 new_logp, entropy, new_values = self.policy.evaluate(mb_obs, actions[idx])

@@ -139,6 +139,8 @@ class Trainer:
         resume: bool | str | Path = False,
         progress: bool = True,
     ) -> None:
+        if cfg.rollout.mode not in ("sync", "async"):
+            raise ValueError(f"rollout.mode: 'sync' or 'async', got {cfg.rollout.mode!r}")
         self.cfg = cfg
         self.env_fn, self.policy_fn, self.evaluate_fn = env_fn, policy_fn, evaluate_fn
         self.policy_kwargs = policy_kwargs
@@ -203,6 +205,8 @@ class Trainer:
         if stop_after is not None:
             end = min(end, self.update + stop_after)
         started = time.perf_counter()
+        if self.update >= end:
+            return self._summary(started)
         self._start_workers()
         writer = SummaryWriter(str(self.run_dir / "tb"))
         bar = tqdm(
@@ -252,6 +256,9 @@ class Trainer:
 
         if self.update >= cfg.total_updates:
             self.save_final()
+        return self._summary(started)
+
+    def _summary(self, started: float) -> dict:
         return {
             "updates": self.update,
             "env_steps": self.env_steps,

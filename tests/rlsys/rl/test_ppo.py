@@ -81,6 +81,10 @@ def test_ppo_loss_matches_hand_computation():
     unclipped = PPOConfig(norm_adv=False, clip_vloss=False)
     _, stats = ppo_loss(**_tiny_batch(), cfg=unclipped)
     assert stats["value_loss"] == pytest.approx(0.5 * (0.25 + 0.81 + 4.0) / 3)
+    huber = PPOConfig(norm_adv=False, clip_vloss=False, vloss_type="huber")
+    _, stats = ppo_loss(**_tiny_batch(), cfg=huber)
+    # errors 0.5, 0.9, 2.0 -> 0.5 e^2 below 1, |e| - 0.5 above
+    assert stats["value_loss"] == pytest.approx((0.125 + 0.405 + 1.5) / 3)
 
 
 def test_ppo_loss_clipped_sample_gets_no_policy_gradient():

@@ -9,6 +9,7 @@ import time
 import gymnasium as gym
 import numpy as np
 import pytest
+import ray
 import ray.cloudpickle
 import torch
 
@@ -188,3 +189,23 @@ def test_resume_refuses_a_different_worker_count(ray_local, tmp_path):
     cfg = _cfg(2, num_workers=1)
     with pytest.raises(ValueError, match="workers"):
         Trainer.resume(tmp_path, GymEnvFn("CartPole-v1"), MLP, cfg=cfg)
+
+
+def test_a_request_lost_with_its_worker_is_reissued(ray_local, tmp_path, monkeypatch):
+    # Ray retries a dead actor's task itself (max_task_retries=-1); this is the fallback
+    # for when the error surfaces anyway: the same request goes out again.
+    real_get, lost = ray.get, []
+
+    def get_losing_the_first_batch(ref, *args, **kwargs):
+        if not lost:
+            lost.append(ref)
+            raise ray.exceptions.RayActorError()
+        return real_get(ref, *args, **kwargs)
+
+    monkeypatch.setattr(ray, "get", get_losing_the_first_batch)
+    cfg = _cfg(2, episodes_per_request=2)
+    trainer = Trainer(cfg, GymEnvFn("CartPole-v1"), MLP, tmp_path, progress=False)
+    summary = trainer.train()
+    assert lost and summary["failed_requests"] == 1 and summary["updates"] == 2
+    assert _metrics(tmp_path)[-1]["system/failed_requests"] == 1
+    assert trainer.request_indices == [2, 2]  # re-issued under its old index
