@@ -9,6 +9,8 @@ may move now. An illegal action is replaced by the first legal job and flagged w
 ``info["illegal_action"] = True`` (``illegal_action="raise"`` raises instead), so that
 generic tools that sample unmasked actions (gymnasium's ``check_env``) still run.
 
+An episode that needs no decision at all (possible on tiny instances) takes one no-op step.
+
 Reward: minus the time advanced by the step (time units) times ``reward_scale``, so the
 undiscounted return is ``-makespan * reward_scale``.
 
@@ -185,12 +187,25 @@ class ISBJSSPEnv(gym.Env):
             repair=self.repair,
             resume=self.resume,
         )
-        return self._observation(), self._info()
+        obs = self._observation()
+        # An episode can need no decision at all (every machine only ever has one waiting
+        # job). The agent then takes one no-op step that collects the whole makespan.
+        self._noop_pending = self.sim.done
+        if self._noop_pending:
+            obs["action_mask"][0] = 1
+            self._mask[0] = True
+        return obs, self._info()
 
     def step(self, action):
         sim = self.sim
         if sim is None:
             raise RuntimeError("call reset() before step()")
+        if self._noop_pending:
+            self._noop_pending = False
+            obs = self._observation()
+            info = self._info()
+            info["illegal_action"] = False
+            return obs, -sim.t * self.reward_scale, True, False, info
         job = int(action)
         illegal = not (0 <= job < sim.n_jobs) or not self._mask[job]
         if illegal:

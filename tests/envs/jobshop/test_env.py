@@ -8,7 +8,8 @@ from torch_geometric.utils import subgraph
 
 import envs.jobshop  # noqa: F401  (registers the env)
 from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES
-from envs.jobshop.instance import load_instance
+from envs.jobshop.env import ISBJSSPEnv
+from envs.jobshop.instance import Instance, load_instance
 from envs.jobshop.sim import Simulator
 from rlsys.jobshop.rules import make_rule, run_rule
 
@@ -130,3 +131,13 @@ def test_bad_arguments():
         gym.make("rlsys/ISBJSSP-v0", instance="ft06", shutdown_prob=1.5)
     with pytest.raises(ValueError, match="unknown instance"):
         gym.make("rlsys/ISBJSSP-v0", instance="nosuch")
+
+
+def test_episode_without_decisions_takes_one_noop_step():
+    # every machine only ever has one waiting job: the simulator finishes at reset
+    inst = Instance("chain", np.array([[0, 1], [1, 0]]), np.array([[1, 1], [5, 5]]))
+    env = ISBJSSPEnv(inst)
+    obs, info = env.reset(seed=0)
+    assert env.sim.done and info["action_mask"].sum() == 1
+    obs, reward, terminated, _, info = env.step(0)
+    assert terminated and reward == -info["makespan"] == -env.sim.makespan

@@ -31,7 +31,8 @@ def test_obs_to_data_keeps_alive_subgraph():
     data = obs_to_data(obs)
     assert data.num_nodes == int(obs["alive"].sum())
     assert data.edge_index.max() < data.num_nodes
-    assert set(data.edge_type.tolist()) <= {0, 1, 2}
+    assert set(data.edge_type.tolist()) <= {0, 1}
+    assert data.op_machine.shape == (data.num_nodes,)
     legal = obs["action_mask"].astype(bool)
     # every legal job's candidate node is alive and marked as a candidate in the features
     assert (data.x[data.cand_index[torch.from_numpy(legal)], 10] == 1).all()
