@@ -1,0 +1,211 @@
+"""cluster/local.sh: a real 3-node Ray cluster on this machine (three `ray start` nodes with
+their own ports, token authentication on), jobs submitted to it with `ray job submit`, and
+`down` leaving no process behind.
+
+The cluster gets a temporary state dir and a random free block of ports (20000-31999:
+below the kernel's ephemeral range and above Ray's default worker ports), so it meets
+neither another Ray on this machine nor the test session's own (`ray_local`).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_SH = REPO / "cluster" / "local.sh"
+VENV_BIN = Path(sys.executable).parent
+RAY = VENV_BIN / "ray"
+PORTS = 400  # the block local.sh uses from RLSYS_CLUSTER_PORT_BASE on
+
+TINY_SUITE = """
+jobshop_rules:
+  instances: [ft06, la01]
+  policies: [SPT, MWKR]
+  shutdown_probs: [0.0, 0.05]
+  seeds: "0-1"
+transport:
+  scenario: small
+  iterations: 2
+  seeds: "1"
+"""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port_block() -> int:
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(20000, 32000 - PORTS)
+        if all(_port_free(p) for p in range(base, base + PORTS)):
+            return base
+    pytest.skip("no free block of 400 ports in 20000-31999")
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (dead, only not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@dataclasses.dataclass
+class LocalCluster:
+    state: Path
+    env: dict
+    dashboard: str
+
+    def sh(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(LOCAL_SH), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def submit(self, *entrypoint: str, timeout: float = 240) -> str:
+        """`ray job submit` from the repo (uploaded minus runtime_env.yaml's excludes)."""
+        cmd = [
+            str(RAY), "job", "submit", "--address", self.dashboard,
+            "--runtime-env", str(REPO / "cluster" / "runtime_env.yaml"),
+            "--working-dir", str(REPO), "--", *entrypoint,
+        ]  # fmt: skip
+        env = dict(self.env, RAY_AUTH_MODE="token")
+        result = subprocess.run(
+            cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        out = result.stdout + result.stderr
+        assert result.returncode == 0 and "succeeded" in out, out[-4000:]
+        return out
+
+    def processes(self) -> set[int]:
+        """Live pids of the cluster: its `ray start` sessions and anything naming its dir."""
+        sids = {int(p.read_text()) for p in (self.state / "pids").glob("*.sid")}
+        found = set()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                stat = (proc / "stat").read_text()
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            state, _ppid, _pgrp, sid = stat.rsplit(")", 1)[1].split()[:4]
+            if state != "Z" and (int(sid) in sids or str(self.state) in cmdline):
+                found.add(int(proc.name))
+        return found
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    state = Path(tempfile.mkdtemp(prefix="rlc-", dir="/tmp"))  # short: Ray's unix sockets
+    base = _free_port_block()
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(
+        RLSYS_CLUSTER_DIR=str(state),
+        RLSYS_CLUSTER_PORT_BASE=str(base),
+        DASHBOARD_PORT=str(base + 2),
+        CPUS_PER_WORKER="1",
+        UP_TIMEOUT="90",
+        RAY=str(RAY),
+    )
+    cluster = LocalCluster(state, env, f"http://127.0.0.1:{base + 2}")
+    try:
+        up = cluster.sh("up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "3 nodes alive, 2 CPUs" in up.stdout and "ray job submit" in up.stdout
+        yield cluster
+    finally:
+        cluster.sh("down", timeout=120)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_up_is_idempotent_and_status_shows_the_nodes(local_cluster):
+    again = local_cluster.sh("up")
+    assert again.returncode == 0 and "already up" in again.stdout
+    status = local_cluster.sh("status")
+    assert status.returncode == 0, status.stderr
+    assert "3 of 3 nodes' raylets alive" in status.stdout and "CPU" in status.stdout
+
+
+def test_token_authentication_is_on(local_cluster):
+    env = dict(local_cluster.env, RAY_AUTH_MODE="disabled")
+    result = subprocess.run(
+        [str(RAY), "job", "list", "--address", local_cluster.dashboard],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "auth" in (result.stdout + result.stderr).lower()
+
+
+def test_job_runs_the_venv_python_on_all_three_nodes(local_cluster):
+    out = local_cluster.submit("python", "tests/cluster/cluster_probe_job.py")
+    probe = json.loads(next(line for line in out.splitlines() if line.startswith("PROBE "))[6:])
+    # `python` in the entrypoint is the interpreter that started the nodes (local.sh puts
+    # its bin dir first on the nodes' PATH), and rlsys comes from the uploaded working dir
+    assert probe["which_python"] == str(VENV_BIN / "python")
+    assert Path(probe["python"]).parent == VENV_BIN
+    assert "working_dir_files" in probe["rlsys"] and str(REPO) not in probe["rlsys"]
+    assert probe["cpus"] == 2
+    nodes = probe["nodes"]
+    assert sorted(nodes.values()) == [["node_a"], ["node_b"], ["node_head"]]
+    for res in ("node_a", "node_b"):
+        where = probe["pinned"][res]
+        assert nodes[where["node_id"]] == [res]
+        assert Path(where["python"]).parent == VENV_BIN and "working_dir_files" in where["rlsys"]
+
+
+def test_submit_jobshop_eval(local_cluster, tmp_path):
+    out_csv = tmp_path / "eval.csv"
+    local_cluster.submit(
+        "python", "-m", "rlsys", "jobshop", "eval", "--instances", "ft06,la01",
+        "--policies", "SPT,MWKR", "--shutdown-probs", "0,0.05", "--seeds", "0-1",
+        "--out", str(out_csv), "--address", "auto",
+    )  # fmt: skip
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 2 * 2 * 2 * 2 and all(r["valid"] == "yes" for r in rows)
+
+
+def test_submit_run_sees_three_nodes(local_cluster, tmp_path):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(TINY_SUITE)
+    out = local_cluster.submit(
+        "python", "-m", "rlsys", "run", "--suite", str(suite), "--runs-dir", str(tmp_path / "runs")
+    )
+    assert "Ray: 2 CPUs on 3 node(s)" in out
+    (run_dir,) = (tmp_path / "runs" / "run").iterdir()
+    report = (run_dir / "report.md").read_text()
+    assert "## Job shop: dispatching rules" in report and "## Transport simulation" in report
+
+
+def test_down_stops_everything_it_started(local_cluster):
+    before = local_cluster.processes()
+    assert len(before) >= 3 * 4  # per node at least raylet, agents, log monitor; + GCS, ...
+    down = local_cluster.sh("down", timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+    left = {pid for pid in before if _alive(pid)}
+    assert not left and not local_cluster.processes()
+    assert not (local_cluster.state / "ray" / "ray_current_cluster").exists()
+    again = local_cluster.sh("down")
+    assert again.returncode == 0 and "nothing running" in again.stdout
+    assert local_cluster.sh("status").stdout.strip() == "down"
