@@ -170,7 +170,17 @@ def cmd_train(args) -> int:
     print(f"run directory: {run_dir}")
     init_ray(args.address)
     summary = train(cfg, run_dir, resume=bool(args.resume))
-    print(f"done: {summary}")
+    from rlsys.jobshop.report import plot_learning_curve
+
+    plot_learning_curve(run_dir / "metrics.jsonl", run_dir / "learning_curve.png")
+    ev = summary.get("eval") or {}
+    (run_dir / "report.md").write_text(
+        f"# Job-shop GNN-PPO training\n\n{summary['updates']} updates, "
+        f"{summary['env_steps']} environment steps, {summary['wall_time_s']:.0f} s.\n\n"
+        + "".join(f"- {k}: {v:.4g}\n" for k, v in ev.items())
+        + "\n![learning curve](learning_curve.png)\n"
+    )
+    print(f"done: {summary['updates']} updates, {summary['env_steps']} steps; last eval {ev}")
     print(f"policy: {run_dir / 'final.pt'} (use with --policy {run_dir / 'final.pt'})")
     return 0
 

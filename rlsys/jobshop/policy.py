@@ -46,6 +46,8 @@ def _tensor(array: np.ndarray) -> Tensor:
 def obs_to_data(obs: dict) -> Data:
     """One observation -> the alive subgraph as ``Data`` (no Python loop over nodes)."""
     alive = _tensor(obs["alive"]).bool()
+    if not alive.any():  # the no-op step of an episode that needed no decision
+        alive = torch.ones_like(alive)
     op = _tensor(obs["op_features"])
     mach = _tensor(obs["machine_features"])
     x = torch.cat([op, mach[_tensor(obs["op_machine"])]], dim=1)[alive]
@@ -147,18 +149,17 @@ class JobShopGNNPolicy(nn.Module):
 
     # -------------------------------------------------------------- files
     def save(self, path: str | Path, metadata: dict | None = None) -> Path:
+        """The same layout as the trainer's final.pt: {"model": state_dict, "meta": ...}."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {"state_dict": self.state_dict(), "policy": asdict(self.config),
-             "metadata": metadata or {}},
-            path,
-        )
+        meta = {"policy_kwargs": asdict(self.config), **(metadata or {})}
+        torch.save({"model": self.state_dict(), "meta": meta}, path)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> JobShopGNNPolicy:
-        """Rebuild a policy from a file written by ``save`` or by the trainer."""
+        """Rebuild a policy from a file with its weights: ``save``'s, the trainer's final.pt
+        or a training checkpoint (the network's size is read off the weights)."""
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"{path}: no such policy file")
@@ -166,9 +167,12 @@ class JobShopGNNPolicy(nn.Module):
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # not a torch file, or not weights-only
             raise ValueError(f"{path}: not a policy file ({type(exc).__name__})") from None
-        if not isinstance(blob, dict) or "state_dict" not in blob:
-            raise ValueError(f"{path}: not a policy file (no state_dict)")
-        policy = cls(**blob.get("policy", {}))
-        policy.load_state_dict(blob["state_dict"])
+        state = blob.get("model") if isinstance(blob, dict) else None
+        if not isinstance(state, dict) or "encoder.0.weight" not in state:
+            raise ValueError(f"{path}: not a job-shop GNN policy file")
+        hidden = int(state["encoder.0.weight"].shape[0])
+        layers = len({key.split(".")[1] for key in state if key.startswith("convs.")})
+        policy = cls(hidden=hidden, layers=layers)
+        policy.load_state_dict(state)
         policy.eval()
         return policy

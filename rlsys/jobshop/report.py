@@ -36,3 +36,30 @@ def plot_rule_comparison(rows: list[dict], path: str | Path, title: str = "") ->
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_learning_curve(metrics_jsonl: str | Path, path: str | Path) -> Path:
+    """Validation makespan (greedy policy) and MWKR's on the same set, versus env steps."""
+    import json
+
+    steps, val, mwkr = [], [], []
+    for line in Path(metrics_jsonl).read_text().splitlines():
+        row = json.loads(line)
+        if "eval/val/makespan" in row:
+            steps.append(row["env_steps"])
+            val.append(row["eval/val/makespan"])
+            mwkr.append(row["eval/val/mwkr_makespan"])
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    ax.plot(steps, val, marker="o", ms=3, label="GNN-PPO (greedy)")
+    if mwkr:
+        ax.axhline(mwkr[0], color="tab:red", ls="--", label="MWKR (best rule)")
+    ax.set_xlabel("environment steps (decisions)")
+    ax.set_ylabel("validation mean makespan")
+    ax.set_title("job-shop GNN-PPO learning curve")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
