@@ -1,0 +1,241 @@
+"""``calibrate``: one calibration run, from targets to ``best_asc.yaml`` and a report.
+
+The run directory (``--out`` or ``runs/calibration/<timestamp>/``) holds::
+
+    config.yaml         the resolved CalibrationConfig (what --resume reads)
+    tune/               the central tuner's experiments and journal (rlsys.tuner)
+    evaluations.csv     every evaluation: ASCs, budget, L1, iterations, wall time, worker
+    best_asc.yaml       the best ASCs, ready for `rlsys transport simulate --asc`
+    summary.json        best L1 under the calibration seed and under other seeds, costs
+    report.md + *.png   L1 vs simulated iterations and vs wall time, target vs simulated
+
+``evaluations.csv`` and the plots are rewritten at the end; the journal under ``tune/``
+is written as evaluations finish, so an interrupted run loses nothing (``--resume``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from envs.transport import MODES, load_scenario
+from rlsys.calibration import trainables
+from rlsys.calibration.config import CalibrationConfig
+from rlsys.calibration.objective import FREE_MODES, l1, mean_shares, target_vector
+from rlsys.tuner import ExperimentSpec, Journal, run_experiment
+
+FAULT_FILE = ".crash-once"
+"""Test hook: an iteration number in ``<run dir>/.crash-once`` kills one worker there once."""
+
+
+def write_config(cfg: CalibrationConfig, run_dir: Path) -> None:
+    with open(run_dir / "config.yaml", "w") as f:
+        yaml.safe_dump(dataclasses.asdict(cfg), f, sort_keys=False)
+
+
+def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> ExperimentSpec:
+    """The tuner's view of a calibration."""
+    chain = cfg.method in ("fixed-point", "hybrid")
+    constants = {
+        "scenario": cfg.scenario,
+        "target": target_vector(cfg.targets).tolist(),
+        "seed": cfg.seed,
+        "last_k": cfg.last_k,
+        "max_iterations": cfg.max_iterations,
+        "checkpoint_every": cfg.checkpoint_every,
+        "fault_file": str(run_dir / FAULT_FILE),
+        "method": cfg.method,
+        "eta": cfg.eta,
+        "bounds": [float(b) for b in cfg.bounds],
+        "damping": cfg.damping,
+        "epsilon": cfg.epsilon,
+        "patience": cfg.patience,
+        "short_budget": cfg.short_budget,
+        "switch_l1": cfg.switch_l1,
+    }
+    return ExperimentSpec(
+        trainable=trainables.chain if chain else trainables.evaluate,
+        constants=constants,
+        search="single" if chain else cfg.method,
+        space={m: (float(cfg.bounds[0]), float(cfg.bounds[1])) for m in FREE_MODES},
+        metric="l1",
+        mode="min",
+        max_budget=cfg.max_iterations,
+        min_budget=cfg.min_budget or None,
+        eta=cfg.eta,
+        evaluations=cfg.evaluations,
+        workers=1 if chain else workers,
+        seed=cfg.seed,
+        max_failures=cfg.max_failures,
+        early_stopping=cfg.early_stopping,
+        stop_margin=cfg.stop_margin,
+        warm_constants=_continue_chain,
+    )
+
+
+def _continue_chain(done: list[dict]) -> dict[str, Any]:
+    """A new fixed-point/hybrid session continues the loop where the last step left it."""
+    steps = [r for r in done if r.get("state")]
+    if not steps:
+        return {}
+    last = max(steps, key=lambda r: r.get("finished_at", 0.0))
+    return {"start_state": last["state"]}
+
+
+def calibrate(
+    cfg: CalibrationConfig,
+    run_dir: Path,
+    resume: bool = False,
+    address: str | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Run (or resume) a calibration in ``run_dir``; return the summary (also summary.json)."""
+    from rlsys.runtime import init_ray
+
+    cfg.check()
+    load_scenario(cfg.scenario)  # fail fast, with the scenario's own message
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_config(cfg, run_dir)
+    ray = init_ray(address)
+    # wall times count from here (Ray's start-up is not the calibration's); each run of
+    # this function is a segment, so the time between an interruption and --resume is
+    # not counted
+    meta_path = run_dir / "calibration.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"segments": []}
+    meta["segments"].append(time.time())
+    meta_path.write_text(json.dumps(meta))
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    workers = cfg.workers or max(1, cpus)
+    if not quiet:
+        print(
+            f"calibrating {cfg.scenario} ({cfg.method}, {cfg.evaluations} evaluations, "
+            f"{workers} worker(s) on {cpus} CPU(s)); run directory {run_dir}",
+            flush=True,
+        )
+    spec = experiment_spec(cfg, run_dir, workers)
+    spec.quiet = quiet
+    records = run_experiment(spec, run_dir / "tune", resume=resume)
+    from rlsys.calibration.report import write_outputs
+
+    rows = evaluation_rows(records, meta["segments"])
+    best = best_row(rows)
+    checks = resimulate(cfg, best) if best is not None else {}
+    retries = sum(
+        r.get("kind") == "retry" for r in Journal(run_dir / "tune" / "journal.jsonl").read()
+    )
+    summary = write_outputs(cfg, run_dir, rows, best, checks, workers, retries)
+    if not quiet and best is not None:
+        print(
+            f"best L1 {best['l1']:.3f} pp after {summary['iterations']} simulated iterations "
+            f"({len(rows)} evaluations, {summary['wall_s']:.1f} s); "
+            f"other seeds: {', '.join(f'{v:.2f}' for v in checks.get('other_seeds_l1', []))}"
+        )
+        print(f"wrote {run_dir / 'best_asc.yaml'}, evaluations.csv, report.md")
+    return summary
+
+
+def active_elapsed(finished: list[float], segments: list[float]) -> list[float]:
+    """Seconds of calibration time at each finish time, not counting gaps between segments.
+
+    segments: start times of the runs (the first run and each --resume), increasing.
+    """
+    out, offset, seg, seg_end = [], 0.0, 0, segments[0] if segments else 0.0
+    for t in finished:
+        while seg + 1 < len(segments) and t >= segments[seg + 1]:
+            offset += seg_end - segments[seg]  # the previous segment's active time
+            seg += 1
+            seg_end = segments[seg]
+        seg_end = max(seg_end, t)
+        out.append(offset + t - segments[seg] if segments else 0.0)
+    return out
+
+
+def evaluation_rows(records: list[dict[str, Any]], segments: list[float]) -> list[dict[str, Any]]:
+    """Flat rows for evaluations.csv, in finishing order, with cumulative costs."""
+    rows, total = [], 0
+    records = sorted(records, key=lambda r: r.get("finished_at", 0.0))
+    elapsed = active_elapsed([r.get("finished_at", 0.0) for r in records], segments)
+    for i, rec in enumerate(records):
+        total += int(rec.get("iterations_run") or 0)
+        stopped = bool(rec.get("stopped_early"))
+        row = {
+            "evaluation": i + 1,
+            "job": rec.get("job", ""),
+            "trial_id": rec.get("trial_id"),
+            "session": rec.get("session"),
+            "budget": rec.get("budget"),
+            "full_budget": bool(rec.get("full_budget")) and not stopped,
+            "start_iteration": rec.get("start_iteration", 0),
+            "iterations_run": rec.get("iterations_run", 0),
+            "cumulative_iterations": total,
+            "l1": rec.get("l1"),
+            "stopped_early": stopped,
+            "iterations_saved": (rec.get("budget", 0) or 0)
+            - (rec.get("start_iteration", 0) or 0)
+            - (rec.get("iterations_run", 0) or 0)
+            if stopped
+            else 0,
+            "continued": bool(rec.get("continued")),
+            "model_based_pick": rec.get("model_based_pick"),
+            "error": bool(rec.get("error")),
+            "wall_s": rec.get("wall_s"),
+            "sim_s": rec.get("sim_s"),
+            "elapsed_s": elapsed[i],
+            "worker": rec.get("worker"),
+            "node_ip": rec.get("node_ip"),
+        }
+        for m in FREE_MODES:
+            row[f"asc_{m}"] = (rec.get("config") or {}).get(m)
+        for m in MODES:
+            row[f"share_{m}"] = (rec.get("shares") or {}).get(m)
+        rows.append(row)
+    return rows
+
+
+def best_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The lowest L1 among full evaluations (else among the largest budget reached)."""
+    done = [r for r in rows if r["l1"] is not None and not r["stopped_early"] and not r["error"]]
+    full = [r for r in done if r["full_budget"]]
+    pool = full or [r for r in done if r["budget"] == max((x["budget"] for x in done), default=0)]
+    return min(pool, key=lambda r: r["l1"]) if pool else None
+
+
+def best_asc(row: dict[str, Any]) -> dict[str, float]:
+    return {m: float(row[f"asc_{m}"]) for m in FREE_MODES}
+
+
+def _simulate_l1(
+    scenario: str, asc: dict, iterations: int, seed: int, target: list, last_k: int
+) -> dict:
+    sim = trainables.simulator(scenario)
+    out, _ = sim.run(asc, iterations, seed=seed)
+    shares = mean_shares([[o["mode_shares"][m] for m in MODES] for o in out], last_k)
+    return {"l1": l1(np.asarray(target), shares), "shares": trainables.shares_dict(shares)}
+
+
+def resimulate(cfg: CalibrationConfig, best: dict[str, Any]) -> dict[str, Any]:
+    """L1 of the best ASCs re-simulated (as Ray tasks) under the seed and ``check_seeds`` others."""
+    import ray
+
+    task = ray.remote(num_cpus=1)(_simulate_l1)
+    seeds = [cfg.seed] + [cfg.seed + i for i in range(1, cfg.check_seeds + 1)]
+    target = target_vector(cfg.targets).tolist()
+    futures = [
+        task.remote(cfg.scenario, best_asc(best), cfg.max_iterations, s, target, cfg.last_k)
+        for s in seeds
+    ]
+    results = ray.get(futures)
+    return {
+        "seed": cfg.seed,
+        "seed_l1": results[0]["l1"],
+        "seed_shares": results[0]["shares"],
+        "other_seeds": seeds[1:],
+        "other_seeds_l1": [r["l1"] for r in results[1:]],
+    }

@@ -1,0 +1,86 @@
+"""The calibration's configuration (``configs/calibration/default.yaml`` holds the defaults)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+METHODS = ("bohb", "random", "fixed-point", "hybrid")
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "calibration"
+DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
+
+
+@dataclasses.dataclass
+class CalibrationConfig:
+    """One calibration run of the transport simulation's ASCs."""
+
+    targets: dict = dataclasses.field(default_factory=dict)
+    """Target mode shares, mode -> percent (missing modes 0; filled from --targets)."""
+    targets_file: str = ""
+    """Where the targets came from (for the report)."""
+    scenario: str = "urbansim-10k-like"
+    """Shipped scenario name or YAML path."""
+    method: str = "bohb"
+    """bohb | random | fixed-point | hybrid."""
+    max_iterations: int = 18
+    """Simulation iterations of a full evaluation (the largest BOHB budget)."""
+    evaluations: int = 200
+    """Evaluations to run: BOHB/random jobs (promotions included) or fixed-point steps."""
+    workers: int = 0
+    """Evaluations running at once, one CPU each (0: every CPU of the Ray cluster)."""
+    seed: int = 1
+    """Root seed. The simulation runs with this seed; searchers derive theirs from it."""
+    bounds: list = dataclasses.field(default_factory=lambda: [-10.0, 10.0])
+    """[low, high] for every free ASC ($)."""
+    last_k: int = 5
+    """The objective averages the shares of the last k iterations."""
+    eta: int = 3
+    """BOHB/Hyperband reduction factor: budgets max_iterations / eta^i."""
+    min_budget: int = 0
+    """Smallest BOHB budget in iterations (0: max_iterations / eta^2, at least 1)."""
+    early_stopping: bool = True
+    """Stop bohb/random evaluations whose L1 trend cannot reach the incumbent."""
+    stop_margin: float = 0.5
+    """Slack (percentage points) before the trend rule stops a run."""
+    damping: float = 1.0
+    """Fixed-point (and hybrid) step multiplier."""
+    epsilon: float = 0.05
+    """Share (percent) used in place of 0 in ln(target / simulated)."""
+    patience: int = 5
+    """fixed-point/hybrid: stop after this many full steps without a better L1."""
+    short_budget: int = 0
+    """hybrid: iterations of a coarse step (0: max_iterations / eta)."""
+    switch_l1: float = 6.0
+    """hybrid: coarse steps while L1 is above this (percentage points)."""
+    check_seeds: int = 3
+    """Re-simulate the best ASCs under this many other seeds (seed+1, seed+2, ...)."""
+    checkpoint_every: int = 0
+    """Also checkpoint every n iterations inside an evaluation (0: only at its end)."""
+    max_failures: int = 2
+    """Retries of an evaluation whose worker died."""
+
+    def check(self) -> None:
+        """Raise ValueError (one line) for values out of range."""
+        if self.method not in METHODS:
+            raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        for name in ("max_iterations", "evaluations", "last_k", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
+                )
+        if self.workers < 0:
+            raise ValueError(f"--workers must be >= 0, got {self.workers}")
+        if self.seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {self.seed}")
+        if self.eta < 2:
+            raise ValueError(f"eta must be >= 2, got {self.eta}")
+        if self.min_budget < 0 or self.min_budget > self.max_iterations:
+            raise ValueError(f"min_budget must be in [0, {self.max_iterations}]")
+        if self.short_budget < 0 or self.short_budget > self.max_iterations:
+            raise ValueError(f"short_budget must be in [0, {self.max_iterations}]")
+        if len(self.bounds) != 2 or not float(self.bounds[0]) < float(self.bounds[1]):
+            raise ValueError(f"bounds must be [low, high] with low < high, got {self.bounds}")
+        if self.damping <= 0 or self.epsilon <= 0:
+            raise ValueError("damping and epsilon must be > 0")
+        if not self.targets:
+            raise ValueError("no targets: pass --targets FILE")

@@ -1,0 +1,209 @@
+"""Outputs of a calibration: evaluations.csv, best_asc.yaml, summary.json, report.md, PNGs.
+
+The plotting functions take ``{label: rows}`` so the benchmark draws several methods on
+the same axes with the same code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.transport import MODES
+from rlsys.calibration.config import CalibrationConfig
+from rlsys.calibration.objective import FREE_MODES
+
+
+def best_so_far(rows: list[dict[str, Any]], x_key: str) -> tuple[list[float], list[float]]:
+    """Step curve (x, best full-evaluation L1 so far), one point per improvement."""
+    xs, ys, best = [], [], np.inf
+    for r in rows:
+        if r["full_budget"] and r["l1"] is not None and r["l1"] < best:
+            best = r["l1"]
+            xs.append(float(r[x_key]))
+            ys.append(best)
+    return xs, ys
+
+
+def first_reaching(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any] | None:
+    """The first full evaluation with L1 <= threshold (rows in finishing order)."""
+    for r in rows:
+        if r["full_budget"] and r["l1"] is not None and r["l1"] <= threshold:
+            return r
+    return None
+
+
+def plot_l1(runs: dict[str, list[dict[str, Any]]], path: Path, title: str = "") -> None:
+    """Two panels: best L1 versus simulated iterations and versus wall time, per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for label, rows in runs.items():
+        for ax, key in zip(axes, ("cumulative_iterations", "elapsed_s"), strict=True):
+            xs, ys = best_so_far(rows, key)
+            if xs:
+                end = float(rows[-1][key])
+                ax.step(xs + [max(end, xs[-1])], ys + [ys[-1]], where="post", label=label)
+    for ax, xlabel in zip(axes, ("simulated iterations", "wall time (s)"), strict=True):
+        ax.set_xlabel(xlabel)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        for level in (1.0, 5.0):
+            ax.axhline(level, color="grey", lw=0.8, ls="--")
+    axes[0].set_ylabel("best L1 so far (pp)")
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_shares(
+    target: dict[str, float], simulated: dict[str, float], path: Path, title: str = ""
+) -> None:
+    """Grouped bars: target versus simulated share per mode (percent)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = np.arange(len(MODES))
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.bar(x - 0.2, [target.get(m, 0.0) for m in MODES], 0.4, label="target")
+    ax.bar(x + 0.2, [simulated.get(m, 0.0) for m in MODES], 0.4, label="simulated")
+    ax.set_xticks(x, [m.replace("_", "\n") for m in MODES], fontsize=8)
+    ax.set_ylabel("mode share (%)")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    if not rows:
+        path.write_text("")
+        return
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_asc(asc: dict[str, float], path: Path, header: str) -> None:
+    """A flat mode -> ASC YAML (car 0 included), readable by `rlsys transport simulate`."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    lines += [f"{m}: {asc.get(m, 0.0):.6f}" for m in MODES]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_outputs(
+    cfg: CalibrationConfig,
+    run_dir: Path,
+    rows: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    checks: dict[str, Any],
+    workers: int,
+    retries: int = 0,
+) -> dict[str, Any]:
+    """Write everything; return the summary (also written as summary.json)."""
+    write_csv(rows, run_dir / "evaluations.csv")
+    iterations = rows[-1]["cumulative_iterations"] if rows else 0
+    wall = max((r["elapsed_s"] for r in rows), default=0.0)
+    saved = sum(r["iterations_saved"] for r in rows)
+    summary: dict[str, Any] = {
+        "method": cfg.method,
+        "scenario": cfg.scenario,
+        "seed": cfg.seed,
+        "workers": workers,
+        "evaluations": len(rows),
+        "iterations": iterations,
+        "wall_s": wall,
+        "stopped_early": sum(r["stopped_early"] for r in rows),
+        "iterations_saved": saved,
+        "continued": sum(r["continued"] for r in rows),
+        "model_based_picks": sum(bool(r["model_based_pick"]) for r in rows),
+        "retries": retries,
+        "best_l1": None if best is None else best["l1"],
+        "best_asc": None,
+        **checks,
+    }
+    for threshold in (5.0, 1.0):
+        hit = first_reaching(rows, threshold)
+        summary[f"to_l1_{threshold:g}"] = (
+            None
+            if hit is None
+            else {"iterations": hit["cumulative_iterations"], "wall_s": hit["elapsed_s"]}
+        )
+    if best is not None:
+        asc = {m: float(best[f"asc_{m}"]) for m in FREE_MODES}
+        summary["best_asc"] = asc
+        header = (
+            f"rlsys calibrate --method {cfg.method} --scenario {cfg.scenario} --seed {cfg.seed}\n"
+            f"L1 {best['l1']:.3f} pp (mean of the last {cfg.last_k} of "
+            f"{cfg.max_iterations} iterations, seed {cfg.seed})"
+        )
+        write_asc(asc, run_dir / "best_asc.yaml", header)
+        plot_shares(
+            cfg.targets,
+            checks.get("seed_shares") or {m: best[f"share_{m}"] for m in MODES},
+            run_dir / "shares.png",
+            title=f"target vs simulated (best ASCs, seed {cfg.seed}): L1 {best['l1']:.2f} pp",
+        )
+    plot_l1({cfg.method: rows}, run_dir / "l1.png", title=f"{cfg.scenario}, {cfg.method}")
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    (run_dir / "report.md").write_text(report_markdown(cfg, summary, rows))
+    return summary
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def report_markdown(cfg: CalibrationConfig, s: dict[str, Any], rows: list[dict]) -> str:
+    other = ", ".join(_fmt(v) for v in s.get("other_seeds_l1", []))
+    lines = [
+        f"# Calibration report: {cfg.method} on {cfg.scenario}",
+        "",
+        f"Targets: {cfg.targets_file or 'inline'}; seed {cfg.seed}; {s['workers']} worker(s); "
+        f"full evaluation = {cfg.max_iterations} iterations, objective = L1 (pp) of the mean "
+        f"shares of the last {cfg.last_k} iterations.",
+        "",
+        "| quantity | value |",
+        "|---|---:|",
+        f"| best L1 (seed {cfg.seed}) | {_fmt(s['best_l1'], 3)} pp |",
+        f"| same ASCs, seeds {s.get('other_seeds', [])} | {other} pp |",
+        f"| evaluations | {s['evaluations']} |",
+        f"| simulated iterations | {s['iterations']} |",
+        f"| wall time | {s['wall_s']:.1f} s |",
+        f"| stopped early (trend rule) | {s['stopped_early']} ({s['iterations_saved']} "
+        "iterations saved) |",
+        f"| continued from a saved state | {s['continued']} |",
+        f"| retried after a worker failure | {s['retries']} |",
+        f"| model-based picks (BOHB KDE) | {s['model_based_picks']} |",
+    ]
+    for t in (5.0, 1.0):
+        hit = s.get(f"to_l1_{t:g}")
+        value = (
+            "not reached"
+            if hit is None
+            else f"{hit['iterations']} iterations, {hit['wall_s']:.1f} s"
+        )
+        lines.append(f"| first full evaluation with L1 <= {t:g} | {value} |")
+    lines += ["", "![L1](l1.png)", "", "![shares](shares.png)", ""]
+    if s.get("best_asc"):
+        lines += ["Best ASCs ($): " + ", ".join(f"{m} {v:.3f}" for m, v in s["best_asc"].items())]
+    lines += ["", f"All {len(rows)} evaluations: `evaluations.csv`.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,195 @@
+"""The two Ray Tune trainables of the calibration; each runs on one CPU of a Ray worker.
+
+``evaluate`` (bohb, random): one job = the ASCs of the trial's config simulated up to
+``config[BUDGET_KEY]`` iterations with the calibration seed. It reports the objective
+after every iteration (the trend stopper watches it) and checkpoints the simulation
+state and the per-iteration shares at its end, so a promoted job continues from there:
+a job at 6 iterations whose parent ran 2 simulates only iterations 3-6, and the result
+is bit-identical to a fresh 6-iteration run (the simulation's state includes its RNG).
+
+``chain`` (fixed-point, hybrid): a sequential loop in one trial. Each step is a fresh
+simulation with the current ASCs (``max_iterations`` iterations, or the hybrid's
+shorter coarse budget), then an ASC update. The state of the loop is checkpointed
+after every step, so a killed step is redone and no finished step is lost. Why fresh
+runs instead of continuing one simulation across steps: the day loop averages link
+times over *all* its iterations (MSA), so a continued run remembers the congestion of
+earlier ASCs; its shares drift from what those ASCs give in a full run, and the loop
+stalled at L1 3-4 pp in our trials instead of converging (see README).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from envs.transport import MODES, TransportSim, load_scenario, state_from_bytes, state_to_bytes
+from rlsys.calibration.objective import (
+    FREE_MODES,
+    SecantStep,
+    fixed_point_step,
+    l1,
+    mean_shares,
+)
+from rlsys.tuner.searchers import BUDGET_KEY
+from rlsys.tuner.trainable import crash_once, json_blob, load_payload, report
+
+_SIMS: dict[str, TransportSim] = {}
+
+
+def simulator(scenario: str) -> TransportSim:
+    """One simulator per scenario per worker process (reused across trials)."""
+    if scenario not in _SIMS:
+        _SIMS[scenario] = TransportSim(load_scenario(scenario))
+    return _SIMS[scenario]
+
+
+def asc_dict(asc: np.ndarray) -> dict[str, float]:
+    return {m: float(v) for m, v in zip(FREE_MODES, asc, strict=True)}
+
+
+def shares_dict(shares: np.ndarray) -> dict[str, float]:
+    return {m: float(v) for m, v in zip(MODES, shares, strict=True)}
+
+
+def evaluate(config: dict[str, Any]) -> None:
+    """bohb / random job: simulate ``config[BUDGET_KEY]`` iterations, continuing if possible."""
+    sim = simulator(config["scenario"])
+    target = np.asarray(config["target"], dtype=np.float64)
+    asc = np.array([float(config[m]) for m in FREE_MODES])
+    budget = int(config[BUDGET_KEY])
+    seed = int(config["seed"])
+    k = int(config["last_k"])
+    every = int(config.get("checkpoint_every") or 0)
+
+    payload, source = load_payload(config)
+    state, history, job_start, sim_s = None, [], 0, 0.0
+    if payload is not None:
+        meta = json.loads(payload["meta.json"])
+        if np.allclose(meta["asc"], asc):
+            state = state_from_bytes(payload["state.npz"])
+            history = meta["history"]
+            sim_s = meta["sim_s"] if source == "restored" else 0.0
+            job_start = meta["job_start"] if source == "restored" else len(history)
+        else:
+            source = "fresh"  # not this configuration's state: start over
+
+    def checkpoint() -> dict[str, bytes]:
+        meta = {"asc": asc.tolist(), "history": history, "job_start": job_start, "sim_s": sim_s}
+        return {"state.npz": state_to_bytes(state), "meta.json": json_blob(meta)}
+
+    def metrics(final: bool) -> dict[str, Any]:
+        shares = mean_shares(history, k)
+        loss = l1(target, shares)
+        out = {
+            "l1": loss,
+            "iteration": len(history),
+            BUDGET_KEY: budget,
+            "start_iteration": job_start,
+            "sim_s": sim_s,
+        }
+        if final:
+            out["record"] = {
+                "key": "final",
+                "config": asc_dict(asc),
+                "budget": budget,
+                "full_budget": budget == int(config["max_iterations"]),
+                "start_iteration": job_start,
+                "iterations_run": budget - job_start,
+                "l1": loss,
+                "shares": shares_dict(shares),
+                "sim_s": sim_s,
+                "continued": source == "parent" and job_start > 0,
+            }
+        return out
+
+    if len(history) >= budget:  # restored after its last report: report it again
+        report(metrics(final=True), checkpoint())
+        return
+    while len(history) < budget:
+        crash_once(config.get("fault_file"), len(history) + 1)
+        t0 = time.perf_counter()
+        out, state = sim.run(asc_dict(asc), 1, seed=seed if state is None else None, state=state)
+        sim_s += time.perf_counter() - t0
+        history.append([out[0]["mode_shares"][m] for m in MODES])
+        final = len(history) == budget
+        save = final or (every > 0 and len(history) % every == 0)
+        report(metrics(final), checkpoint() if save else None)
+
+
+def chain(config: dict[str, Any]) -> None:
+    """fixed-point / hybrid: sequential steps of fresh simulations, checkpointed per step."""
+    sim = simulator(config["scenario"])
+    target = np.asarray(config["target"], dtype=np.float64)
+    seed, k = int(config["seed"]), int(config["last_k"])
+    full = int(config["max_iterations"])
+    hybrid = config["method"] == "hybrid"
+    short = int(config.get("short_budget") or max(1, full // int(config["eta"])))
+    bounds = (float(config["bounds"][0]), float(config["bounds"][1]))
+    secant = SecantStep(epsilon=config["epsilon"], bounds=bounds, damping=config["damping"])
+
+    payload, _ = load_payload(config)
+    if payload is not None:  # this trial's own checkpoint (a retry or Tuner.restore)
+        st = json.loads(payload["chain.json"])
+    elif config.get("start_state"):  # a new session continuing an earlier one
+        st = dict(config["start_state"], first_step=config["start_state"]["step"], since_best=0)
+    else:
+        st = {
+            "asc": [0.0] * len(FREE_MODES),
+            "step": 0,
+            "first_step": 0,
+            "best": None,
+            "since_best": 0,
+            "last_l1": None,
+            "last_budget": None,
+            "secant": secant.to_dict(),
+        }
+    secant.load(st["secant"])
+    max_steps = st["first_step"] + int(config["max_evaluations"])
+    while st["step"] < max_steps and st["since_best"] < int(config["patience"]):
+        asc = np.array(st["asc"])
+        coarse = hybrid and (st["last_l1"] is None or st["last_l1"] > config["switch_l1"])
+        budget = short if coarse else full
+        crash_once(config.get("fault_file"), st["step"] + 1)
+        t0 = time.perf_counter()
+        out, _ = sim.run(asc_dict(asc), budget, seed=seed)
+        sim_s = time.perf_counter() - t0
+        shares = mean_shares([[o["mode_shares"][m] for m in MODES] for o in out], k)
+        loss = l1(target, shares)
+        record = {
+            "key": f"step-{st['step'] + 1}",
+            "config": asc_dict(asc),
+            "budget": budget,
+            "full_budget": budget == full,
+            "start_iteration": 0,
+            "iterations_run": budget,
+            "l1": loss,
+            "shares": shares_dict(shares),
+            "sim_s": sim_s,
+            "continued": False,
+        }
+        if budget == full:
+            if st["best"] is None or loss < st["best"] - 1e-9:
+                st["best"], st["since_best"] = loss, 0
+            else:
+                st["since_best"] += 1
+        if hybrid:
+            if st["last_budget"] is not None and st["last_budget"] != budget:
+                secant.reset_history()
+            new = secant.step(asc, shares, target)
+        else:
+            new = fixed_point_step(
+                asc, shares, target, config["damping"], config["epsilon"], bounds
+            )
+        st.update(
+            asc=new.tolist(),
+            step=st["step"] + 1,
+            last_l1=loss,
+            last_budget=budget,
+            secant=secant.to_dict(),
+        )
+        record["state"] = st  # lets a later session continue the loop exactly
+        metrics = {"l1": loss, "iteration": st["step"], "record": record, "sim_s": sim_s}
+        report(metrics, {"chain.json": json_blob(st)})

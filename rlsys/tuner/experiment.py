@@ -1,0 +1,457 @@
+"""``run_experiment``: one Ray Tune experiment (or its resumption) for any workload.
+
+A workload hands over a function trainable, its constants, a search space of bounded
+floats, a search method and budgets; the tuner runs it on whatever Ray cluster
+``rlsys.runtime.init_ray`` joined, one trial per ``cpus_per_trial`` CPUs, at most
+``workers`` at a time, and returns the evaluations as a table (a list of dicts).
+
+Layout under ``storage_dir``::
+
+    journal.jsonl     one line per finished evaluation (and per retry), flushed as it happens
+    session-1/        the Ray Tune experiment (trials, their checkpoints, searcher state)
+    session-2/        a later session that extended a finished experiment (warm-started)
+
+Search methods: ``bohb`` (hpbandster's BOHB, see ``rlsys.tuner.searchers``), ``random``
+(uniform samples at the largest budget) and ``single`` (one trial with the constants
+only: for sequential algorithms such as a fixed-point iteration that run as one trial).
+
+Fault tolerance: ``FailureConfig(max_failures)`` retries a trial whose worker died; it
+continues from its last checkpoint. Resume (``resume=True``):
+
+- a session stopped by Ctrl-C or SIGTERM (Tune saves its state on the way out, so the
+  state and the journal agree) continues with ``Tuner.restore``: finished trials are
+  kept, the interrupted ones continue from their checkpoints, brackets go on;
+- a session that was killed hard (SIGKILL, a lost head node) is closed and a new session
+  starts, warm-started from the journal: trials that finished after Tune's last
+  experiment checkpoint are in the journal but not in Tune's saved state, and
+  ``Tuner.restore`` would run them again (we measured 5 of 17 after a kill -9);
+- a session that had finished gets a new warm-started session when more evaluations are
+  asked for (a larger ``evaluations``).
+
+In every case no finished evaluation is computed again; evaluations running at the
+moment of a hard kill are lost (they had not finished).
+
+A trainable marks the end of an evaluation by reporting ``{"record": {...}}`` (a flat
+dict of what to log, with a ``key`` unique within the trial); runs stopped early by the
+``TrendStopper`` and failed runs get a record built by ``partial_record``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+from ray.tune import Callback
+
+from rlsys.tuner.searchers import (
+    BUDGET_KEY,
+    JOB_KEY,
+    PARENT_BUDGET_KEY,
+    PICK_KEY,
+    HyperbandSearcher,
+    config_space,
+    hyperband_budgets,
+)
+from rlsys.tuner.stopping import TrendStopper
+from rlsys.tuner.trainable import make_barrier, with_warm_up
+
+SEARCHES = ("bohb", "random", "single")
+DONE_MARKER = "session-done.json"
+INTERRUPTED_MARKER = "session-interrupted.json"
+
+
+class Journal:
+    """Append-only JSONL of evaluation records; readers skip a torn last line."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        records, seen = [], set()
+        for line in self.path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill
+            ident = (rec.get("trial_id"), rec.get("key"), rec.get("kind"))
+            if ident in seen:
+                continue  # re-run after Tuner.restore: keep the first
+            seen.add(ident)
+            records.append(rec)
+        return records
+
+    def evaluations(self) -> list[dict[str, Any]]:
+        return [r for r in self.read() if r.get("kind") == "evaluation"]
+
+
+def partial_record(
+    config: dict[str, Any], last: dict[str, Any], metric: str, space_keys: list[str]
+) -> dict[str, Any]:
+    """Record of a run that ended without reporting one (stopped early, or failed)."""
+    budget = int(config.get(BUDGET_KEY, 0) or 0)
+    iteration = int(last.get("iteration", 0) or 0)
+    start = int(last.get("start_iteration", config.get(PARENT_BUDGET_KEY, 0)) or 0)
+    rec = {
+        "key": "final",
+        "config": {k: config[k] for k in space_keys if k in config},
+        "budget": budget,
+        "start_iteration": start,
+        "iterations_run": max(0, iteration - start),
+        metric: last.get(metric),
+        "sim_s": last.get("sim_s"),
+        "continued": start > 0,
+    }
+    return rec
+
+
+class JournalCallback(Callback):
+    """Writes every evaluation record to the journal and prints progress (driver side)."""
+
+    def __init__(
+        self,
+        journal_path: str,
+        metric: str,
+        mode: str,
+        session: int,
+        space_keys: list[str],
+        progress_every_s: float = 5.0,
+        total: int | None = None,
+        quiet: bool = False,
+    ):
+        self.journal = Journal(journal_path)
+        self.metric, self.mode, self.session = metric, mode, session
+        self.space_keys = space_keys
+        self.progress_every_s, self.total, self.quiet = progress_every_s, total, quiet
+        self._recorded: set[str] = set()
+        self._last_print = 0.0
+        self._count = 0
+        self._best: float | None = None
+
+    def setup(self, **info):
+        done = self.journal.read()
+        self._recorded = {f"{r.get('trial_id')}/{r.get('key')}" for r in done}
+        done = [r for r in done if r.get("kind") == "evaluation"]
+        self._count = len(done)
+        for rec in done:
+            self._update_best(rec.get(self.metric), rec)
+
+    def _update_best(self, value: Any, rec: dict) -> None:
+        # only complete evaluations count (a record may set full_budget=False)
+        if value is None or not rec.get("full_budget", True) or rec.get("stopped_early"):
+            return
+        if self._best is None or (value < self._best if self.mode == "min" else value > self._best):
+            self._best = float(value)
+
+    def _write(self, trial, rec: dict[str, Any], last: dict[str, Any]) -> None:
+        rec = {
+            "kind": "evaluation",
+            "trial_id": trial.trial_id,
+            "session": self.session,
+            "job": trial.config.get(JOB_KEY, ""),
+            "model_based_pick": trial.config.get(PICK_KEY),
+            "wall_s": last.get("time_total_s"),
+            "worker": f"{last.get('hostname', '?')}:{last.get('pid', '?')}",
+            "node_ip": last.get("node_ip"),
+            "finished_at": time.time(),
+            **rec,
+        }
+        self.journal.append(rec)
+        self._count += 1
+        self._update_best(rec.get(self.metric), rec)
+        self._maybe_print()
+
+    def _maybe_print(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.quiet or (not force and now - self._last_print < self.progress_every_s):
+            return
+        self._last_print = now
+        total = f"/{self.total}" if self.total else ""
+        best = "-" if self._best is None else f"{self._best:.3f}"
+        print(f"  evaluations {self._count}{total}, best {self.metric} {best}", flush=True)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        rec = result.get("record")
+        if isinstance(rec, dict):
+            key = f"{trial.trial_id}/{rec.get('key', 'final')}"
+            if key not in self._recorded:
+                self._recorded.add(key)
+                self._write(trial, dict(rec), result)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        if not any(k.startswith(f"{trial.trial_id}/") for k in self._recorded):
+            rec = partial_record(trial.config, last, self.metric, self.space_keys)
+            rec.update(stopped_early=True, full_budget=False)
+            self._recorded.add(f"{trial.trial_id}/final")
+            self._write(trial, rec, last)
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self.journal.append(
+            {
+                "kind": "retry",
+                "trial_id": trial.trial_id,
+                "session": self.session,
+                "job": trial.config.get(JOB_KEY, ""),
+                "key": f"retry-{time.time()}",
+                "at": time.time(),
+            }
+        )
+        if not self.quiet:
+            print(f"  trial {trial.trial_id} failed; retrying from its last checkpoint", flush=True)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        rec = partial_record(trial.config, last, self.metric, self.space_keys)
+        rec.update(error=True, key="error", full_budget=False)
+        rec[self.metric] = None
+        self._write(trial, rec, last)
+
+    def on_experiment_end(self, trials, **info):
+        self._maybe_print(force=True)
+
+
+class CheckpointTracker(Callback):
+    """Tells the searcher where each trial's latest checkpoint is (for promotions)."""
+
+    def __init__(self, searcher: HyperbandSearcher):
+        self.searcher = searcher
+
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+        self.searcher.note_checkpoint(trial.trial_id, checkpoint.path)
+
+
+@dataclasses.dataclass
+class ExperimentSpec:
+    """What to run. Budgets are in the trainable's unit (e.g. simulation iterations)."""
+
+    trainable: Callable[[dict], None]
+    """A Tune function trainable (reports with ``tune.report``, see ``rlsys.tuner.trainable``)."""
+    constants: dict[str, Any]
+    """Passed unchanged in every trial's config."""
+    search: str = "bohb"
+    """bohb | random | single."""
+    space: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    """Name -> (low, high) of the searched floats (unused by ``single``)."""
+    metric: str = "loss"
+    mode: str = "min"
+    max_budget: int = 1
+    """Largest budget (bohb brackets go down to ``min_budget`` by factors of ``eta``)."""
+    min_budget: int | None = None
+    eta: int = 3
+    evaluations: int = 10
+    """Jobs (trials) to run in this experiment, promotions included."""
+    workers: int = 1
+    """Trials running at the same time."""
+    cpus_per_trial: float = 1.0
+    seed: int = 0
+    max_failures: int = 2
+    """Retries of a trial whose worker died or raised."""
+    early_stopping: bool = True
+    """Use ``TrendStopper`` (trials must report ``iteration`` and ``BUDGET_KEY``)."""
+    stop_margin: float = 0.5
+    bohb_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    warm_constants: Callable[[list[dict]], dict[str, Any]] | None = None
+    """For ``single``: constants to add when a new session continues earlier evaluations."""
+    quiet: bool = False
+
+
+def _searcher(spec: ExperimentSpec, evaluations: int, session: int) -> HyperbandSearcher:
+    budgets = hyperband_budgets(spec.max_budget, spec.eta, spec.min_budget)
+    from rlsys.runtime import derive_seeds
+
+    seed = derive_seeds(spec.seed, session + 1)[session]
+    return HyperbandSearcher(
+        config_space(spec.space, seed=seed % 2**31),
+        metric=spec.metric,
+        mode=spec.mode,
+        budgets=budgets,
+        max_evaluations=evaluations,
+        model=spec.search,
+        seed=seed % 2**31,
+        eta=spec.eta,
+        bohb_kwargs=spec.bohb_kwargs,
+    )
+
+
+def _prepare(spec: ExperimentSpec) -> Any:
+    """The trainable with its resources, and a warm-up barrier when trials run in parallel."""
+    import ray
+
+    trainable = spec.trainable
+    cpus = ray.cluster_resources().get("CPU", 1.0)
+    parallel = min(spec.workers, int(cpus // spec.cpus_per_trial) or 1)
+    if spec.search != "single" and parallel > 1:
+        name = f"rlsys-warmup-{uuid.uuid4().hex[:12]}"
+        make_barrier(name)
+        trainable = with_warm_up(trainable, name, parallel)
+    return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial})
+
+
+def _session_dirs(storage_dir: Path) -> list[Path]:
+    dirs = [p for p in storage_dir.glob("session-*") if p.is_dir()]
+    return sorted(dirs, key=lambda p: int(p.name.split("-")[1]))
+
+
+def run_experiment(
+    spec: ExperimentSpec, storage_dir: str | Path, resume: bool = False
+) -> list[dict[str, Any]]:
+    """Run (or resume) ``spec`` under ``storage_dir``; return all evaluation records.
+
+    Needs Ray to be initialised (``rlsys.runtime.init_ray``). Raises ValueError for a bad
+    spec and KeyboardInterrupt when the run was interrupted (its state is saved first).
+    The records are the journal's, in the order they finished.
+    """
+    if spec.search not in SEARCHES:
+        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {spec.search!r}")
+    if spec.workers < 1 or spec.evaluations < 1:
+        raise ValueError("workers and evaluations must be >= 1")
+    storage_dir = Path(storage_dir).resolve()
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(storage_dir / "journal.jsonl")
+    # experiment state every 2 s (Tune's default adapts between 10 s and minutes)
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # Tune's own console output: our JournalCallback prints the progress instead
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    trainable = _prepare(spec)
+
+    sessions = _session_dirs(storage_dir)
+    if sessions and not resume:
+        raise ValueError(f"{storage_dir} already holds an experiment; resume it instead")
+    if resume and sessions and not (sessions[-1] / DONE_MARKER).exists():
+        last = sessions[-1]
+        marker = last / INTERRUPTED_MARKER
+        count = len(journal.evaluations())
+        graceful = marker.exists() and json.loads(marker.read_text())["evaluations"] == count
+        if graceful and tune.Tuner.can_restore(str(last)):
+            # the saved state is exactly where the journal ends: continue the same session
+            if not spec.quiet:
+                print(f"resuming {last.name} with Tuner.restore", flush=True)
+            tuner = tune.Tuner.restore(str(last), trainable=trainable, resume_errored=True)
+            _fit(tuner, last, journal, lambda: False)
+        else:
+            # a hard kill: trials finished after Tune's last experiment checkpoint are in
+            # the journal but not in the saved state, so Tuner.restore would run them again;
+            # a new session warm-started from the journal never does
+            if not spec.quiet:
+                print(f"{last.name} was killed; continuing in a new session", flush=True)
+            (last / DONE_MARKER).write_text(json.dumps({"abandoned": True}))
+
+    done = journal.evaluations()
+    if spec.evaluations - len(done) > 0:
+        _run_session(spec, trainable, storage_dir, len(_session_dirs(storage_dir)) + 1, done)
+    return journal.evaluations()
+
+
+def _fit(tuner: Any, session_dir: Path, journal: Journal, unfinished: Callable[[], bool]) -> None:
+    """``tuner.fit()``; SIGTERM acts like Ctrl-C (Tune saves its state and returns)."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        results = tuner.fit()
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+    open_trials = len(results) - results.num_terminated - results.num_errors
+    if open_trials > 0 or unfinished():
+        count = len(journal.evaluations())
+        (session_dir / INTERRUPTED_MARKER).write_text(json.dumps({"evaluations": count}))
+        raise KeyboardInterrupt(f"interrupted after {count} evaluations")
+    (session_dir / DONE_MARKER).write_text(json.dumps({"finished_at": time.time()}))
+
+
+def _run_session(
+    spec: ExperimentSpec, trainable: Any, storage_dir: Path, session: int, done: list[dict]
+) -> None:
+    remaining = spec.evaluations - len(done)
+    constants = dict(spec.constants)
+    callbacks: list[Callback] = []
+    search_alg = None
+    searcher = None
+    if spec.search == "single":
+        num_samples = 1
+        constants["max_evaluations"] = remaining
+        if done and spec.warm_constants is not None:
+            constants.update(spec.warm_constants(done))
+    else:
+        searcher = _searcher(spec, remaining, session)
+        if done:
+            searcher.warm_start(
+                [
+                    {"config": r["config"], "budget": r["budget"], "loss": r.get(spec.metric)}
+                    for r in done
+                    if r.get("config")
+                ]
+            )
+        search_alg = searcher
+        num_samples = remaining
+        callbacks.append(CheckpointTracker(searcher))
+    stopper = None
+    if spec.early_stopping and spec.search != "single":
+        stopper = TrendStopper(spec.metric, spec.mode, margin=spec.stop_margin)
+        for r in done:
+            if r.get(spec.metric) is not None and not r.get("stopped_early"):
+                stopper.observe_final(r["budget"], r[spec.metric])
+    journal = Journal(storage_dir / "journal.jsonl")
+    callbacks.append(
+        JournalCallback(
+            str(journal.path),
+            spec.metric,
+            spec.mode,
+            session,
+            list(spec.space),
+            total=spec.evaluations,
+            quiet=spec.quiet,
+        )
+    )
+    name = f"session-{session}"
+    if not spec.quiet:
+        print(f"{name}: {remaining} evaluation(s), {spec.workers} worker(s)", flush=True)
+    tuner = tune.Tuner(
+        trainable,
+        param_space=constants,
+        tune_config=tune.TuneConfig(
+            search_alg=search_alg,
+            num_samples=num_samples,
+            max_concurrent_trials=spec.workers,
+            reuse_actors=True,
+            # each job is its own trial: the name must not depend on the config values
+            trial_dirname_creator=_trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(storage_dir),
+            stop=stopper,
+            callbacks=callbacks,
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            verbose=0,
+        ),
+    )
+
+    def unfinished() -> bool:
+        return searcher is not None and searcher.n_suggested < searcher.max_evaluations
+
+    _fit(tuner, storage_dir / name, journal, unfinished)
+
+
+def _trial_dirname(trial: Any) -> str:
+    return f"trial_{trial.trial_id}"

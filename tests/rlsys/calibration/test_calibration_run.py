@@ -1,0 +1,145 @@
+"""`rlsys calibrate` end to end on the `small` scenario, on the shared 2-CPU Ray instance."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from envs.transport import MODES, TransportSim, load_scenario
+from rlsys.calibration.calibrate import FAULT_FILE
+from rlsys.cli import main
+
+HIDDEN = {
+    "walk": 1.5,
+    "bike": -2.0,
+    "ride_hail": 0.8,
+    "ride_hail_pooled": -1.2,
+    "walk_transit": 0.5,
+    "drive_transit": -0.7,
+    "ride_hail_transit": 2.0,
+}
+
+
+@pytest.fixture(scope="module")
+def hidden_targets(tmp_path_factory) -> Path:
+    """Shares the simulation gives for hidden ASCs (seed 1, mean of the last 5 of 18)."""
+    out, _ = TransportSim(load_scenario("small")).run(HIDDEN, 18, seed=1)
+    shares = {m: float(np.mean([o["mode_shares"][m] for o in out[-5:]])) for m in MODES}
+    path = tmp_path_factory.mktemp("targets") / "hidden.yaml"
+    path.write_text(yaml.safe_dump(shares))
+    return path
+
+
+def calibrate(targets: Path, out: Path, *extra: str) -> int:
+    args = ["calibrate", "--targets", str(targets), "--scenario", "small", "--out", str(out)]
+    return main([*args, "--seed", "1", "--quiet", *extra])
+
+
+def rows(run: Path) -> list[dict]:
+    with open(run / "evaluations.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def summary(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text())
+
+
+def test_bohb_two_workers_end_to_end(ray_local, hidden_targets, tmp_path):
+    run = tmp_path / "bohb"
+    code = calibrate(hidden_targets, run, "--method", "bohb", "--evaluations", "40")
+    assert code == 0
+    table = rows(run)
+    assert len(table) == 40
+    s = summary(run)
+    assert s["workers"] == 2 and len({r["worker"] for r in table}) >= 2
+    assert s["model_based_picks"] > 0, "BOHB never used its KDE model"
+    assert s["continued"] > 0, "no promoted run continued from its saved state"
+    for r in table:
+        if r["continued"] == "True":
+            assert int(r["start_iteration"]) > 0
+            assert int(r["iterations_run"]) <= int(r["budget"]) - int(r["start_iteration"])
+    assert {int(r["budget"]) for r in table} <= {2, 6, 18}
+    assert s["stopped_early"] > 0 and s["iterations_saved"] > 0
+    for name in ("report.md", "l1.png", "shares.png", "best_asc.yaml", "config.yaml"):
+        assert (run / name).is_file(), name
+    # best_asc.yaml feeds straight back into the simulator and gives the reported L1
+    sim_out = tmp_path / "sim.json"
+    args = ["--asc", str(run / "best_asc.yaml"), "--iterations", "18", "--seed", "1"]
+    assert main(["transport", "simulate", "--scenario", "small", *args, "--out", str(sim_out)]) == 0
+    last = json.loads(sim_out.read_text())["per_iteration"][-5:]
+    target = yaml.safe_load(hidden_targets.read_text())
+    l1 = sum(abs(target[m] - np.mean([o["mode_shares"][m] for o in last])) for m in MODES)
+    assert l1 == pytest.approx(s["best_l1"], abs=1e-6) == pytest.approx(s["seed_l1"], abs=1e-6)
+    assert len(s["other_seeds_l1"]) == 3
+
+
+@pytest.mark.parametrize("method", ["fixed-point", "hybrid"])
+def test_sequential_methods_recover_hidden_ascs(ray_local, hidden_targets, tmp_path, method):
+    run = tmp_path / method
+    assert calibrate(hidden_targets, run, "--method", method, "--evaluations", "25") == 0
+    s = summary(run)
+    assert s["best_l1"] <= 1.0
+    assert s["to_l1_1"]["iterations"] <= 200
+    if method == "fixed-point":  # seeded and sequential: the same run twice
+        again = tmp_path / "again"
+        calibrate(hidden_targets, again, "--method", method, "--evaluations", "25")
+        assert [r["l1"] for r in rows(again)] == [r["l1"] for r in rows(run)]
+
+
+def test_killed_simulation_is_retried_and_nothing_is_lost(ray_local, hidden_targets, tmp_path):
+    run = tmp_path / "crash"
+    run.mkdir()
+    (run / FAULT_FILE).write_text("3")  # the first evaluation to reach iteration 3 dies
+    assert calibrate(hidden_targets, run, "--method", "random", "--evaluations", "8") == 0
+    assert not (run / FAULT_FILE).exists()
+    s = summary(run)
+    assert s["retries"] == 1
+    table = rows(run)
+    assert len(table) == 8 and not any(r["error"] == "True" for r in table)
+    assert len({r["trial_id"] for r in table}) == 8
+
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    (chain / FAULT_FILE).write_text("3")  # the fixed-point loop dies in its third step
+    assert calibrate(hidden_targets, chain, "--method", "fixed-point", "--evaluations", "5") == 0
+    steps = rows(chain)
+    assert summary(chain)["retries"] == 1
+    assert len(steps) == 5 and int(steps[-1]["cumulative_iterations"]) == 5 * 18
+
+
+def test_resume_runs_only_the_missing_evaluations(ray_local, hidden_targets, tmp_path):
+    run = tmp_path / "resume"
+    assert calibrate(hidden_targets, run, "--method", "bohb", "--evaluations", "8") == 0
+    first = rows(run)
+    assert main(["calibrate", "--resume", str(run), "--evaluations", "14", "--quiet"]) == 0
+    both = rows(run)
+    assert len(both) == 14
+    assert [r["trial_id"] for r in both[:8]] == [r["trial_id"] for r in first]
+    assert {r["session"] for r in both[8:]} == {"2"}
+    journal = (run / "tune" / "journal.jsonl").read_text().splitlines()
+    assert len(journal) == 14  # every finished evaluation once, none recomputed
+
+
+def test_user_errors_are_one_line(ray_local, hidden_targets, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("car: 50\nwalk: 20\n")
+    assert main(["calibrate", "--targets", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert "sum to 100" in capsys.readouterr().err
+    assert main(["calibrate", "--out", str(tmp_path / "x")]) == 2
+    assert "--targets" in capsys.readouterr().err
+    assert main(["calibrate", "--resume", str(tmp_path)]) == 2
+    assert "not a calibration directory" in capsys.readouterr().err
+    args = ["--targets", str(hidden_targets), "--evaluations", "0", "--out", str(tmp_path / "y")]
+    assert main(["calibrate", *args]) == 2
+    assert "evaluations must be >= 1" in capsys.readouterr().err
+    run = tmp_path / "done"
+    assert calibrate(hidden_targets, run, "--method", "random", "--evaluations", "2") == 0
+    assert main(["calibrate", "--resume", str(run), "--method", "bohb"]) == 2
+    assert "cannot change on --resume" in capsys.readouterr().err
+    assert calibrate(hidden_targets, run, "--method", "random", "--evaluations", "2") == 2
+    assert "use --resume" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+"""HyperbandSearcher (rlsys/tuner/searchers.py) driven in-process, without Ray."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ray.tune.search import Searcher
+
+from rlsys.tuner import (
+    BUDGET_KEY,
+    PARENT_BUDGET_KEY,
+    PARENT_KEY,
+    PICK_KEY,
+    HyperbandSearcher,
+    config_space,
+    hyperband_budgets,
+)
+
+SPACE = {f"x{i}": (-10.0, 10.0) for i in range(7)}
+
+
+def loss(config: dict, budget: int) -> float:
+    """A 7-d bowl whose noise shrinks with the budget (like a simulation that settles)."""
+    x = np.array([config[k] for k in SPACE])
+    return float(np.abs(x - 1.5).sum() + 5.0 / budget)
+
+
+def make(model: str = "bohb", n: int = 60, seed: int = 0) -> HyperbandSearcher:
+    return HyperbandSearcher(
+        config_space(SPACE, seed=seed),
+        metric="loss",
+        mode="min",
+        budgets=[2, 6, 18],
+        max_evaluations=n,
+        model=model,
+        seed=seed,
+    )
+
+
+def drive(searcher: HyperbandSearcher, steps: int, start: int = 0) -> list[dict]:
+    """Run jobs one at a time (suggest, checkpoint, complete); return the configs."""
+    configs = []
+    for i in range(start, start + steps):
+        tid = f"t{i}"
+        cfg = searcher.suggest(tid)
+        if cfg == Searcher.FINISHED:
+            break
+        assert cfg is not None  # one job at a time never blocks
+        configs.append(cfg)
+        searcher.note_checkpoint(tid, f"/ckpt/{tid}")
+        searcher.on_trial_complete(tid, {"loss": loss(cfg, cfg[BUDGET_KEY])})
+    return configs
+
+
+def test_hyperband_budgets():
+    assert hyperband_budgets(18, 3) == [2, 6, 18]
+    assert hyperband_budgets(27, 3) == [1, 3, 9, 27]
+    assert hyperband_budgets(18, 3, min_budget=6) == [6, 18]
+    assert hyperband_budgets(1, 3) == [1]
+    with pytest.raises(ValueError, match="eta"):
+        hyperband_budgets(18, 1)
+    with pytest.raises(ValueError, match="min budget"):
+        hyperband_budgets(18, 3, min_budget=30)
+
+
+def test_brackets_follow_hpbandster_and_promotions_carry_the_parent_checkpoint():
+    s = make(n=20)
+    configs = drive(s, 20)
+    budgets = [c[BUDGET_KEY] for c in configs]
+    # hpbandster's BOHB with budgets 2, 6, 18: brackets of 9-3-1, 3-1 and 3 jobs
+    assert budgets == [2] * 9 + [6] * 3 + [18] + [6] * 3 + [18] + [18] * 3
+    promoted = configs[9:13]
+    for c in promoted:
+        assert c[PARENT_KEY] is not None and c[PARENT_KEY].startswith("/ckpt/t")
+        assert c[PARENT_BUDGET_KEY] in (2, 6)
+        parent = configs[int(c[PARENT_KEY].split("t")[-1])]
+        assert all(parent[k] == c[k] for k in SPACE)  # the same configuration
+    # the 3 promoted at budget 6 are the 3 best of the 9 at budget 2
+    first = sorted(configs[:9], key=lambda c: loss(c, 2))[:3]
+    assert {tuple(c[k] for k in SPACE) for c in first} == {
+        tuple(c[k] for k in SPACE) for c in configs[9:12]
+    }
+    # fresh brackets start without a parent
+    assert configs[13][PARENT_KEY] is None and configs[13][PARENT_BUDGET_KEY] == 0
+    assert s.suggest("more") == Searcher.FINISHED
+
+
+def test_kde_model_is_used_and_beats_random():
+    bohb = make("bohb", n=120, seed=3)
+    rand = make("random", n=120, seed=3)
+    cb, cr = drive(bohb, 120), drive(rand, 120)
+    picks = [c[PICK_KEY] for c in cb]
+    assert sum(picks) >= 20, "hpbandster's KDE never proposed a configuration"
+    assert not any(picks[:16])  # no model before enough results at one budget
+    assert 0 < bohb.model_based_picks <= sum(picks)  # per configuration, not per job
+    assert all(c[BUDGET_KEY] == 18 for c in cr)
+    best_b = min(loss(c, 18) for c in cb if c[BUDGET_KEY] == 18)
+    best_r = min(loss(c, 18) for c in cr)
+    assert best_b < best_r
+
+
+def test_blocked_bracket_opens_a_new_one_and_waits_for_results():
+    s = make(n=40)
+    first = [s.suggest(f"a{i}") for i in range(9)]  # the 9 jobs of bracket 0, all running
+    assert all(c[BUDGET_KEY] == 2 for c in first)
+    nxt = s.suggest("a9")  # bracket 0 waits: a new bracket (3 jobs at budget 6)
+    assert nxt[BUDGET_KEY] == 6 and nxt[PARENT_KEY] is None
+    for i in range(9):
+        s.on_trial_complete(f"a{i}", {"loss": loss(first[i], 2)})
+    promoted = s.suggest("a10")
+    assert promoted[BUDGET_KEY] == 6  # from bracket 0 (oldest first)
+    s.on_trial_complete("unknown", {"loss": 1.0})  # ignored, no crash
+
+
+def test_failed_job_counts_as_crashed_and_is_not_promoted():
+    s = make(n=40)
+    configs = [s.suggest(f"t{i}") for i in range(9)]
+    s.on_trial_complete("t0", None, error=True)
+    for i in range(1, 9):
+        s.on_trial_complete(f"t{i}", {"loss": 100.0 + i})
+    promoted = [s.suggest(f"p{i}") for i in range(3)]
+    ids = {tuple(c[k] for k in SPACE) for c in promoted}
+    assert tuple(configs[0][k] for k in SPACE) not in ids
+    assert s.records[0]["loss"] is None
+
+
+def test_save_restore_continues_identically(tmp_path):
+    a = make(n=60, seed=5)
+    drive(a, 25)
+    path = tmp_path / "searcher.pkl"
+    a.save(str(path))
+    b = make(n=60, seed=99)  # other seed: restore must replace everything
+    b.restore(str(path))
+    ca, cb = drive(a, 20, start=25), drive(b, 20, start=25)
+    assert [c[BUDGET_KEY] for c in ca] == [c[BUDGET_KEY] for c in cb]
+    assert [c["x0"] for c in ca] == [c["x0"] for c in cb]
+
+
+def test_seeded_searcher_is_reproducible_and_leaves_global_numpy_alone():
+    np.random.seed(123)
+    before = np.random.random()
+    np.random.seed(123)
+    c1 = drive(make(n=50, seed=7), 50)
+    assert np.random.random() == before
+    c2 = drive(make(n=50, seed=7), 50)
+    assert [c["x3"] for c in c1] == [c["x3"] for c in c2]
+
+
+def test_warm_start_feeds_the_model():
+    old = make(n=60, seed=1)
+    drive(old, 60)
+    s = make(n=30, seed=2)
+    s.warm_start(old.records)
+    picks = [c[PICK_KEY] for c in drive(s, 30)]
+    assert any(picks[:9])  # the model exists from the start
+    assert len(s.records) == 60 + 30
