@@ -28,10 +28,10 @@ import torch  # noqa: E402
 from envs.jobshop.instance import load_instance  # noqa: E402
 from envs.jobshop.sim import Simulator  # noqa: E402
 from rlsys.jobshop.policies import make_policy  # noqa: E402
+from rlsys.jobshop.policy import PolicyConfig  # noqa: E402
 from rlsys.jobshop.train import InstanceDistribution  # noqa: E402
 from rlsys.jobshop.train import make_env as make_train_env  # noqa: E402
 from rlsys.jobshop.train import make_policy as make_gnn  # noqa: E402
-from rlsys.jobshop.policy import PolicyConfig  # noqa: E402
 
 
 def collection_rate(n_workers: int, episodes: int, repeats: int) -> float:

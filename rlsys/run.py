@@ -50,9 +50,7 @@ class TransportConfig:
 
 @dataclasses.dataclass
 class SuiteConfig:
-    jobshop_rules: JobshopRulesConfig | None = dataclasses.field(
-        default_factory=JobshopRulesConfig
-    )
+    jobshop_rules: JobshopRulesConfig | None = dataclasses.field(default_factory=JobshopRulesConfig)
     """The job-shop rules comparison (null: skipped)."""
     transport: TransportConfig | None = dataclasses.field(default_factory=TransportConfig)
     """The transport simulation (null: skipped)."""
@@ -142,8 +140,11 @@ def run_jobshop_rules(cfg: JobshopRulesConfig, run_dir: Path, address: str | Non
     best = min(cfg.policies, key=lambda pol: means.get((pol, p_max), float("inf")))
     inst = load_instance(cfg.instances[0])
     sim = run_policy(inst, best, p_max, seeds[0], options)
-    plot_schedule(sim.schedule(), run_dir / "jobshop_gantt.png",
-                  title=f"{inst.name}, {best}, p={p_max:g}, seed {seeds[0]}")
+    plot_schedule(
+        sim.schedule(),
+        run_dir / "jobshop_gantt.png",
+        title=f"{inst.name}, {best}, p={p_max:g}, seed {seeds[0]}",
+    )
     invalid = sum(r["valid"] not in ("yes", "deadlock") for r in rows)
     with open(run_dir / "jobshop_summary.yaml", "w") as f:
         yaml.safe_dump({f"{k[0]}@{k[1]:g}": round(v, 2) for k, v in means.items()}, f)
@@ -179,16 +180,23 @@ def run_transport(cfg: TransportConfig, run_dir: Path) -> str:
     seeds = parse_seeds(cfg.seeds)
     todo = {s: out_dir / f"seed{s}.json" for s in seeds}
     refs = {
-        task.remote(cfg.scenario, cfg.iterations, s): s for s, path in todo.items() if not path.exists()
+        task.remote(cfg.scenario, cfg.iterations, s): s
+        for s, path in todo.items()
+        if not path.exists()
     }
     for ref, seed in refs.items():
         todo[seed].write_text(json.dumps(ray.get(ref)))
     results = {s: json.loads(p.read_text()) for s, p in todo.items()}
     first = seeds[0]
-    plot_shares(results[first], run_dir / "transport_shares.png",
-                title=f"{cfg.scenario}, default ASCs, seed {first}")
-    lines = ["| mode | " + " | ".join(f"seed {s}" for s in seeds) + " |",
-             "|---|" + "---:|" * len(seeds)]
+    plot_shares(
+        results[first],
+        run_dir / "transport_shares.png",
+        title=f"{cfg.scenario}, default ASCs, seed {first}",
+    )
+    lines = [
+        "| mode | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "|---|" + "---:|" * len(seeds),
+    ]
     for mode in MODES:
         cells = [f"{results[s][-1]['mode_shares'][mode]:.2f}" for s in seeds]
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")

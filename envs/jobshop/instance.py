@@ -232,7 +232,8 @@ def load_benchmark(name: str) -> Instance:
         jsl = load_benchmark_instance(name)
     except Exception:
         raise InstanceError(
-            f"unknown instance {name!r}: not a file and not a benchmark name (e.g. ft06, la01, ta41)"
+            f"unknown instance {name!r}: not a file and not a benchmark name "
+            "(e.g. ft06, la01, ta41)"
         ) from None
     machines = [[op.machine_id for op in job] for job in jsl.jobs]
     times = [[op.duration for op in job] for job in jsl.jobs]

@@ -115,25 +115,37 @@ def violations(schedule: dict, instance: Instance, limit: int | None = None) -> 
                     return out
                 continue
             mach = int(instance.machines[j, k])
-            if op.get("machine") != mach and bad(f"{where}: on machine {op.get('machine')}, instance says {mach}"):
+            if op.get("machine") != mach and bad(
+                f"{where}: on machine {op.get('machine')}, instance says {mach}"
+            ):
                 return out
-            if not (0 <= s <= e <= lv) and bad(f"{where}: needs 0 <= start <= end <= leave, got {s}, {e}, {lv}"):
+            if not (0 <= s <= e <= lv) and bad(
+                f"{where}: needs 0 <= start <= end <= leave, got {s}, {e}, {lv}"
+            ):
                 return out
             if k + 1 < K and (j, k + 1) in ops:
                 nxt = ops[(j, k + 1)].get("start")
                 if nxt != lv and bad(f"{where}: leaves at {lv} but op {k + 1} starts at {nxt}"):
                     return out
-            if k == K - 1 and lv != e and bad(f"{where}: last operation leaves at {lv}, ends at {e}"):
+            if (
+                k == K - 1
+                and lv != e
+                and bad(f"{where}: last operation leaves at {lv}, ends at {e}")
+            ):
                 return out
             d = downs[mach]
             idx = bisect_right(down_starts[mach], s) - 1
             if idx >= 0 and d[idx][0] <= s < d[idx][1]:
-                if bad(f"{where}: starts at {s} on machine {mach}, down over [{d[idx][0]},{d[idx][1]})"):
+                if bad(
+                    f"{where}: starts at {s} on machine {mach}, down over [{d[idx][0]},{d[idx][1]})"
+                ):
                     return out
             p = int(instance.times[j, k])
             if resume:
                 worked = (e - s) - _overlap(s, e, d)
-                if worked != p and bad(f"{where}: processed {worked} time units, instance says {p}"):
+                if worked != p and bad(
+                    f"{where}: processed {worked} time units, instance says {p}"
+                ):
                     return out
             else:
                 last_up = max([s] + [b for a, b in d if s <= b <= e and a < e])

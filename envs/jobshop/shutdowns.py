@@ -31,7 +31,9 @@ class RepairTime:
 
     def __post_init__(self) -> None:
         if self.kind not in ("uniform", "constant", "geometric"):
-            raise ValueError(f"repair kind must be uniform, constant or geometric, not {self.kind!r}")
+            raise ValueError(
+                f"repair kind must be uniform, constant or geometric, not {self.kind!r}"
+            )
         if self.low < 1 or (self.kind == "uniform" and self.high < self.low):
             raise ValueError(f"repair time needs 1 <= low <= high, got {self.low}..{self.high}")
 
@@ -46,7 +48,9 @@ class RepairTime:
                 return cls(parts[0], int(parts[1]), int(parts[1]))
         except ValueError:
             pass
-        raise ValueError(f"bad repair time {text!r}: use uniform:LOW:HIGH, constant:V or geometric:MEAN")
+        raise ValueError(
+            f"bad repair time {text!r}: use uniform:LOW:HIGH, constant:V or geometric:MEAN"
+        )
 
     def sample(self, rng: np.random.Generator, size) -> np.ndarray:
         if self.kind == "uniform":

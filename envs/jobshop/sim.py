@@ -281,7 +281,7 @@ class Simulator:
             return False
         t, K = self.t, self.n_ops
         moves = [(m, self.job_machine[m], self._mach[m][self.next_op[m]]) for m in members]
-        for m, src, _ in moves:
+        for m, _src, _ in moves:
             k = self.next_op[m]
             self._t_leave[m * K + k - 1] = t
             self._status[m * K + k - 1] = OP_DONE

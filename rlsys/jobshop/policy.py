@@ -54,9 +54,7 @@ def obs_to_data(obs: dict) -> Data:
     conj = _tensor(obs["conj_edge_index"]).long()
     # messages flow source -> target: predecessor -> op, successor -> op
     edge_index = torch.cat([conj, conj.flip(0)], dim=1)
-    edge_type = torch.cat(
-        [torch.full((conj.size(1),), PRED), torch.full((conj.size(1),), SUCC)]
-    )
+    edge_type = torch.cat([torch.full((conj.size(1),), PRED), torch.full((conj.size(1),), SUCC)])
     keep = alive[edge_index[0]] & alive[edge_index[1]]
     new_id = torch.cumsum(alive, 0) - 1  # old node id -> id in the alive subgraph
     edge_index = new_id[edge_index[:, keep]]
@@ -97,16 +95,11 @@ class JobShopGNNPolicy(nn.Module):
         self.config = PolicyConfig(hidden=hidden, layers=layers)
         self.encoder = nn.Sequential(nn.Linear(IN_FEATURES, hidden), nn.ReLU())
         self.convs = nn.ModuleList(
-            TypedGINConv(2 * hidden, hidden, num_edge_types=2, hidden=hidden)
-            for _ in range(layers)
+            TypedGINConv(2 * hidden, hidden, num_edge_types=2, hidden=hidden) for _ in range(layers)
         )
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
-        self.actor = nn.Sequential(
-            nn.Linear(3 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
-        )
-        self.critic = nn.Sequential(
-            nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
-        )
+        self.actor = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        self.critic = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         """Returns (logits [B, n_max], mask [B, n_max], values [B])."""
@@ -118,15 +111,18 @@ class JobShopGNNPolicy(nn.Module):
             h_in = torch.cat([h, rivals], dim=-1)
             h = norm(h + torch.relu(conv(h_in, batch.edge_index, batch.edge_type)))
         g = torch.cat(
-            [global_mean_pool(h, batch.batch, batch.num_graphs),
-             global_max_pool(h, batch.batch, batch.num_graphs)],
+            [
+                global_mean_pool(h, batch.batch, batch.num_graphs),
+                global_max_pool(h, batch.batch, batch.num_graphs),
+            ],
             dim=-1,
         )  # [B, 2H]
         cand_graph = batch.cand_index_batch
         scores = self.actor(torch.cat([h[batch.cand_index], g[cand_graph]], dim=-1)).squeeze(-1)
         logits, _ = to_dense_batch(scores, cand_graph, batch_size=batch.num_graphs)
-        mask, _ = to_dense_batch(batch.cand_mask, cand_graph, fill_value=False,
-                                 batch_size=batch.num_graphs)
+        mask, _ = to_dense_batch(
+            batch.cand_mask, cand_graph, fill_value=False, batch_size=batch.num_graphs
+        )
         values = self.critic(g).squeeze(-1)
         return logits, mask, values
 

@@ -128,7 +128,9 @@ class Validator:
         }
 
 
-def train(cfg: JobshopTrainConfig, run_dir: Path, resume: bool = False) -> dict:
+def train(
+    cfg: JobshopTrainConfig, run_dir: Path, resume: bool = False, progress: bool = True
+) -> dict:
     import torch
 
     from rlsys.rl.trainer import Trainer
@@ -144,5 +146,6 @@ def train(cfg: JobshopTrainConfig, run_dir: Path, resume: bool = False) -> dict:
         evaluate_fn=Validator(cfg.validation),
         policy_kwargs=dataclasses.asdict(cfg.policy),
         resume=resume,
+        progress=progress,
     )
     return trainer.train()

@@ -7,8 +7,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import subgraph
 
 import envs.jobshop  # noqa: F401  (registers the env)
-from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES
-from envs.jobshop.env import ISBJSSPEnv
+from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES, ISBJSSPEnv
 from envs.jobshop.instance import Instance, load_instance
 from envs.jobshop.sim import Simulator
 from rlsys.jobshop.rules import make_rule, run_rule

@@ -63,7 +63,9 @@ def test_start_while_down(case):
     s = copy.deepcopy(sched)
     o = _op(s, 0, 0)
     m, t = o["machine"], o["start"]
-    s["downtime"] = [d for d in s["downtime"] if d["machine"] != m or d["end"] <= t - 1 or d["start"] > t + 1]
+    s["downtime"] = [
+        d for d in s["downtime"] if d["machine"] != m or d["end"] <= t - 1 or d["start"] > t + 1
+    ]
     s["downtime"].append({"machine": m, "start": t, "end": t + 1})
     assert any("starts at" in v for v in violations(s, inst))
 

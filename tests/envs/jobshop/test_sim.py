@@ -111,7 +111,9 @@ def test_downtime_path_does_not_depend_on_policy():
     paths = []
     for rule in ("SPT", "LPT", "MWKR", "RANDOM"):
         sched = run_rule(Simulator(inst, 0.1, seed=21), make_rule(rule, 1)).schedule()
-        paths.append((sched["makespan"], {(d["machine"], d["start"], d["end"]) for d in sched["downtime"]}))
+        paths.append(
+            (sched["makespan"], {(d["machine"], d["start"], d["end"]) for d in sched["downtime"]})
+        )
     horizon = min(mk for mk, _ in paths)
     common = [{d for d in path if d[1] < horizon} for _, path in paths]
     assert all(c == common[0] for c in common) and len(common[0]) > 10
@@ -121,7 +123,9 @@ def test_downtime_path_does_not_depend_on_policy():
 def test_interruptions_stretch_processing():
     inst = random_instance(6, 4, seed=2)
     sched = run_rule(Simulator(inst, 0.2, seed=0), make_rule("SPT")).schedule()
-    stretched = [o for o in sched["operations"] if o["end"] - o["start"] > inst.times[o["job"], o["index"]]]
+    stretched = [
+        o for o in sched["operations"] if o["end"] - o["start"] > inst.times[o["job"], o["index"]]
+    ]
     assert stretched, "at p=0.2 some operation must be interrupted"
     resume = run_rule(Simulator(inst, 0.02, seed=0), make_rule("SPT")).schedule()
     restart = run_rule(Simulator(inst, 0.02, seed=0, resume=False), make_rule("SPT")).schedule()

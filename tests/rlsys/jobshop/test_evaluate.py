@@ -2,8 +2,8 @@ import csv
 
 import pytest
 
-from envs.jobshop.schedule import load_schedule, violations
 from envs.jobshop.instance import load_instance
+from envs.jobshop.schedule import load_schedule, violations
 from rlsys.jobshop.evaluate import evaluate, parse_probs, parse_seeds, summary_table, write_csv
 
 
@@ -20,8 +20,12 @@ def test_parse_seeds_and_probs():
 
 def test_evaluate_on_ray_writes_rows_and_schedules(ray_local, tmp_path):
     rows = evaluate(
-        ["ft06", "la01"], ["SPT", "MWKR", "RANDOM"], [0.0, 0.05], [0, 1],
-        schedules_dir=tmp_path / "s", progress=False,
+        ["ft06", "la01"],
+        ["SPT", "MWKR", "RANDOM"],
+        [0.0, 0.05],
+        [0, 1],
+        schedules_dir=tmp_path / "s",
+        progress=False,
     )
     assert len(rows) == 2 * 3 * 2 * 2
     assert all(r["valid"] == "yes" for r in rows)
@@ -31,7 +35,11 @@ def test_evaluate_on_ray_writes_rows_and_schedules(ray_local, tmp_path):
     assert violations(sched, load_instance(sched["instance"])) == []
     # common random numbers: same seed -> same makespan when run again
     again = evaluate(["ft06"], ["SPT"], [0.05], [1], progress=False)
-    first = next(r for r in rows if (r["instance"], r["policy"], r["shutdown_prob"], r["seed"]) == ("ft06", "SPT", 0.05, 1))
+    first = next(
+        r
+        for r in rows
+        if (r["instance"], r["policy"], r["shutdown_prob"], r["seed"]) == ("ft06", "SPT", 0.05, 1)
+    )
     assert again[0]["makespan"] == first["makespan"]
     path = write_csv(rows, tmp_path / "r.csv")
     assert len(list(csv.DictReader(open(path)))) == len(rows)

@@ -9,8 +9,22 @@ from rlsys.cli import main
 
 def test_schedule_validate_plot(tmp_path, capsys):
     out = tmp_path / "s.json"
-    rc = main(["jobshop", "schedule", "--instance", "la01", "--policy", "MWKR",
-               "--shutdown-prob", "0.05", "--seed", "3", "--out", str(out)])
+    rc = main(
+        [
+            "jobshop",
+            "schedule",
+            "--instance",
+            "la01",
+            "--policy",
+            "MWKR",
+            "--shutdown-prob",
+            "0.05",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0 and "makespan" in capsys.readouterr().out
     sched = json.loads(out.read_text())
     assert sched["instance"] == "la01" and sched["downtime"]
@@ -29,20 +43,63 @@ def test_schedule_validate_plot(tmp_path, capsys):
 def test_no_swaps_deadlock_is_reported(tmp_path, capsys):
     inst = tmp_path / "swap.txt"
     inst.write_text("2 2\n0 1 1 5\n1 3 0 1\n")
-    rc = main(["jobshop", "schedule", "--instance", str(inst), "--no-swaps", "--out", str(tmp_path / "x.json")])
+    rc = main(
+        [
+            "jobshop",
+            "schedule",
+            "--instance",
+            str(inst),
+            "--no-swaps",
+            "--out",
+            str(tmp_path / "x.json"),
+        ]
+    )
     assert rc == 1 and "deadlock" in capsys.readouterr().out
-    assert main(["jobshop", "schedule", "--instance", str(inst), "--out", str(tmp_path / "x.json")]) == 0
+    assert (
+        main(["jobshop", "schedule", "--instance", str(inst), "--out", str(tmp_path / "x.json")])
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["jobshop", "schedule", "--instance", "nosuch", "--out", "x.json"], "unknown instance"),
-        (["jobshop", "schedule", "--instance", "ft06", "--policy", "XYZ", "--out", "x.json"], "unknown policy"),
-        (["jobshop", "schedule", "--instance", "ft06", "--shutdown-prob", "1.5", "--out", "x.json"], "[0, 1)"),
-        (["jobshop", "schedule", "--instance", "ft06", "--repair", "uniform:3", "--out", "x.json"], "bad repair"),
+        (
+            ["jobshop", "schedule", "--instance", "ft06", "--policy", "XYZ", "--out", "x.json"],
+            "unknown policy",
+        ),
+        (
+            [
+                "jobshop",
+                "schedule",
+                "--instance",
+                "ft06",
+                "--shutdown-prob",
+                "1.5",
+                "--out",
+                "x.json",
+            ],
+            "[0, 1)",
+        ),
+        (
+            [
+                "jobshop",
+                "schedule",
+                "--instance",
+                "ft06",
+                "--repair",
+                "uniform:3",
+                "--out",
+                "x.json",
+            ],
+            "bad repair",
+        ),
         (["jobshop", "eval", "--instances", "ft06", "--seeds", "x", "--out", "r.csv"], "bad seeds"),
-        (["jobshop", "eval", "--instances", "ft06", "--shutdown-probs", "-1", "--out", "r.csv"], "outside"),
+        (
+            ["jobshop", "eval", "--instances", "ft06", "--shutdown-probs", "-1", "--out", "r.csv"],
+            "outside",
+        ),
         (["jobshop", "validate", "missing.json"], "no such schedule"),
     ],
 )
@@ -56,15 +113,33 @@ def test_bad_input_one_line_error(argv, message, capsys, tmp_path, monkeypatch):
 def test_malformed_instance_file_names_line(tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_text("2 2\n0 5 1 3\n1 4 0\n")
-    assert main(["jobshop", "schedule", "--instance", str(bad), "--out", str(tmp_path / "x.json")]) == 2
+    assert (
+        main(["jobshop", "schedule", "--instance", str(bad), "--out", str(tmp_path / "x.json")])
+        == 2
+    )
     assert "bad.txt:3:" in capsys.readouterr().err
 
 
 def test_eval_cli_on_ray(ray_local, tmp_path, capsys):
     out = tmp_path / "r.csv"
-    rc = main(["jobshop", "eval", "--instances", "ft06,la01", "--policies", "SPT,MWKR",
-               "--shutdown-probs", "0,0.1", "--seeds", "0-1", "--out", str(out),
-               "--schedules-dir", str(tmp_path / "s")])
+    rc = main(
+        [
+            "jobshop",
+            "eval",
+            "--instances",
+            "ft06,la01",
+            "--policies",
+            "SPT,MWKR",
+            "--shutdown-probs",
+            "0,0.1",
+            "--seeds",
+            "0-1",
+            "--out",
+            str(out),
+            "--schedules-dir",
+            str(tmp_path / "s"),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "| MWKR |" in text and "invalid schedules: 0" in text
@@ -73,5 +148,7 @@ def test_eval_cli_on_ray(ray_local, tmp_path, capsys):
 
 
 def test_python_dash_m():
-    res = subprocess.run([sys.executable, "-m", "rlsys", "jobshop", "rules"], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "rlsys", "jobshop", "rules"], capture_output=True, text=True
+    )
     assert res.returncode == 0 and "MWKR" in res.stdout

@@ -4,11 +4,11 @@ import torch
 
 from envs.jobshop.env import ISBJSSPEnv
 from envs.jobshop.instance import random_instance
+from envs.jobshop.schedule import violations
+from envs.jobshop.sim import Simulator
 from rlsys.jobshop.policies import GNNDispatcher, make_policy
 from rlsys.jobshop.policy import JobShopGNNPolicy, collate, obs_to_data
 from rlsys.jobshop.rules import run_rule
-from envs.jobshop.sim import Simulator
-from envs.jobshop.schedule import violations
 
 
 def _observations():
@@ -52,7 +52,7 @@ def test_batched_sizes_masking_and_evaluate_consistency():
     gen = torch.Generator().manual_seed(0)
     for _ in range(20):  # masking never picks an illegal job
         actions, logp, v = policy.act(obs, generator=gen)
-        assert all(o["action_mask"][a] for o, a in zip(obs, actions))
+        assert all(o["action_mask"][a] for o, a in zip(obs, actions, strict=False))
     new_logp, entropy, new_v = policy.evaluate(obs, torch.as_tensor(actions))
     assert np.allclose(new_logp.detach().numpy(), logp, atol=1e-5)
     assert np.allclose(new_v.detach().numpy(), v, atol=1e-5)
@@ -67,7 +67,7 @@ def test_save_load_and_dispatcher(tmp_path):
     policy = JobShopGNNPolicy(hidden=8, layers=1)
     path = policy.save(tmp_path / "p.pt", metadata={"note": "test"})
     again = JobShopGNNPolicy.load(path)
-    for a, b in zip(policy.state_dict().values(), again.state_dict().values()):
+    for a, b in zip(policy.state_dict().values(), again.state_dict().values(), strict=False):
         assert torch.equal(a, b)
     inst = random_instance(8, 4, seed=1)
     sched = run_rule(Simulator(inst, 0.05, seed=2), make_policy(str(path))).schedule()

@@ -11,8 +11,12 @@ from rlsys.jobshop.train import JobshopTrainConfig, Validator, make_policy, trai
 
 CONFIG = {
     "instances": {"jobs": [10, 10], "machines": [5, 5], "shutdown_probs": [0.0, 0.05]},
-    "validation": {"sizes": [[10, 5]], "instances_per_size": 12, "shutdown_probs": [0.0, 0.05],
-                   "seeds": 2},
+    "validation": {
+        "sizes": [[10, 5]],
+        "instances_per_size": 12,
+        "shutdown_probs": [0.0, 0.05],
+        "seeds": 2,
+    },
     "policy": {"hidden": 32, "layers": 2},
     "train": {
         "seed": 0,

@@ -56,5 +56,7 @@ def test_size_agnostic_mean():
     conv = TypedGINConv(2, 2, num_edge_types=1)
     x = torch.ones(6, 2)
     one = conv(x, torch.tensor([[1], [0]]), torch.tensor([0]))
-    many = conv(x, torch.tensor([[1, 2, 3, 4, 5], [0, 0, 0, 0, 0]]), torch.zeros(5, dtype=torch.long))
+    many = conv(
+        x, torch.tensor([[1, 2, 3, 4, 5], [0, 0, 0, 0, 0]]), torch.zeros(5, dtype=torch.long)
+    )
     assert torch.allclose(one[0], many[0])
