@@ -173,6 +173,9 @@ def cmd_train(args) -> int:
     from rlsys.jobshop.report import plot_learning_curve
 
     plot_learning_curve(run_dir / "metrics.jsonl", run_dir / "learning_curve.png")
+    best = export_best_checkpoint(run_dir)
+    if best is not None:
+        print(f"best validation checkpoint -> {run_dir / 'best.pt'} (update {best})")
     ev = summary.get("eval") or {}
     (run_dir / "report.md").write_text(
         f"# Job-shop GNN-PPO training\n\n{summary['updates']} updates, "
@@ -183,6 +186,28 @@ def cmd_train(args) -> int:
     print(f"done: {summary['updates']} updates, {summary['env_steps']} steps; last eval {ev}")
     print(f"policy: {run_dir / 'final.pt'} (use with --policy {run_dir / 'final.pt'})")
     return 0
+
+
+def export_best_checkpoint(run_dir: Path) -> int | None:
+    """Write ``best.pt``: the saved checkpoint with the lowest validation makespan (model
+    selection on the validation set, never on the benchmark instances)."""
+    import json
+
+    from rlsys.jobshop.policy import JobShopGNNPolicy
+
+    scores = {}
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if "eval/val/makespan" in row:
+            scores[row["update"]] = row["eval/val/makespan"]
+    saved = {u: run_dir / "checkpoints" / f"ckpt_{u}.pt" for u in scores}
+    saved = {u: p for u, p in saved.items() if p.exists()}
+    if not saved:
+        return None
+    best = min(saved, key=lambda u: (scores[u], -u))
+    policy = JobShopGNNPolicy.load(saved[best])
+    policy.save(run_dir / "best.pt", metadata={"update": best, "val_makespan": scores[best]})
+    return best
 
 
 def cmd_rules(args) -> int:

@@ -6,6 +6,7 @@ updates move the greedy makespan less than the validation noise."""
 import torch
 
 from rlsys.config import from_dict
+from rlsys.jobshop.cli import export_best_checkpoint
 from rlsys.jobshop.policy import JobShopGNNPolicy
 from rlsys.jobshop.train import JobshopTrainConfig, Validator, make_policy, train
 
@@ -39,3 +40,6 @@ def test_training_improves_validation_makespan(ray_local, tmp_path):
     assert summary["updates"] == 40
     assert trained < untrained, (trained, untrained)
     assert (tmp_path / "metrics.jsonl").exists() and (tmp_path / "checkpoints").is_dir()
+    assert export_best_checkpoint(tmp_path) == 40
+    best = JobShopGNNPolicy.load(tmp_path / "best.pt")
+    assert validator(best, 0)["val/makespan"] == trained
