@@ -149,8 +149,9 @@ def run_jobshop_rules(cfg: JobshopRulesConfig, run_dir: Path, address: str | Non
     with open(run_dir / "jobshop_summary.yaml", "w") as f:
         yaml.safe_dump({f"{k[0]}@{k[1]:g}": round(v, 2) for k, v in means.items()}, f)
     return (
-        f"## Job shop: dispatching rules\n\n{len(rows)} runs ({len(cfg.instances)} instances x "
-        f"{len(cfg.policies)} rules x {len(cfg.shutdown_probs)} shutdown probabilities x "
+        "## Job shop: dispatching rules and policies\n\n"
+        f"{len(rows)} runs ({len(cfg.instances)} instances x "
+        f"{len(cfg.policies)} policies x {len(cfg.shutdown_probs)} shutdown probabilities x "
         f"{len(seeds)} seeds), {invalid} invalid schedules, "
         f"{time.perf_counter() - t0:.1f} s.\n\n{table}\n\n"
         f"![rules](jobshop_rules.png)\n\n![gantt](jobshop_gantt.png)\n"
