@@ -49,6 +49,7 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         "last_k": cfg.last_k,
         "max_iterations": cfg.max_iterations,
         "checkpoint_every": cfg.checkpoint_every,
+        "report_every": cfg.report_every,
         "fault_file": str(run_dir / FAULT_FILE),
         "method": cfg.method,
         "eta": cfg.eta,

@@ -54,6 +54,8 @@ class CalibrationConfig:
     """hybrid: coarse steps while L1 is above this (percentage points)."""
     check_seeds: int = 3
     """Re-simulate the best ASCs under this many other seeds (seed+1, seed+2, ...)."""
+    report_every: int = 4
+    """bohb/random: report to Tune every n iterations (the trend rule needs 4 points)."""
     checkpoint_every: int = 0
     """Also checkpoint every n iterations inside an evaluation (0: only at its end)."""
     max_failures: int = 2
@@ -63,7 +65,7 @@ class CalibrationConfig:
         """Raise ValueError (one line) for values out of range."""
         if self.method not in METHODS:
             raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        for name in ("max_iterations", "evaluations", "last_k", "patience"):
+        for name in ("max_iterations", "evaluations", "last_k", "patience", "report_every"):
             if getattr(self, name) < 1:
                 raise ValueError(
                     f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"

@@ -2,7 +2,8 @@
 
 ``evaluate`` (bohb, random): one job = the ASCs of the trial's config simulated up to
 ``config[BUDGET_KEY]`` iterations with the calibration seed. It reports the objective
-after every iteration (the trend stopper watches it) and checkpoints the simulation
+every ``report_every`` iterations, with the value after each iteration (the trend
+stopper fits them; a report costs a few ms of the driver), and checkpoints the simulation
 state and the per-iteration shares at its end, so a promoted job continues from there:
 a job at 6 iterations whose parent ran 2 simulates only iterations 3-6, and the result
 is bit-identical to a fresh 6-iteration run (the simulation's state includes its RNG).
@@ -63,9 +64,10 @@ def evaluate(config: dict[str, Any]) -> None:
     seed = int(config["seed"])
     k = int(config["last_k"])
     every = int(config.get("checkpoint_every") or 0)
+    report_every = int(config.get("report_every") or 1)
 
     payload, source = load_payload(config)
-    state, history, job_start, sim_s = None, [], 0, 0.0
+    state, history, job_start, sim_s, series = None, [], 0, 0.0, []
     if payload is not None:
         meta = json.loads(payload["meta.json"])
         if np.allclose(meta["asc"], asc):
@@ -89,6 +91,7 @@ def evaluate(config: dict[str, Any]) -> None:
             BUDGET_KEY: budget,
             "start_iteration": job_start,
             "sim_s": sim_s,
+            "series": list(series),  # L1 after each iteration of this job (trend stopper)
         }
         if final:
             out["record"] = {
@@ -114,9 +117,11 @@ def evaluate(config: dict[str, Any]) -> None:
         out, state = sim.run(asc_dict(asc), 1, seed=seed if state is None else None, state=state)
         sim_s += time.perf_counter() - t0
         history.append([out[0]["mode_shares"][m] for m in MODES])
+        series.append(l1(target, mean_shares(history, k)))
         final = len(history) == budget
         save = final or (every > 0 and len(history) % every == 0)
-        report(metrics(final), checkpoint() if save else None)
+        if final or save or (len(history) - job_start) % report_every == 0:
+            report(metrics(final), checkpoint() if save else None)
 
 
 def chain(config: dict[str, Any]) -> None:

@@ -62,7 +62,7 @@ from rlsys.tuner.searchers import (
     hyperband_budgets,
 )
 from rlsys.tuner.stopping import TrendStopper
-from rlsys.tuner.trainable import make_barrier, with_warm_up
+from rlsys.tuner.trainable import drop_barrier, make_barrier, with_warm_up
 
 SEARCHES = ("bohb", "random", "single")
 DONE_MARKER = "session-done.json"
@@ -291,18 +291,18 @@ def _searcher(spec: ExperimentSpec, evaluations: int, session: int) -> Hyperband
     )
 
 
-def _prepare(spec: ExperimentSpec) -> Any:
+def _prepare(spec: ExperimentSpec) -> tuple[Any, str | None]:
     """The trainable with its resources, and a warm-up barrier when trials run in parallel."""
     import ray
 
-    trainable = spec.trainable
+    trainable, name = spec.trainable, None
     cpus = ray.cluster_resources().get("CPU", 1.0)
     parallel = min(spec.workers, int(cpus // spec.cpus_per_trial) or 1)
     if spec.search != "single" and parallel > 1:
         name = f"rlsys-warmup-{uuid.uuid4().hex[:12]}"
         make_barrier(name)
         trainable = with_warm_up(trainable, name, parallel)
-    return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial})
+    return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial}), name
 
 
 def _session_dirs(storage_dir: Path) -> list[Path]:
@@ -330,7 +330,17 @@ def run_experiment(
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     # Tune's own console output: our JournalCallback prints the progress instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    trainable = _prepare(spec)
+    trainable, barrier = _prepare(spec)
+    try:
+        return _run(spec, storage_dir, journal, trainable, resume)
+    finally:
+        if barrier is not None:
+            drop_barrier(barrier)
+
+
+def _run(
+    spec: ExperimentSpec, storage_dir: Path, journal: Journal, trainable: Any, resume: bool
+) -> list[dict[str, Any]]:
 
     sessions = _session_dirs(storage_dir)
     if sessions and not resume:

@@ -2,8 +2,10 @@
 
 The calibration paper stops a BEAM run when the L1 curve of its first iterations,
 extrapolated to the last iteration, stays above the best L1 found so far. Here that is
-a Ray Tune ``Stopper`` for any trainable that reports a metric once per unit of budget
-with ``iteration`` (units done) and ``BUDGET_KEY`` (units it will do) in each result.
+a Ray Tune ``Stopper`` for any trainable that reports ``iteration`` (units of budget
+done), ``BUDGET_KEY`` (units it will do) and the metric; a result may also carry
+``series``, the metric after each unit since the run started, so that a trainable can
+report every few units (each report costs a few milliseconds of the driver's time).
 
 The trend model is a saturating curve ``y(t) = a + b * r**t`` (the day loop of an
 agent-based simulation relaxes geometrically towards its equilibrium), fitted by least
@@ -60,12 +62,13 @@ class TrendStopper(Stopper):
         margin: float = 0.5,
         rel_margin: float = 0.1,
         iteration_key: str = "iteration",
+        series_key: str = "series",
     ):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.metric, self.sign = metric, 1.0 if mode == "min" else -1.0
         self.min_points, self.margin, self.rel_margin = min_points, margin, rel_margin
-        self.iteration_key = iteration_key
+        self.iteration_key, self.series_key = iteration_key, series_key
         self.history: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self.finals: dict[int, float] = {}  # budget -> best final value (in "min" units)
         self.stopped: dict[str, tuple[int, int]] = {}  # trial_id -> (iteration, budget)
@@ -91,8 +94,14 @@ class TrendStopper(Stopper):
             self.history.pop(trial_id, None)
             self.observe_final(budget, self.sign * value)
             return False
-        hist = self.history[trial_id]
-        hist.append((iteration, value))
+        series = result.get(self.series_key)
+        if series:
+            first = iteration - len(series) + 1
+            hist = [(first + i, self.sign * float(v)) for i, v in enumerate(series)]
+            self.history[trial_id] = hist
+        else:
+            hist = self.history[trial_id]
+            hist.append((iteration, value))
         if len(hist) < self.min_points:
             return False
         best = self.incumbent(budget)

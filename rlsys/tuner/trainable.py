@@ -37,7 +37,7 @@ def load_payload(config: dict[str, Any]) -> tuple[dict[str, bytes] | None, str]:
         try:
             with tune.Checkpoint(parent).as_directory() as d:
                 return _read_dir(d), "parent"
-        except (OSError, FileNotFoundError):
+        except Exception:  # noqa: BLE001 - any storage error (pyarrow raises its own types)
             # e.g. a multi-node cluster without shared storage: start over, still correct
             return None, "fresh"
     return None, "fresh"
@@ -114,6 +114,15 @@ def make_barrier(name: str) -> Any:
     actor = ray.remote(num_cpus=0)(_Barrier)
     _BARRIERS[name] = actor.options(name=name, namespace=_NAMESPACE).remote()
     return _BARRIERS[name]
+
+
+def drop_barrier(name: str) -> None:
+    """End a barrier made by ``make_barrier`` (after its experiment)."""
+    import ray
+
+    handle = _BARRIERS.pop(name, None)
+    if handle is not None:
+        ray.kill(handle)
 
 
 def warm_up(name: str | None, target: int, timeout_s: float = 20.0) -> None:

@@ -58,3 +58,13 @@ def test_warm_start_and_max_mode():
     assert [s("t", r) for r in low][-1] is True
     with pytest.raises(ValueError):
         TrendStopper("x", "median")
+
+
+def test_a_series_in_one_report_counts_as_many_points():
+    s = TrendStopper("l1", "min", min_points=4)
+    s.observe_final(18, 5.0)
+    series = list(curve(np.arange(1, 5), 30.0, 60.0))
+    assert s("t", {"l1": series[-1], "iteration": 4, BUDGET_KEY: 18, "series": series})
+    promoted = list(curve(np.arange(7, 11), 30.0, 60.0))  # a run continued from iteration 6
+    assert s("p", {"l1": promoted[-1], "iteration": 10, BUDGET_KEY: 18, "series": promoted})
+    assert s.stopped["p"] == (10, 18)
