@@ -195,7 +195,9 @@ def best_at_budget(results: dict[str, list[dict]], budgets: list[int]) -> list[s
     return lines
 
 
-def tuner_overhead(workers: int, trials: int, reports: int, runs: Path) -> float:
+def tuner_overhead(
+    workers: int, trials: int, reports: int, runs: Path, checkpoint_kb: int = 0
+) -> float:
     """Wall seconds per trial of a trainable that does no work (Tune's own cost)."""
     from rlsys.tuner import BUDGET_KEY, ExperimentSpec, run_experiment
 
@@ -204,9 +206,11 @@ def tuner_overhead(workers: int, trials: int, reports: int, runs: Path) -> float
 
         for i in range(reports):
             metrics = {"loss": config["x"], "iteration": i + 1, BUDGET_KEY: reports}
+            payload = None
             if i + 1 == reports:
                 metrics["record"] = {"key": "final", "config": {"x": config["x"]}, "loss": 0.0}
-            report(metrics)
+                payload = {"state.bin": bytes(1024 * checkpoint_kb)} if checkpoint_kb else None
+            report(metrics, payload)
 
     spec = ExperimentSpec(
         trainable=noop,
@@ -220,7 +224,7 @@ def tuner_overhead(workers: int, trials: int, reports: int, runs: Path) -> float
         early_stopping=False,
         quiet=True,
     )
-    path = runs / f"overhead-w{workers}-r{reports}"
+    path = runs / f"overhead-w{workers}-r{reports}-c{checkpoint_kb}"
     shutil.rmtree(path, ignore_errors=True)
     records = run_experiment(spec, path)
     t = sorted(r["finished_at"] for r in records)
@@ -299,6 +303,21 @@ def main() -> int:
                 ]
                 print(f"  scaling {method} w={w} done", flush=True)
 
+    # the same with evaluations that take ~0.6 s (large: 200,000 agents, 17 x 17 km)
+    heavy: dict[int, dict] = {}
+    if not args.quick and workers > 1:
+        for w in (1, workers):
+            heavy[w] = run_one(
+                args.runs,
+                f"scaling-large/bohb-w{w}",
+                **{**base, "workers": w, "scenario": "large", "evaluations": 100},
+                method="bohb",
+                seed=seeds[0],
+                targets=BEAM_URBANSIM_10K,
+                targets_file="BEAM Urbansim-10k",
+            )
+            print(f"  scaling large bohb w={w} done", flush=True)
+
     long_runs = {}
     if not args.quick and args.long:
         for method in ("bohb", "random"):
@@ -319,6 +338,9 @@ def main() -> int:
         for w in sorted({1, workers})
     }
     overhead[f"18 reports, {workers} worker(s)"] = tuner_overhead(workers, n_over, 18, args.runs)
+    overhead[f"1 report + a 26 KB checkpoint, {workers} worker(s)"] = tuner_overhead(
+        workers, n_over, 1, args.runs, checkpoint_kb=26
+    )
 
     lines = [
         f"Scenario {args.scenario}; full evaluation 18 iterations; bohb/random "
@@ -354,19 +376,40 @@ def main() -> int:
             "",
             "### Workers (BEAM targets, full runs)",
             "",
-            "| method | wall s, 1 worker | wall s, "
-            f"{workers} workers | speed-up | per evaluation, 1 -> {workers} (ms) |",
-            "|---|---:|---:|---:|---:|",
+            "Wall time includes the workers' start-up; 'after start-up' is from the first "
+            "to the last finished evaluation.",
+            "",
+            f"| method | wall s, 1 worker | wall s, {workers} workers | speed-up |"
+            f" ms / evaluation after start-up, 1 -> {workers} | speed-up after start-up |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for method in ("bohb", "random"):
             w1 = statistics.median(r["wall_s"] for r in scaling[1][method])
             wn = statistics.median(r["wall_s"] for r in scaling[workers][method])
-            e1 = statistics.median(r["wall_s"] / r["evaluations"] for r in scaling[1][method])
-            en = statistics.median(r["wall_s"] / r["evaluations"] for r in scaling[workers][method])
+            e1 = statistics.median(per_evaluation_s(r["rows"]) for r in scaling[1][method])
+            en = statistics.median(per_evaluation_s(r["rows"]) for r in scaling[workers][method])
             lines.append(
                 f"| {method} | {w1:.1f} | {wn:.1f} | {w1 / wn:.2f}x | "
-                f"{1000 * e1:.0f} -> {1000 * en:.0f} |"
+                f"{1000 * e1:.0f} -> {1000 * en:.0f} | {e1 / en:.2f}x |"
             )
+    if heavy:
+        lines += [
+            "",
+            f"Scenario large (200,000 agents, a full evaluation ~0.6 s), bohb, 100 "
+            f"evaluations, seed {seeds[0]}:",
+            "",
+            "| workers | wall s | simulated iterations | simulation s (all workers) |"
+            " ms / evaluation after start-up |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for w, r in sorted(heavy.items()):
+            sim_s = sum(x["sim_s"] for x in r["rows"])
+            lines.append(
+                f"| {w} | {r['wall_s']:.1f} | {r['iterations']:,} | {sim_s:.1f} |"
+                f" {1000 * per_evaluation_s(r['rows']):.0f} |"
+            )
+        h1, hn = per_evaluation_s(heavy[1]["rows"]), per_evaluation_s(heavy[workers]["rows"])
+        lines.append(f"\nThroughput after start-up, {workers} vs 1 workers: {h1 / hn:.2f}x.")
     sim_share = []
     for runs in studies["beam"].values():
         for r in runs:
