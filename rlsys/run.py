@@ -49,11 +49,29 @@ class TransportConfig:
 
 
 @dataclasses.dataclass
+class CalibrationSuiteConfig:
+    """Transport calibration, each method on the same targets (see `rlsys calibrate`)."""
+
+    targets_file: str = "configs/calibration/beam-urbansim-10k.yaml"
+    """Target mode shares (YAML mode -> percent)."""
+    scenario: str = "urbansim-10k-like"
+    """Shipped scenario name or YAML path."""
+    methods: list = dataclasses.field(default_factory=lambda: ["hybrid", "bohb"])
+    """Methods to run side by side."""
+    evaluations: int = 40
+    """Evaluation budget per method."""
+    seed: int = 1
+    """Simulation seed."""
+
+
+@dataclasses.dataclass
 class SuiteConfig:
     jobshop_rules: JobshopRulesConfig | None = dataclasses.field(default_factory=JobshopRulesConfig)
     """The job-shop rules comparison (null: skipped)."""
     transport: TransportConfig | None = dataclasses.field(default_factory=TransportConfig)
     """The transport simulation (null: skipped)."""
+    calibration: CalibrationSuiteConfig | None = None
+    """The transport calibration (null: skipped)."""
 
 
 def suite_path(suite: str) -> Path:
@@ -95,6 +113,8 @@ def cmd_run(args) -> int:
         sections.append(run_jobshop_rules(cfg.jobshop_rules, run_dir, args.address))
     if cfg.transport is not None:
         sections.append(run_transport(cfg.transport, run_dir))
+    if cfg.calibration is not None:
+        sections.append(run_calibration(cfg.calibration, run_dir, args.address))
     (run_dir / "report.md").write_text("\n".join(sections))
     print(f"report: {run_dir / 'report.md'}")
     return 0
@@ -207,4 +227,48 @@ def run_transport(cfg: TransportConfig, run_dir: Path) -> str:
         f"## Transport simulation\n\n{cfg.scenario}, default ASCs (all 0), "
         f"{cfg.iterations} iterations, final mode shares (%), "
         f"{time.perf_counter() - t0:.1f} s.\n\n{table}\n\n![shares](transport_shares.png)\n"
+    )
+
+
+def run_calibration(cfg: CalibrationSuiteConfig, run_dir: Path, address: str | None) -> str:
+    from rlsys.calibration.calibrate import calibrate
+    from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig
+    from rlsys.calibration.objective import read_targets
+
+    targets_file = Path(cfg.targets_file)
+    if not targets_file.is_absolute() and not targets_file.exists():
+        targets_file = CONFIG_DIR.parent / targets_file
+    targets = read_targets(targets_file)
+    lines = [
+        "| method | best L1 (pp) | simulated iterations | evaluations | wall s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for method in cfg.methods:
+        out = run_dir / "calibration" / method
+        ccfg = load_config(
+            CalibrationConfig,
+            DEFAULT_CONFIG,
+            targets=targets,
+            targets_file=str(targets_file),
+            scenario=cfg.scenario,
+            method=method,
+            evaluations=cfg.evaluations,
+            seed=cfg.seed,
+        )
+        ccfg.check()
+        resume = (out / "summary.json").exists() or (out / "tune").exists()
+        s = calibrate(ccfg, out, resume=resume, address=address, quiet=True)
+        best = s.get("best_l1")
+        lines.append(
+            f"| {method} | {best:.2f} | {s.get('iterations')} | {s.get('evaluations')} | "
+            f"{s.get('wall_s', 0):.1f} |"
+            if best is not None
+            else f"| {method} | - | - | - | - |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    return (
+        f"## Transport calibration\n\nTargets {cfg.targets_file} on {cfg.scenario}, "
+        f"{cfg.evaluations} evaluations per method (details in calibration/<method>/report.md)."
+        f"\n\n{table}\n"
     )

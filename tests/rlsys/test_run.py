@@ -12,6 +12,10 @@ transport:
   scenario: small
   iterations: 3
   seeds: "1"
+calibration:
+  scenario: small
+  methods: [fixed-point]
+  evaluations: 3
 """
 
 
@@ -22,6 +26,8 @@ def test_run_suite_and_resume(ray_local, tmp_path, capsys):
     run_dir = next((tmp_path / "runs" / "run").iterdir())
     report = (run_dir / "report.md").read_text()
     assert "## Job shop: dispatching rules" in report and "## Transport simulation" in report
+    assert "## Transport calibration" in report and "| fixed-point |" in report
+    assert (run_dir / "calibration" / "fixed-point" / "best_asc.yaml").exists()
     for png in ("jobshop_rules.png", "jobshop_gantt.png", "transport_shares.png"):
         assert (run_dir / png).read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader(open(run_dir / "jobshop_rules.csv")))
