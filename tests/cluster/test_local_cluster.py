@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -143,9 +144,15 @@ def local_cluster():
 def test_up_is_idempotent_and_status_shows_the_nodes(local_cluster):
     again = local_cluster.sh("up")
     assert again.returncode == 0 and "already up" in again.stdout
-    status = local_cluster.sh("status")
-    assert status.returncode == 0, status.stderr
-    assert "3 of 3 nodes' raylets alive" in status.stdout and "CPU" in status.stdout
+    # `ray status` lists resources only once the autoscaler has reported them: poll a bit
+    for _ in range(10):
+        status = local_cluster.sh("status")
+        assert status.returncode == 0, status.stderr
+        assert "3 of 3 nodes' raylets alive" in status.stdout
+        if "CPU" in status.stdout:
+            break
+        time.sleep(2)
+    assert "CPU" in status.stdout, status.stdout
 
 
 def test_token_authentication_is_on(local_cluster):
