@@ -95,13 +95,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args) -> int:
-    from rlsys.runtime import init_ray, make_run_dir
+    from rlsys.runtime import init_ray, load_run_config, make_run_dir
 
     if args.resume:
         run_dir = Path(args.resume)
-        if not (run_dir / "config.yaml").exists():
-            raise ValueError(f"{run_dir}: not a run directory (no config.yaml)")
-        cfg = load_config(SuiteConfig, run_dir / "config.yaml")
+        cfg = load_run_config(SuiteConfig, run_dir)
     else:
         cfg = load_config(SuiteConfig, suite_path(args.suite))
         run_dir = make_run_dir("run", cfg, root=args.runs_dir)

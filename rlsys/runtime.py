@@ -76,3 +76,13 @@ def make_run_dir(workload: str, config: Any, root: Path | str | None = None) -> 
     with open(run_dir / "config.yaml", "w") as f:
         yaml.safe_dump(_to_plain(config), f, sort_keys=False)
     return run_dir
+
+
+def load_run_config(cls, run_dir: Path | str):
+    """The resolved config of an existing run directory, to resume it."""
+    from rlsys.config import load_config
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise ValueError(f"{run_dir}: not a run directory (no config.yaml)")
+    return load_config(cls, run_dir / "config.yaml")

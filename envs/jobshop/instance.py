@@ -98,15 +98,20 @@ def _content_lines(text: str) -> list[tuple[int, str]]:
     ]
 
 
-def parse_standard(text: str, name: str = "instance", path: str = "<text>") -> Instance:
-    lines = _content_lines(text)
+def _header(lines: list[tuple[int, str]], path: str) -> tuple[int, int]:
+    """``n_jobs n_machines`` from the first content line (both positive)."""
     if not lines:
         raise InstanceError(f"{path}: empty instance file")
     lineno, head = lines[0]
     hdr = _ints(head, path, lineno)
     if len(hdr) < 2 or hdr[0] <= 0 or hdr[1] <= 0:
         raise InstanceError(f"{path}:{lineno}: header must be 'n_jobs n_machines' (positive)")
-    n, m = hdr[0], hdr[1]
+    return hdr[0], hdr[1]
+
+
+def parse_standard(text: str, name: str = "instance", path: str = "<text>") -> Instance:
+    lines = _content_lines(text)
+    n, m = _header(lines, path)
     if len(lines) - 1 < n:
         raise InstanceError(f"{path}: header says {n} jobs but the file has {len(lines) - 1}")
     machines, times = [], []
@@ -138,13 +143,7 @@ def parse_taillard(text: str, name: str = "instance", path: str = "<text>") -> I
         for no, ln in _content_lines(text)
         if not ln.strip().lower().startswith(("times", "machines", "nb of", "number"))
     ]
-    if not lines:
-        raise InstanceError(f"{path}: empty instance file")
-    lineno, head = lines[0]
-    hdr = _ints(head, path, lineno)
-    if len(hdr) < 2 or hdr[0] <= 0 or hdr[1] <= 0:
-        raise InstanceError(f"{path}:{lineno}: header must start with 'n_jobs n_machines'")
-    n, m = hdr[0], hdr[1]
+    n, m = _header(lines, path)
     body = lines[1:]
     if len(body) != 2 * n:
         raise InstanceError(f"{path}: expected {2 * n} rows (times then machines), got {len(body)}")

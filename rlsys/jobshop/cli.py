@@ -150,13 +150,11 @@ def cmd_train(args) -> int:
 
     from rlsys.config import load_config
     from rlsys.jobshop.train import JobshopTrainConfig, train
-    from rlsys.runtime import init_ray, make_run_dir
+    from rlsys.runtime import init_ray, load_run_config, make_run_dir
 
     if args.resume:
         run_dir = Path(args.resume)
-        if not (run_dir / "config.yaml").exists():
-            raise ValueError(f"{run_dir}: not a run directory (no config.yaml)")
-        cfg = load_config(JobshopTrainConfig, run_dir / "config.yaml")
+        cfg = load_run_config(JobshopTrainConfig, run_dir)
     else:
         cfg = load_config(JobshopTrainConfig, args.config)
     if args.actors is not None:
