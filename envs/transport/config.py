@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from envs.yaml_io import parse_yaml
 
 
 class ScenarioError(ValueError):
@@ -249,11 +249,7 @@ def load_scenario_config(path: str | Path) -> ScenarioConfig:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"scenario file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        raise ScenarioError(f"scenario {path.name}: {first}") from None
+    data = parse_yaml(path.read_text(), f"scenario {path.name}", ScenarioError)
     return parse_scenario(data, path.name)
 
 

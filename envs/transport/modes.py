@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import yaml
+
+from envs.yaml_io import parse_yaml
 
 MODES: tuple[str, ...] = (
     "walk",
@@ -66,11 +67,7 @@ def read_asc(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"ASC file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        raise ValueError(f"ASC file {path}: {first}") from None
+    data = parse_yaml(path.read_text(), f"ASC file {path}")
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -11,9 +11,9 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from envs.transport import MODES
+from envs.yaml_io import parse_yaml
 
 REFERENCE = "car"
 FREE_MODES: tuple[str, ...] = tuple(m for m in MODES if m != REFERENCE)
@@ -75,11 +75,7 @@ def read_targets(path: str | Path) -> dict[str, float]:
             except ValueError:
                 raise ValueError(f"targets file {path}: share {row[1]!r} is not a number") from None
     else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-            raise ValueError(f"targets file {path}: {first}") from None
+        data = parse_yaml(text, f"targets file {path}")
     return validate_targets(data, where=f"targets file {path}")
 
 
