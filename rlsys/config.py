@@ -11,7 +11,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from envs.yaml_io import parse_yaml
 
 T = TypeVar("T")
 
@@ -71,7 +71,6 @@ def load_config(cls: type[T], path: str | Path | None = None, **overrides: Any) 
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"{path}: config file not found")
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
+        data = parse_yaml(path.read_text(), str(path), ConfigError) or {}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return from_dict(cls, data, where=f"{path}: " if path else "")

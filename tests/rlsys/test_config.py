@@ -47,3 +47,11 @@ def test_optional_nested_dataclass(tmp_path):
     assert load_config(WithOptional, path).inner == Inner(depth=7)
     path.write_text("inner: null\n")
     assert load_config(WithOptional, path).inner is None
+
+
+def test_malformed_yaml_is_one_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("lr: [1, 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(Outer, path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
