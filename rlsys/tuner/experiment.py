@@ -330,6 +330,9 @@ def run_experiment(
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     # Tune's own console output: our JournalCallback prints the progress instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Tune's per-trial JSON/CSV/TensorBoard loggers: the journal already records every
+    # result, and they cost the driver ~7 ms per result (a fifth of a 200-evaluation run)
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     trainable, barrier = _prepare(spec)
     try:
         return _run(spec, storage_dir, journal, trainable, resume)

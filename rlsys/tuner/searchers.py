@@ -85,6 +85,46 @@ def config_space(bounds: dict[str, tuple[float, float]], seed: int) -> CS.Config
     return cs
 
 
+def vectorized_bohb(space: CS.ConfigurationSpace, **kwargs: Any) -> Any:
+    """hpbandster's BOHB config generator with its proposal step vectorised.
+
+    hpbandster draws each of the ``num_samples`` candidates one coordinate at a time
+    (``scipy.stats.truncnorm.rvs`` per value, ~0.15 ms each) and scores them one by one
+    with the two KDEs: 48 ms per configuration in 7 dimensions, measured as 45 % of the
+    driver's time in a 200-evaluation calibration, where it serialised the workers. This
+    subclass runs the same algorithm in array operations: the same KDE models (fitted by
+    hpbandster's ``new_result``), the same random fraction, the same candidates (a good
+    point plus truncated-normal noise of ``bandwidth_factor * max(bw, min_bandwidth)``),
+    the same acquisition ``max(g, 1e-32) / max(l, 1e-32)``. Spaces with categorical
+    parameters use hpbandster's own loop.
+    """
+    import scipy.stats as sps
+    from hpbandster.optimizers.config_generators.bohb import BOHB
+
+    class VectorizedBOHB(BOHB):
+        def get_config(self, budget: float) -> tuple[dict, dict]:
+            if np.any(self.vartypes != 0) or not self.kde_models:
+                return super().get_config(budget)
+            if np.random.rand() < self.random_fraction:
+                return dict(self.configspace.sample_configuration()), {"model_based_pick": False}
+            model = self.kde_models[max(self.kde_models)]
+            good, bad = model["good"], model["bad"]
+            centres = good.data[np.random.randint(0, len(good.data), size=self.num_samples)]
+            bw = self.bw_factor * np.maximum(good.bw, self.min_bandwidth)
+            lo, hi = (0.0 - centres) / bw, (1.0 - centres) / bw
+            cand = sps.truncnorm.rvs(lo, hi, loc=centres, scale=bw, size=centres.shape)
+            score = np.maximum(bad.pdf(cand), 1e-32) / np.maximum(good.pdf(cand), 1e-32)
+            ok = np.isfinite(score)
+            if not ok.any():
+                self.logger.warning("no finite acquisition value: using a random configuration")
+                return dict(self.configspace.sample_configuration()), {"model_based_pick": False}
+            best = cand[np.flatnonzero(ok)[np.argmin(score[ok])]]
+            config = CS.Configuration(self.configspace, vector=np.clip(best, 0.0, 1.0))
+            return dict(config), {"model_based_pick": True}
+
+    return VectorizedBOHB(space, **kwargs)
+
+
 class HyperbandSearcher(Searcher):
     """hpbandster's BOHB (``model="bohb"``) or random search (``model="random"``) for Tune.
 
@@ -125,11 +165,9 @@ class HyperbandSearcher(Searcher):
         self.max_evaluations = int(max_evaluations)
         self._rng_state = np.random.RandomState(seed).get_state()
         if model == "bohb":
-            from hpbandster.optimizers.config_generators.bohb import BOHB
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # ConfigSpace 1.x API
-                self.generator = BOHB(space, **(bohb_kwargs or {}))
+                self.generator = vectorized_bohb(space, **(bohb_kwargs or {}))
         else:
             from hpbandster.optimizers.config_generators.random_sampling import RandomSampling
 
