@@ -34,7 +34,7 @@ from rlsys.calibration.objective import (
     l1,
     mean_shares,
 )
-from rlsys.tuner.searchers import BUDGET_KEY
+from rlsys.tuner.keys import BUDGET_KEY
 from rlsys.tuner.trainable import crash_once, json_blob, load_payload, report
 
 _SIMS: dict[str, TransportSim] = {}

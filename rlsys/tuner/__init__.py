@@ -8,33 +8,37 @@
   as a Tune Searcher, with real multi-fidelity (promoted jobs continue from a checkpoint).
 - ``stopping.TrendStopper``: extrapolation-based early stopping.
 - ``trainable``: helpers for trainables that continue from checkpoints.
+- ``keys``: the config keys of the trainable contract.
+
+The names below are imported on first use: a trainable on a Ray worker imports
+``rlsys.tuner.keys`` and ``rlsys.tuner.trainable`` only, not the driver's side.
 """
 
-from rlsys.tuner.experiment import ExperimentSpec, Journal, run_experiment
-from rlsys.tuner.searchers import (
-    BUDGET_KEY,
-    JOB_KEY,
-    PARENT_BUDGET_KEY,
-    PARENT_KEY,
-    PICK_KEY,
-    HyperbandSearcher,
-    config_space,
-    hyperband_budgets,
-)
-from rlsys.tuner.stopping import TrendStopper, forecast
+from __future__ import annotations
 
-__all__ = [
-    "BUDGET_KEY",
-    "JOB_KEY",
-    "PARENT_BUDGET_KEY",
-    "PARENT_KEY",
-    "PICK_KEY",
-    "ExperimentSpec",
-    "HyperbandSearcher",
-    "Journal",
-    "TrendStopper",
-    "config_space",
-    "forecast",
-    "hyperband_budgets",
-    "run_experiment",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ExperimentSpec": "experiment",
+    "Journal": "experiment",
+    "run_experiment": "experiment",
+    "HyperbandSearcher": "searchers",
+    "config_space": "searchers",
+    "hyperband_budgets": "searchers",
+    "TrendStopper": "stopping",
+    "forecast": "stopping",
+    "BUDGET_KEY": "keys",
+    "JOB_KEY": "keys",
+    "PARENT_BUDGET_KEY": "keys",
+    "PARENT_KEY": "keys",
+    "PICK_KEY": "keys",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'rlsys.tuner' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"rlsys.tuner.{_WHERE[name]}"), name)

@@ -38,17 +38,14 @@ import ConfigSpace as CS
 import numpy as np
 from ray.tune.search import Searcher
 
-BUDGET_KEY = "_budget"
-"""Config key: the budget (in the trainable's own unit) this job must reach."""
-PARENT_KEY = "_parent_checkpoint"
-"""Config key: checkpoint path of the same configuration at a smaller budget, or None."""
-PARENT_BUDGET_KEY = "_parent_budget"
-"""Config key: the budget of that parent run (0 when there is none)."""
-JOB_KEY = "_job"
-"""Config key: job name ``"<iteration>.<stage>.<index>@<budget>"``."""
-PICK_KEY = "_model_based_pick"
-"""Config key: True when hpbandster's KDE model proposed the configuration."""
-PRIVATE_KEYS = (BUDGET_KEY, PARENT_KEY, PARENT_BUDGET_KEY, JOB_KEY, PICK_KEY)
+from rlsys.tuner.keys import (  # noqa: F401  (re-exported: the contract's keys)
+    BUDGET_KEY,
+    JOB_KEY,
+    PARENT_BUDGET_KEY,
+    PARENT_KEY,
+    PICK_KEY,
+    PRIVATE_KEYS,
+)
 
 _log = logging.getLogger(__name__)
 

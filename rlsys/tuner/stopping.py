@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 from ray.tune import Stopper
 
-from rlsys.tuner.searchers import BUDGET_KEY
+from rlsys.tuner.keys import BUDGET_KEY
 
 _RATES = (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 

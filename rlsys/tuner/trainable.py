@@ -19,7 +19,7 @@ from typing import Any
 
 from ray import tune
 
-from rlsys.tuner.searchers import PARENT_KEY
+from rlsys.tuner.keys import PARENT_KEY
 
 
 def _read_dir(path: str) -> dict[str, bytes]:
