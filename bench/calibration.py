@@ -86,6 +86,9 @@ def _rows(run_dir: Path) -> list[dict]:
                 {
                     "full_budget": r["full_budget"] == "True",
                     "l1": float(r["l1"]) if r["l1"] not in ("", "None") else None,
+                    "objective": float(r["objective"])
+                    if r["objective"] not in ("", "None")
+                    else None,
                     "cumulative_iterations": int(r["cumulative_iterations"]),
                     "elapsed_s": float(r["elapsed_s"]),
                     "sim_s": float(r["sim_s"] or 0.0) if r["sim_s"] not in ("", "None") else 0.0,

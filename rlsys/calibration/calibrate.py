@@ -21,13 +21,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from envs.transport import MODES, load_scenario
 from rlsys.calibration import trainables
 from rlsys.calibration.config import CalibrationConfig
-from rlsys.calibration.objective import FREE_MODES, l1, mean_shares, target_vector
+from rlsys.calibration.objective import FREE_MODES, target_vector
 from rlsys.tuner import ExperimentSpec, Journal, run_experiment
 
 FAULT_FILE = ".crash-once"
@@ -45,6 +44,8 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
     constants = {
         "scenario": cfg.scenario,
         "target": target_vector(cfg.targets).tolist(),
+        "time_targets": dict(cfg.time_targets),
+        "time_weight": cfg.time_weight,
         "seed": cfg.seed,
         "last_k": cfg.last_k,
         "max_iterations": cfg.max_iterations,
@@ -65,7 +66,8 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         constants=constants,
         search="single" if chain else cfg.method,
         space={m: (float(cfg.bounds[0]), float(cfg.bounds[1])) for m in FREE_MODES},
-        metric="l1",
+        metric="objective",
+        record_keys=("l1", "time_error"),
         mode="min",
         max_budget=cfg.max_iterations,
         min_budget=cfg.min_budget or None,
@@ -138,6 +140,12 @@ def calibrate(
             f"({len(rows)} evaluations, {summary['wall_s']:.1f} s); "
             f"other seeds: {', '.join(f'{v:.2f}' for v in checks.get('other_seeds_l1', []))}"
         )
+        if best["time_error"] is not None:
+            print(
+                f"travel-time error {best['time_error']:.2f} % (objective "
+                f"{best['objective']:.3f}); other seeds: "
+                f"{', '.join(f'{v:.2f}' for v in checks.get('other_seeds_time_error', []))} %"
+            )
         print(f"wrote {run_dir / 'best_asc.yaml'}, evaluations.csv, report.md")
     return summary
 
@@ -176,7 +184,9 @@ def evaluation_rows(records: list[dict[str, Any]], segments: list[float]) -> lis
             "start_iteration": rec.get("start_iteration", 0),
             "iterations_run": rec.get("iterations_run", 0),
             "cumulative_iterations": total,
+            "objective": rec.get("objective"),
             "l1": rec.get("l1"),
+            "time_error": rec.get("time_error"),
             "stopped_early": stopped,
             "iterations_saved": (rec.get("budget", 0) or 0)
             - (rec.get("start_iteration", 0) or 0)
@@ -196,47 +206,59 @@ def evaluation_rows(records: list[dict[str, Any]], segments: list[float]) -> lis
             row[f"asc_{m}"] = (rec.get("config") or {}).get(m)
         for m in MODES:
             row[f"share_{m}"] = (rec.get("shares") or {}).get(m)
+        for m in MODES:
+            row[f"time_{m}"] = (rec.get("times") or {}).get(m)
         rows.append(row)
     return rows
 
 
 def best_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The lowest L1 among full evaluations (else among the largest budget reached)."""
-    done = [r for r in rows if r["l1"] is not None and not r["stopped_early"] and not r["error"]]
+    """The lowest objective among full evaluations (else among the largest budget reached)."""
+    done = [
+        r for r in rows if r["objective"] is not None and not r["stopped_early"] and not r["error"]
+    ]
     full = [r for r in done if r["full_budget"]]
     pool = full or [r for r in done if r["budget"] == max((x["budget"] for x in done), default=0)]
-    return min(pool, key=lambda r: r["l1"]) if pool else None
+    return min(pool, key=lambda r: r["objective"]) if pool else None
 
 
 def best_asc(row: dict[str, Any]) -> dict[str, float]:
     return {m: float(row[f"asc_{m}"]) for m in FREE_MODES}
 
 
-def _simulate_l1(
-    scenario: str, asc: dict, iterations: int, seed: int, target: list, last_k: int
-) -> dict:
-    sim = trainables.simulator(scenario)
-    out, _ = sim.run(asc, iterations, seed=seed)
-    shares = mean_shares([[o["mode_shares"][m] for m in MODES] for o in out], last_k)
-    return {"l1": l1(np.asarray(target), shares), "shares": trainables.shares_dict(shares)}
+def _simulate(config: dict, asc: dict, seed: int) -> dict:
+    """One full run of ``asc`` under ``seed``, scored like an evaluation."""
+    sim = trainables.simulator(config["scenario"])
+    out, _ = sim.run(asc, int(config["max_iterations"]), seed=seed)
+    score = trainables.Scorer(config)
+    return score(
+        [[o["mode_shares"][m] for m in MODES] for o in out],
+        [trainables.iteration_times(o) for o in out],
+    )
 
 
 def resimulate(cfg: CalibrationConfig, best: dict[str, Any]) -> dict[str, Any]:
-    """L1 of the best ASCs re-simulated (as Ray tasks) under the seed and ``check_seeds`` others."""
+    """The best ASCs re-simulated (as Ray tasks) under the seed and ``check_seeds`` others."""
     import ray
 
-    task = ray.remote(num_cpus=1)(_simulate_l1)
+    task = ray.remote(num_cpus=1)(_simulate)
     seeds = [cfg.seed] + [cfg.seed + i for i in range(1, cfg.check_seeds + 1)]
-    target = target_vector(cfg.targets).tolist()
-    futures = [
-        task.remote(cfg.scenario, best_asc(best), cfg.max_iterations, s, target, cfg.last_k)
-        for s in seeds
-    ]
-    results = ray.get(futures)
+    config = {
+        "scenario": cfg.scenario,
+        "max_iterations": cfg.max_iterations,
+        "target": target_vector(cfg.targets).tolist(),
+        "time_targets": dict(cfg.time_targets),
+        "time_weight": cfg.time_weight,
+        "last_k": cfg.last_k,
+    }
+    results = ray.get([task.remote(config, best_asc(best), s) for s in seeds])
     return {
         "seed": cfg.seed,
         "seed_l1": results[0]["l1"],
         "seed_shares": results[0]["shares"],
+        "seed_times": results[0]["times"],
+        "seed_time_error": results[0]["time_error"],
         "other_seeds": seeds[1:],
         "other_seeds_l1": [r["l1"] for r in results[1:]],
+        "other_seeds_time_error": [r["time_error"] for r in results[1:]],
     }

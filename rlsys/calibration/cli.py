@@ -25,6 +25,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--targets", type=Path, help="YAML (mode: percent) or CSV (mode,share)")
+    p.add_argument(
+        "--time-targets",
+        type=Path,
+        help="extra targets: mean travel time per mode, YAML (mode: minutes) or CSV",
+    )
+    p.add_argument(
+        "--time-weight", type=float, help="objective = L1 + weight x travel-time error %% (1)"
+    )
     p.add_argument("--scenario", help="shipped scenario name or YAML path")
     p.add_argument("--method", choices=METHODS, help="search method (default bohb)")
     p.add_argument("--max-iterations", type=int, help="iterations of a full evaluation (18)")
@@ -51,6 +59,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "bounds": list(args.bounds) if args.bounds else None,
         "early_stopping": False if args.no_early_stopping else None,
+        "time_weight": args.time_weight,
     }
     return {k: v for k, v in over.items() if v is not None}
 
@@ -58,7 +67,7 @@ def _overrides(args: argparse.Namespace) -> dict:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from rlsys.calibration.calibrate import calibrate
     from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig
-    from rlsys.calibration.objective import read_targets
+    from rlsys.calibration.objective import read_targets, read_time_targets
     from rlsys.config import load_config
 
     over = _overrides(args)
@@ -78,12 +87,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             setattr(cfg, key, value)
         if args.targets is not None and read_targets(args.targets) != cfg.targets:
             raise ValueError("--targets differ from the resumed run's targets")
+        if args.time_targets is not None and read_time_targets(args.time_targets) != dict(
+            cfg.time_targets
+        ):
+            raise ValueError("--time-targets differ from the resumed run's time targets")
         calibrate(cfg, run_dir, resume=True, address=args.address, quiet=args.quiet)
         return 0
 
     if args.targets is None:
         raise ValueError("--targets FILE is required (a YAML map mode -> percent)")
     targets = read_targets(args.targets)
+    if args.time_targets is not None:
+        over["time_targets"] = read_time_targets(args.time_targets)
+        over["time_targets_file"] = str(args.time_targets)
     cfg = load_config(
         CalibrationConfig,
         args.config or DEFAULT_CONFIG,

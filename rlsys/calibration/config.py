@@ -18,6 +18,12 @@ class CalibrationConfig:
     """Target mode shares, mode -> percent (missing modes 0; filled from --targets)."""
     targets_file: str = ""
     """Where the targets came from (for the report)."""
+    time_targets: dict = dataclasses.field(default_factory=dict)
+    """Extra targets: mean travel time per mode, minutes (any subset; from --time-targets)."""
+    time_targets_file: str = ""
+    """Where the time targets came from (for the report)."""
+    time_weight: float = 1.0
+    """Objective = L1 of the shares (pp) + time_weight x mean travel-time error (%)."""
     scenario: str = "urbansim-10k-like"
     """Shipped scenario name or YAML path."""
     method: str = "bohb"
@@ -82,6 +88,8 @@ class CalibrationConfig:
             raise ValueError(f"short_budget must be in [0, {self.max_iterations}]")
         if len(self.bounds) != 2 or not float(self.bounds[0]) < float(self.bounds[1]):
             raise ValueError(f"bounds must be [low, high] with low < high, got {self.bounds}")
+        if not self.time_weight >= 0:
+            raise ValueError(f"--time-weight must be >= 0, got {self.time_weight}")
         if self.damping <= 0 or self.epsilon <= 0:
             raise ValueError("damping and epsilon must be > 0")
         if not self.targets:

@@ -57,26 +57,30 @@ def validate_targets(data: object, where: str = "targets") -> dict[str, float]:
     return out
 
 
+def _read_mode_map(path: Path, what: str) -> object:
+    """The raw ``mode -> number`` map of a YAML file, or of a CSV file of ``mode,value`` rows."""
+    if not path.is_file():
+        raise ValueError(f"{what} file not found: {path}")
+    text = path.read_text()
+    if path.suffix.lower() != ".csv":
+        return parse_yaml(text, f"{what} file {path}")
+    data: dict[str, object] = {}
+    for row in csv.reader(text.splitlines()):
+        if not row or row[0].strip().startswith("#") or row[0].strip() == "mode":
+            continue
+        if len(row) != 2:
+            raise ValueError(f"{what} file {path}: expected rows 'mode,value', got {row}")
+        try:
+            data[row[0].strip()] = float(row[1])
+        except ValueError:
+            raise ValueError(f"{what} file {path}: {row[1]!r} is not a number") from None
+    return data
+
+
 def read_targets(path: str | Path) -> dict[str, float]:
     """Read target shares from YAML (``mode: percent``) or CSV (``mode,share`` rows)."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"targets file not found: {path}")
-    text = path.read_text()
-    if path.suffix.lower() == ".csv":
-        data: dict[str, object] = {}
-        for row in csv.reader(text.splitlines()):
-            if not row or row[0].strip().startswith("#") or row[0].strip() == "mode":
-                continue
-            if len(row) != 2:
-                raise ValueError(f"targets file {path}: expected rows 'mode,share', got {row}")
-            try:
-                data[row[0].strip()] = float(row[1])
-            except ValueError:
-                raise ValueError(f"targets file {path}: share {row[1]!r} is not a number") from None
-    else:
-        data = parse_yaml(text, f"targets file {path}")
-    return validate_targets(data, where=f"targets file {path}")
+    return validate_targets(_read_mode_map(path, "targets"), where=f"targets file {path}")
 
 
 def target_vector(targets: dict[str, float]) -> np.ndarray:
@@ -167,3 +171,62 @@ class SecantStep:
         self.gain = np.array(data["gain"], dtype=np.float64)
         p = data.get("prev")
         self.prev = None if p is None else (np.array(p[0]), np.array(p[1]))
+
+
+# --- extra targets: mean travel time per mode --------------------------------------------
+
+
+def validate_time_targets(data: object, where: str = "time targets") -> dict[str, float]:
+    """Check a mode -> minutes map (any subset of the modes, each > 0). Raises ValueError."""
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f"{where}: expected a map mode -> minutes, e.g. 'car: 24.5'")
+    out: dict[str, float] = {}
+    for mode, value in data.items():
+        if mode not in MODES:
+            raise ValueError(f"{where}: unknown mode {mode!r} (valid: {', '.join(MODES)})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            raise ValueError(f"{where}: travel time of {mode!r} must be a number, got {value!r}")
+        if value <= 0:
+            raise ValueError(f"{where}: travel time of {mode!r} must be > 0 minutes, got {value}")
+        out[mode] = float(value)
+    return out
+
+
+def read_time_targets(path: str | Path) -> dict[str, float]:
+    """Read mean travel times per mode (minutes) from YAML (``mode: minutes``) or CSV."""
+    path = Path(path)
+    data = _read_mode_map(path, "time targets")
+    return validate_time_targets(data, where=f"time targets file {path}")
+
+
+def time_vector(time_targets: dict[str, float]) -> np.ndarray:
+    """Time targets in ``MODES`` order, NaN where a mode has none."""
+    return np.array([float(time_targets.get(m, np.nan)) for m in MODES])
+
+
+def mean_times(history: np.ndarray | list, last_k: int) -> np.ndarray:
+    """Mean travel time per mode (minutes, ``MODES`` order) over the last ``last_k``
+    iterations; NaN entries (nobody used the mode) are skipped, all-NaN stays NaN."""
+    h = np.asarray(history, dtype=np.float64)[-max(1, int(last_k)) :]
+    seen = np.isfinite(h)
+    total = np.where(seen, h, 0.0).sum(axis=0)
+    count = seen.sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def time_error(time_target: np.ndarray, times: np.ndarray) -> float | None:
+    """Mean absolute percentage error (percent) over the modes with a time target.
+
+    A targeted mode that nobody used (no simulated time) counts as 100 %. None when
+    there are no time targets."""
+    has = np.isfinite(time_target)
+    if not has.any():
+        return None
+    t, s = time_target[has], np.asarray(times, dtype=np.float64)[has]
+    err = np.where(np.isfinite(s), np.abs(s - t) / t * 100.0, 100.0)
+    return float(err.mean())
+
+
+def objective(l1_pp: float, time_err: float | None, time_weight: float) -> float:
+    """The calibration's objective: L1 of the shares (pp) + weight x time error (%)."""
+    return float(l1_pp) if time_err is None else float(l1_pp) + time_weight * float(time_err)

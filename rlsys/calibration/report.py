@@ -18,12 +18,14 @@ from rlsys.calibration.config import CalibrationConfig
 from rlsys.calibration.objective import FREE_MODES
 
 
-def best_so_far(rows: list[dict[str, Any]], x_key: str) -> tuple[list[float], list[float]]:
-    """Step curve (x, best full-evaluation L1 so far), one point per improvement."""
+def best_so_far(
+    rows: list[dict[str, Any]], x_key: str, y_key: str = "objective"
+) -> tuple[list[float], list[float]]:
+    """Step curve (x, best full-evaluation objective so far), one point per improvement."""
     xs, ys, best = [], [], np.inf
     for r in rows:
-        if r["full_budget"] and r["l1"] is not None and r["l1"] < best:
-            best = r["l1"]
+        if r["full_budget"] and r[y_key] is not None and r[y_key] < best:
+            best = r[y_key]
             xs.append(float(r[x_key]))
             ys.append(best)
     return xs, ys
@@ -37,8 +39,13 @@ def first_reaching(rows: list[dict[str, Any]], threshold: float) -> dict[str, An
     return None
 
 
-def plot_l1(runs: dict[str, list[dict[str, Any]]], path: Path, title: str = "") -> None:
-    """Two panels: best L1 versus simulated iterations and versus wall time, per run."""
+def plot_l1(
+    runs: dict[str, list[dict[str, Any]]],
+    path: Path,
+    title: str = "",
+    ylabel: str = "best L1 so far (pp)",
+) -> None:
+    """Two panels: best objective versus simulated iterations and versus wall time, per run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,7 +64,7 @@ def plot_l1(runs: dict[str, list[dict[str, Any]]], path: Path, title: str = "") 
         ax.grid(alpha=0.3, which="both")
         for level in (1.0, 5.0):
             ax.axhline(level, color="grey", lw=0.8, ls="--")
-    axes[0].set_ylabel("best L1 so far (pp)")
+    axes[0].set_ylabel(ylabel)
     if axes[0].get_legend_handles_labels()[0]:
         axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
@@ -136,7 +143,9 @@ def write_outputs(
         "continued": sum(r["continued"] for r in rows),
         "model_based_picks": sum(bool(r["model_based_pick"]) for r in rows),
         "retries": retries,
+        "best_objective": None if best is None else best["objective"],
         "best_l1": None if best is None else best["l1"],
+        "best_time_error": None if best is None else best["time_error"],
         "best_asc": None,
         **checks,
     }
@@ -155,6 +164,8 @@ def write_outputs(
             f"L1 {best['l1']:.3f} pp (mean of the last {cfg.last_k} of "
             f"{cfg.max_iterations} iterations, seed {cfg.seed})"
         )
+        if best["time_error"] is not None:
+            header += f"\ntravel-time error {best['time_error']:.2f} % (mean over targeted modes)"
         write_asc(asc, run_dir / "best_asc.yaml", header)
         plot_shares(
             cfg.targets,
@@ -162,7 +173,12 @@ def write_outputs(
             run_dir / "shares.png",
             title=f"target vs simulated (best ASCs, seed {cfg.seed}): L1 {best['l1']:.2f} pp",
         )
-    plot_l1({cfg.method: rows}, run_dir / "l1.png", title=f"{cfg.scenario}, {cfg.method}")
+    ylabel = (
+        f"best L1 + {cfg.time_weight:g} x time error" if cfg.time_targets else "best L1 so far (pp)"
+    )
+    plot_l1(
+        {cfg.method: rows}, run_dir / "l1.png", title=f"{cfg.scenario}, {cfg.method}", ylabel=ylabel
+    )
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     (run_dir / "report.md").write_text(report_markdown(cfg, summary, rows))
     return summary
@@ -172,6 +188,24 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _time_lines(cfg: CalibrationConfig, s: dict[str, Any]) -> list[str]:
+    """Report rows for the extra travel-time targets (none without them)."""
+    if not cfg.time_targets:
+        return []
+    other = ", ".join(_fmt(v) for v in s.get("other_seeds_time_error", []))
+    times = s.get("seed_times") or {}
+    per_mode = "; ".join(
+        f"{m} {_fmt(times.get(m), 1)} / {t:.1f}" for m, t in cfg.time_targets.items()
+    )
+    return [
+        f"| best objective (L1 + {cfg.time_weight:g} x time error) | "
+        f"{_fmt(s['best_objective'], 3)} |",
+        f"| travel-time error, best ASCs (seed {cfg.seed}) | {_fmt(s['best_time_error'])} % |",
+        f"| travel-time error, other seeds | {other} % |",
+        f"| travel time, simulated / target (min) | {per_mode} |",
+    ]
+
+
 def report_markdown(cfg: CalibrationConfig, s: dict[str, Any], rows: list[dict]) -> str:
     other = ", ".join(_fmt(v) for v in s.get("other_seeds_l1", []))
     lines = [
@@ -179,12 +213,19 @@ def report_markdown(cfg: CalibrationConfig, s: dict[str, Any], rows: list[dict])
         "",
         f"Targets: {cfg.targets_file or 'inline'}; seed {cfg.seed}; {s['workers']} worker(s); "
         f"full evaluation = {cfg.max_iterations} iterations, objective = L1 (pp) of the mean "
-        f"shares of the last {cfg.last_k} iterations.",
+        f"shares of the last {cfg.last_k} iterations"
+        + (
+            f" + {cfg.time_weight:g} x the mean travel-time error (%) over "
+            f"{', '.join(cfg.time_targets)} ({cfg.time_targets_file or 'inline'})."
+            if cfg.time_targets
+            else "."
+        ),
         "",
         "| quantity | value |",
         "|---|---:|",
         f"| best L1 (seed {cfg.seed}) | {_fmt(s['best_l1'], 3)} pp |",
         f"| same ASCs, seeds {s.get('other_seeds', [])} | {other} pp |",
+        *_time_lines(cfg, s),
         f"| evaluations | {s['evaluations']} |",
         f"| simulated iterations | {s['iterations']} |",
         f"| wall time | {s['wall_s']:.1f} s |",

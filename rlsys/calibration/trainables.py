@@ -33,6 +33,10 @@ from rlsys.calibration.objective import (
     fixed_point_step,
     l1,
     mean_shares,
+    mean_times,
+    objective,
+    time_error,
+    time_vector,
 )
 from rlsys.tuner.keys import BUDGET_KEY
 from rlsys.tuner.trainable import crash_once, json_blob, load_payload, report
@@ -55,43 +59,83 @@ def shares_dict(shares: np.ndarray) -> dict[str, float]:
     return {m: float(v) for m, v in zip(MODES, shares, strict=True)}
 
 
+def times_dict(times: np.ndarray) -> dict[str, float | None]:
+    return {m: float(v) if np.isfinite(v) else None for m, v in zip(MODES, times, strict=True)}
+
+
+def iteration_times(out: dict[str, Any]) -> list[float]:
+    """One iteration's mean travel time per mode (``MODES`` order, NaN if nobody used it)."""
+    t = out["mean_travel_time_min"]
+    return [np.nan if t.get(m) is None else float(t[m]) for m in MODES]
+
+
+class Scorer:
+    """The objective of one evaluation from its per-iteration shares and travel times."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.target = np.asarray(config["target"], dtype=np.float64)
+        self.time_target = time_vector(config.get("time_targets") or {})
+        self.time_weight = float(config.get("time_weight", 1.0))
+        self.k = int(config["last_k"])
+
+    def __call__(self, shares_hist: list, times_hist: list) -> dict[str, Any]:
+        shares = mean_shares(shares_hist, self.k)
+        times = mean_times(times_hist, self.k)
+        loss = l1(self.target, shares)
+        t_err = time_error(self.time_target, times)
+        return {
+            "objective": objective(loss, t_err, self.time_weight),
+            "l1": loss,
+            "time_error": t_err,
+            "shares": shares_dict(shares),
+            "times": times_dict(times),
+        }
+
+
 def evaluate(config: dict[str, Any]) -> None:
     """bohb / random job: simulate ``config[BUDGET_KEY]`` iterations, continuing if possible."""
     sim = simulator(config["scenario"])
-    target = np.asarray(config["target"], dtype=np.float64)
+    score = Scorer(config)
     asc = np.array([float(config[m]) for m in FREE_MODES])
     budget = int(config[BUDGET_KEY])
     seed = int(config["seed"])
-    k = int(config["last_k"])
     every = int(config.get("checkpoint_every") or 0)
     report_every = int(config.get("report_every") or 1)
 
     payload, source = load_payload(config)
-    state, history, job_start, sim_s, series = None, [], 0, 0.0, []
+    state, history, times, job_start, sim_s, series = None, [], [], 0, 0.0, []
     if payload is not None:
         meta = json.loads(payload["meta.json"])
         if np.allclose(meta["asc"], asc):
             state = state_from_bytes(payload["state.npz"])
             history = meta["history"]
+            times = meta.get("times") or [[np.nan] * len(MODES) for _ in history]
             sim_s = meta["sim_s"] if source == "restored" else 0.0
             job_start = meta["job_start"] if source == "restored" else len(history)
         else:
             source = "fresh"  # not this configuration's state: start over
 
     def checkpoint() -> dict[str, bytes]:
-        meta = {"asc": asc.tolist(), "history": history, "job_start": job_start, "sim_s": sim_s}
+        meta = {
+            "asc": asc.tolist(),
+            "history": history,
+            "times": times,
+            "job_start": job_start,
+            "sim_s": sim_s,
+        }
         return {"state.npz": state_to_bytes(state), "meta.json": json_blob(meta)}
 
     def metrics(final: bool) -> dict[str, Any]:
-        shares = mean_shares(history, k)
-        loss = l1(target, shares)
+        sc = score(history, times)
         out = {
-            "l1": loss,
+            "objective": sc["objective"],
+            "l1": sc["l1"],
+            "time_error": sc["time_error"],
             "iteration": len(history),
             BUDGET_KEY: budget,
             "start_iteration": job_start,
             "sim_s": sim_s,
-            "series": list(series),  # L1 after each iteration of this job (trend stopper)
+            "series": list(series),  # objective after each iteration (trend stopper)
         }
         if final:
             out["record"] = {
@@ -101,8 +145,7 @@ def evaluate(config: dict[str, Any]) -> None:
                 "full_budget": budget == int(config["max_iterations"]),
                 "start_iteration": job_start,
                 "iterations_run": budget - job_start,
-                "l1": loss,
-                "shares": shares_dict(shares),
+                **sc,
                 "sim_s": sim_s,
                 "continued": source == "parent" and job_start > 0,
             }
@@ -117,7 +160,8 @@ def evaluate(config: dict[str, Any]) -> None:
         out, state = sim.run(asc_dict(asc), 1, seed=seed if state is None else None, state=state)
         sim_s += time.perf_counter() - t0
         history.append([out[0]["mode_shares"][m] for m in MODES])
-        series.append(l1(target, mean_shares(history, k)))
+        times.append(iteration_times(out[0]))
+        series.append(score(history, times)["objective"])
         final = len(history) == budget
         # a job at the largest budget is never promoted: its end needs no checkpoint
         # (persisting one costs Tune tens of ms per trial, more than a short simulation)
@@ -131,7 +175,8 @@ def chain(config: dict[str, Any]) -> None:
     """fixed-point / hybrid: sequential steps of fresh simulations, checkpointed per step."""
     sim = simulator(config["scenario"])
     target = np.asarray(config["target"], dtype=np.float64)
-    seed, k = int(config["seed"]), int(config["last_k"])
+    score = Scorer(config)
+    seed = int(config["seed"])
     full = int(config["max_iterations"])
     hybrid = config["method"] == "hybrid"
     short = int(config.get("short_budget") or max(1, full // int(config["eta"])))
@@ -164,8 +209,10 @@ def chain(config: dict[str, Any]) -> None:
         t0 = time.perf_counter()
         out, _ = sim.run(asc_dict(asc), budget, seed=seed)
         sim_s = time.perf_counter() - t0
-        shares = mean_shares([[o["mode_shares"][m] for m in MODES] for o in out], k)
-        loss = l1(target, shares)
+        sc = score(
+            [[o["mode_shares"][m] for m in MODES] for o in out], [iteration_times(o) for o in out]
+        )
+        loss, shares = sc["objective"], np.array([sc["shares"][m] for m in MODES])
         record = {
             "key": f"step-{st['step'] + 1}",
             "config": asc_dict(asc),
@@ -173,8 +220,7 @@ def chain(config: dict[str, Any]) -> None:
             "full_budget": budget == full,
             "start_iteration": 0,
             "iterations_run": budget,
-            "l1": loss,
-            "shares": shares_dict(shares),
+            **sc,
             "sim_s": sim_s,
             "continued": False,
         }
@@ -194,10 +240,17 @@ def chain(config: dict[str, Any]) -> None:
         st.update(
             asc=new.tolist(),
             step=st["step"] + 1,
-            last_l1=loss,
+            last_l1=sc["l1"],
             last_budget=budget,
             secant=secant.to_dict(),
         )
         record["state"] = st  # lets a later session continue the loop exactly
-        metrics = {"l1": loss, "iteration": st["step"], "record": record, "sim_s": sim_s}
+        metrics = {
+            "objective": loss,
+            "l1": sc["l1"],
+            "time_error": sc["time_error"],
+            "iteration": st["step"],
+            "record": record,
+            "sim_s": sim_s,
+        }
         report(metrics, {"chain.json": json_blob(st)})

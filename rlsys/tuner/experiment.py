@@ -103,7 +103,11 @@ class Journal:
 
 
 def partial_record(
-    config: dict[str, Any], last: dict[str, Any], metric: str, space_keys: list[str]
+    config: dict[str, Any],
+    last: dict[str, Any],
+    metric: str,
+    space_keys: list[str],
+    extra_keys: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Record of a run that ended without reporting one (stopped early, or failed)."""
     budget = int(config.get(BUDGET_KEY, 0) or 0)
@@ -119,6 +123,8 @@ def partial_record(
         "sim_s": last.get("sim_s"),
         "continued": start > 0,
     }
+    for key in extra_keys:
+        rec[key] = last.get(key)
     return rec
 
 
@@ -132,13 +138,14 @@ class JournalCallback(Callback):
         mode: str,
         session: int,
         space_keys: list[str],
+        record_keys: tuple[str, ...] = (),
         progress_every_s: float = 5.0,
         total: int | None = None,
         quiet: bool = False,
     ):
         self.journal = Journal(journal_path)
         self.metric, self.mode, self.session = metric, mode, session
-        self.space_keys = space_keys
+        self.space_keys, self.record_keys = space_keys, tuple(record_keys)
         self.progress_every_s, self.total, self.quiet = progress_every_s, total, quiet
         self._recorded: set[str] = set()
         self._last_print = 0.0
@@ -198,7 +205,7 @@ class JournalCallback(Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
         if not any(k.startswith(f"{trial.trial_id}/") for k in self._recorded):
-            rec = partial_record(trial.config, last, self.metric, self.space_keys)
+            rec = partial_record(trial.config, last, self.metric, self.space_keys, self.record_keys)
             rec.update(stopped_early=True, full_budget=False)
             self._recorded.add(f"{trial.trial_id}/final")
             self._write(trial, rec, last)
@@ -219,7 +226,7 @@ class JournalCallback(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
-        rec = partial_record(trial.config, last, self.metric, self.space_keys)
+        rec = partial_record(trial.config, last, self.metric, self.space_keys, self.record_keys)
         rec.update(error=True, key="error", full_budget=False)
         rec[self.metric] = None
         self._write(trial, rec, last)
@@ -267,6 +274,8 @@ class ExperimentSpec:
     early_stopping: bool = True
     """Use ``TrendStopper`` (trials must report ``iteration`` and ``BUDGET_KEY``)."""
     stop_margin: float = 0.5
+    record_keys: tuple[str, ...] = ()
+    """More result keys (besides ``metric``) for the record of a run stopped before its end."""
     bohb_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     warm_constants: Callable[[list[dict]], dict[str, Any]] | None = None
     """For ``single``: constants to add when a new session continues earlier evaluations."""
@@ -431,6 +440,7 @@ def _run_session(
             spec.mode,
             session,
             list(spec.space),
+            record_keys=spec.record_keys,
             total=spec.evaluations,
             quiet=spec.quiet,
         )

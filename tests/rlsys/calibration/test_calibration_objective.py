@@ -104,3 +104,48 @@ def test_secant_step_learns_weak_responses_faster_than_the_plain_rule():
     again = SecantStep()
     again.load(stepper.to_dict())
     assert np.allclose(again.gain, stepper.gain)
+
+
+def test_time_targets_read_validate_and_score(tmp_path):
+    from rlsys.calibration.objective import (
+        mean_times,
+        objective,
+        read_time_targets,
+        time_error,
+        time_vector,
+    )
+
+    y = tmp_path / "times.yaml"
+    y.write_text("car: 20\nwalk_transit: 40.5\n")
+    c = tmp_path / "times.csv"
+    c.write_text("mode,minutes\ncar,20\nwalk_transit,40.5\n")
+    assert read_time_targets(y) == read_time_targets(c) == {"car": 20.0, "walk_transit": 40.5}
+    for text, message in (
+        ("car: 0\n", "must be > 0"),
+        ("boat: 3\n", "unknown mode"),
+        ("car: fast\n", "must be a number"),
+        ("[1, 2]\n", "expected a map"),
+    ):
+        y.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_time_targets(y)
+    with pytest.raises(ValueError, match="not found"):
+        read_time_targets(tmp_path / "missing.yaml")
+
+    target = time_vector({"car": 20.0, "walk_transit": 40.0})
+    nan = float("nan")
+    # per iteration, MODES order; a mode nobody used is NaN and is skipped in the mean
+    history = [[nan] * 8, [nan] * 8]
+    car, wt = MODES.index("car"), MODES.index("walk_transit")
+    history[0][car], history[1][car] = 21.0, 23.0
+    history[1][wt] = 30.0
+    times = mean_times(history, last_k=2)
+    assert times[car] == pytest.approx(22.0) and times[wt] == pytest.approx(30.0)
+    assert np.isnan(times[MODES.index("bike")])
+    # mean absolute percentage error over the targeted modes: (10 % + 25 %) / 2
+    assert time_error(target, times) == pytest.approx(17.5)
+    times[wt] = nan  # a targeted mode nobody used counts as 100 %
+    assert time_error(target, times) == pytest.approx((10.0 + 100.0) / 2)
+    assert time_error(time_vector({}), times) is None
+    assert objective(3.0, None, 2.0) == 3.0
+    assert objective(3.0, 17.5, 0.5) == pytest.approx(11.75)

@@ -143,3 +143,34 @@ def test_user_errors_are_one_line(ray_local, hidden_targets, tmp_path, capsys):
     assert "cannot change on --resume" in capsys.readouterr().err
     assert calibrate(hidden_targets, run, "--method", "random", "--evaluations", "2") == 2
     assert "use --resume" in capsys.readouterr().err
+
+
+def test_travel_time_targets_enter_the_objective(ray_local, hidden_targets, tmp_path):
+    # travel times the hidden ASCs produce, next to their shares: both are reachable
+    out, _ = TransportSim(load_scenario("small")).run(HIDDEN, 18, seed=1)
+    minutes = {
+        m: float(np.mean([o["mean_travel_time_min"][m] for o in out[-5:]]))
+        for m in ("car", "walk_transit", "ride_hail")
+    }
+    times = tmp_path / "times.yaml"
+    times.write_text(yaml.safe_dump(minutes))
+    run = tmp_path / "timed"
+    extra = ("--method", "hybrid", "--evaluations", "25", "--time-targets", str(times))
+    assert calibrate(hidden_targets, run, *extra, "--time-weight", "0.5") == 0
+    table = rows(run)
+    for r in table:
+        expected = float(r["l1"]) + 0.5 * float(r["time_error"])
+        assert float(r["objective"]) == pytest.approx(expected)
+        assert r["time_car"] not in ("", "None")
+    s = summary(run)
+    assert s["best_l1"] <= 1.0 and s["best_time_error"] <= 2.0
+    assert s["best_objective"] == pytest.approx(s["best_l1"] + 0.5 * s["best_time_error"])
+    assert len(s["other_seeds_time_error"]) == 3
+    report = (run / "report.md").read_text()
+    assert "travel-time error" in report and "walk_transit" in report
+    # the weight is part of the run: it cannot change on --resume
+    assert main(["calibrate", "--resume", str(run), "--time-weight", "2"]) == 2
+    bad = tmp_path / "bad_times.yaml"
+    bad.write_text("car: -3\n")
+    args = ["calibrate", "--targets", str(hidden_targets), "--time-targets", str(bad)]
+    assert main([*args, "--out", str(tmp_path / "z")]) == 2
