@@ -46,6 +46,7 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         "target": target_vector(cfg.targets).tolist(),
         "time_targets": dict(cfg.time_targets),
         "time_weight": cfg.time_weight,
+        "replications": cfg.replications,
         "seed": cfg.seed,
         "last_k": cfg.last_k,
         "max_iterations": cfg.max_iterations,
@@ -127,7 +128,7 @@ def calibrate(
     records = run_experiment(spec, run_dir / "tune", resume=resume)
     from rlsys.calibration.report import write_outputs
 
-    rows = evaluation_rows(records, meta["segments"])
+    rows = evaluation_rows(records, meta["segments"], cfg.replications)
     best = best_row(rows)
     checks = resimulate(cfg, best) if best is not None else {}
     retries = sum(
@@ -166,13 +167,19 @@ def active_elapsed(finished: list[float], segments: list[float]) -> list[float]:
     return out
 
 
-def evaluation_rows(records: list[dict[str, Any]], segments: list[float]) -> list[dict[str, Any]]:
-    """Flat rows for evaluations.csv, in finishing order, with cumulative costs."""
+def evaluation_rows(
+    records: list[dict[str, Any]], segments: list[float], replications: int = 1
+) -> list[dict[str, Any]]:
+    """Flat rows for evaluations.csv, in finishing order, with cumulative costs.
+
+    Records count iterations per simulation; an evaluation runs ``replications`` of them,
+    so its cost (``iterations_run``, ``iterations_saved``) is multiplied by that."""
     rows, total = [], 0
     records = sorted(records, key=lambda r: r.get("finished_at", 0.0))
     elapsed = active_elapsed([r.get("finished_at", 0.0) for r in records], segments)
     for i, rec in enumerate(records):
-        total += int(rec.get("iterations_run") or 0)
+        run = int(rec.get("iterations_run") or 0)
+        total += run * replications
         stopped = bool(rec.get("stopped_early"))
         row = {
             "evaluation": i + 1,
@@ -182,15 +189,16 @@ def evaluation_rows(records: list[dict[str, Any]], segments: list[float]) -> lis
             "budget": rec.get("budget"),
             "full_budget": bool(rec.get("full_budget")) and not stopped,
             "start_iteration": rec.get("start_iteration", 0),
-            "iterations_run": rec.get("iterations_run", 0),
+            "iterations_run": run * replications,
             "cumulative_iterations": total,
             "objective": rec.get("objective"),
             "l1": rec.get("l1"),
             "time_error": rec.get("time_error"),
             "stopped_early": stopped,
-            "iterations_saved": (rec.get("budget", 0) or 0)
-            - (rec.get("start_iteration", 0) or 0)
-            - (rec.get("iterations_run", 0) or 0)
+            "iterations_saved": (
+                (rec.get("budget", 0) or 0) - (rec.get("start_iteration", 0) or 0) - run
+            )
+            * replications
             if stopped
             else 0,
             "continued": bool(rec.get("continued")),
@@ -232,8 +240,8 @@ def _simulate(config: dict, asc: dict, seed: int) -> dict:
     out, _ = sim.run(asc, int(config["max_iterations"]), seed=seed)
     score = trainables.Scorer(config)
     return score(
-        [[o["mode_shares"][m] for m in MODES] for o in out],
-        [trainables.iteration_times(o) for o in out],
+        [[[o["mode_shares"][m] for m in MODES] for o in out]],
+        [[trainables.iteration_times(o) for o in out]],
     )
 
 

@@ -39,6 +39,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--evaluations", type=int, help="evaluations to run (200)")
     p.add_argument("--workers", type=int, help="parallel evaluations (default: all CPUs)")
     p.add_argument("--seed", type=int, help="root seed; also the simulation seed (1)")
+    p.add_argument(
+        "--replications",
+        type=int,
+        help="simulations per evaluation (seeds seed, seed+1000, ...), shares averaged (1)",
+    )
     p.add_argument("--bounds", type=float, nargs=2, metavar=("LOW", "HIGH"), help="ASC bounds")
     p.add_argument("--no-early-stopping", action="store_true", help="disable the trend rule")
     p.add_argument("--config", type=Path, help="YAML of CalibrationConfig fields")
@@ -57,6 +62,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "evaluations": args.evaluations,
         "workers": args.workers,
         "seed": args.seed,
+        "replications": args.replications,
         "bounds": list(args.bounds) if args.bounds else None,
         "early_stopping": False if args.no_early_stopping else None,
         "time_weight": args.time_weight,

@@ -38,6 +38,9 @@ class CalibrationConfig:
     """Root seed. The simulation runs with this seed; searchers derive theirs from it."""
     bounds: list = dataclasses.field(default_factory=lambda: [-10.0, 10.0])
     """[low, high] for every free ASC ($)."""
+    replications: int = 1
+    """Simulations per evaluation (seeds seed, seed + 1000, ...); the objective uses their
+    mean shares, so the ASCs fit the model rather than one seed's sampling noise."""
     last_k: int = 5
     """The objective averages the shares of the last k iterations."""
     eta: int = 3
@@ -71,7 +74,14 @@ class CalibrationConfig:
         """Raise ValueError (one line) for values out of range."""
         if self.method not in METHODS:
             raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        for name in ("max_iterations", "evaluations", "last_k", "patience", "report_every"):
+        for name in (
+            "max_iterations",
+            "evaluations",
+            "replications",
+            "last_k",
+            "patience",
+            "report_every",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(
                     f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"

@@ -69,8 +69,18 @@ def iteration_times(out: dict[str, Any]) -> list[float]:
     return [np.nan if t.get(m) is None else float(t[m]) for m in MODES]
 
 
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """Simulation seeds of an evaluation: the calibration seed, then seed + 1000 r (apart
+    from the seeds seed + 1, seed + 2, ... that re-check the best ASCs)."""
+    return [int(seed) + 1000 * r for r in range(max(1, int(replications)))]
+
+
 class Scorer:
-    """The objective of one evaluation from its per-iteration shares and travel times."""
+    """The objective of one evaluation from its per-iteration shares and travel times.
+
+    Called with one history per replication (``[iterations][modes]`` each): shares and
+    times are averaged over the last k iterations of each, then over the replications.
+    """
 
     def __init__(self, config: dict[str, Any]):
         self.target = np.asarray(config["target"], dtype=np.float64)
@@ -78,9 +88,10 @@ class Scorer:
         self.time_weight = float(config.get("time_weight", 1.0))
         self.k = int(config["last_k"])
 
-    def __call__(self, shares_hist: list, times_hist: list) -> dict[str, Any]:
-        shares = mean_shares(shares_hist, self.k)
-        times = mean_times(times_hist, self.k)
+    def __call__(self, shares_hists: list, times_hists: list) -> dict[str, Any]:
+        shares = np.mean([mean_shares(h, self.k) for h in shares_hists], axis=0)
+        # mean_times over the replications' means: NaN (nobody used a mode) is skipped
+        times = mean_times([mean_times(h, self.k) for h in times_hists], len(times_hists))
         loss = l1(self.target, shares)
         t_err = time_error(self.time_target, times)
         return {
@@ -98,20 +109,24 @@ def evaluate(config: dict[str, Any]) -> None:
     score = Scorer(config)
     asc = np.array([float(config[m]) for m in FREE_MODES])
     budget = int(config[BUDGET_KEY])
-    seed = int(config["seed"])
+    seeds = replication_seeds(int(config["seed"]), int(config.get("replications") or 1))
+    n_rep = len(seeds)
     every = int(config.get("checkpoint_every") or 0)
     report_every = int(config.get("report_every") or 1)
 
     payload, source = load_payload(config)
-    state, history, times, job_start, sim_s, series = None, [], [], 0, 0.0, []
+    # one simulation state and history per replication
+    states: list[Any] = [None] * n_rep
+    history: list[list] = [[] for _ in seeds]
+    times: list[list] = [[] for _ in seeds]
+    job_start, sim_s, series = 0, 0.0, []
     if payload is not None:
         meta = json.loads(payload["meta.json"])
-        if np.allclose(meta["asc"], asc):
-            state = state_from_bytes(payload["state.npz"])
-            history = meta["history"]
-            times = meta.get("times") or [[np.nan] * len(MODES) for _ in history]
+        if np.allclose(meta["asc"], asc) and len(meta["history"]) == n_rep:
+            states = [state_from_bytes(payload[f"state{r}.npz"]) for r in range(n_rep)]
+            history, times = meta["history"], meta["times"]
             sim_s = meta["sim_s"] if source == "restored" else 0.0
-            job_start = meta["job_start"] if source == "restored" else len(history)
+            job_start = meta["job_start"] if source == "restored" else len(history[0])
         else:
             source = "fresh"  # not this configuration's state: start over
 
@@ -123,7 +138,8 @@ def evaluate(config: dict[str, Any]) -> None:
             "job_start": job_start,
             "sim_s": sim_s,
         }
-        return {"state.npz": state_to_bytes(state), "meta.json": json_blob(meta)}
+        blobs = {f"state{r}.npz": state_to_bytes(st) for r, st in enumerate(states)}
+        return {**blobs, "meta.json": json_blob(meta)}
 
     def metrics(final: bool) -> dict[str, Any]:
         sc = score(history, times)
@@ -131,7 +147,7 @@ def evaluate(config: dict[str, Any]) -> None:
             "objective": sc["objective"],
             "l1": sc["l1"],
             "time_error": sc["time_error"],
-            "iteration": len(history),
+            "iteration": len(history[0]),
             BUDGET_KEY: budget,
             "start_iteration": job_start,
             "sim_s": sim_s,
@@ -151,23 +167,26 @@ def evaluate(config: dict[str, Any]) -> None:
             }
         return out
 
-    if len(history) >= budget:  # restored after its last report: report it again
+    if len(history[0]) >= budget:  # restored after its last report: report it again
         report(metrics(final=True), checkpoint())
         return
-    while len(history) < budget:
-        crash_once(config.get("fault_file"), len(history) + 1)
+    while len(history[0]) < budget:
+        crash_once(config.get("fault_file"), len(history[0]) + 1)
         t0 = time.perf_counter()
-        out, state = sim.run(asc_dict(asc), 1, seed=seed if state is None else None, state=state)
+        for r in range(n_rep):
+            fresh = seeds[r] if states[r] is None else None
+            out, states[r] = sim.run(asc_dict(asc), 1, seed=fresh, state=states[r])
+            history[r].append([out[0]["mode_shares"][m] for m in MODES])
+            times[r].append(iteration_times(out[0]))
         sim_s += time.perf_counter() - t0
-        history.append([out[0]["mode_shares"][m] for m in MODES])
-        times.append(iteration_times(out[0]))
         series.append(score(history, times)["objective"])
-        final = len(history) == budget
+        done = len(history[0])
+        final = done == budget
         # a job at the largest budget is never promoted: its end needs no checkpoint
         # (persisting one costs Tune tens of ms per trial, more than a short simulation)
         promotable = budget < int(config["max_iterations"])
-        save = (final and promotable) or (every > 0 and len(history) % every == 0)
-        if final or save or (len(history) - job_start) % report_every == 0:
+        save = (final and promotable) or (every > 0 and done % every == 0)
+        if final or save or (done - job_start) % report_every == 0:
             report(metrics(final), checkpoint() if save else None)
 
 
@@ -176,7 +195,7 @@ def chain(config: dict[str, Any]) -> None:
     sim = simulator(config["scenario"])
     target = np.asarray(config["target"], dtype=np.float64)
     score = Scorer(config)
-    seed = int(config["seed"])
+    seeds = replication_seeds(int(config["seed"]), int(config.get("replications") or 1))
     full = int(config["max_iterations"])
     hybrid = config["method"] == "hybrid"
     short = int(config.get("short_budget") or max(1, full // int(config["eta"])))
@@ -207,10 +226,11 @@ def chain(config: dict[str, Any]) -> None:
         budget = short if coarse else full
         crash_once(config.get("fault_file"), st["step"] + 1)
         t0 = time.perf_counter()
-        out, _ = sim.run(asc_dict(asc), budget, seed=seed)
+        outs = [sim.run(asc_dict(asc), budget, seed=s)[0] for s in seeds]
         sim_s = time.perf_counter() - t0
         sc = score(
-            [[o["mode_shares"][m] for m in MODES] for o in out], [iteration_times(o) for o in out]
+            [[[o["mode_shares"][m] for m in MODES] for o in out] for out in outs],
+            [[iteration_times(o) for o in out] for out in outs],
         )
         loss, shares = sc["objective"], np.array([sc["shares"][m] for m in MODES])
         record = {

@@ -149,3 +149,21 @@ def test_time_targets_read_validate_and_score(tmp_path):
     assert time_error(time_vector({}), times) is None
     assert objective(3.0, None, 2.0) == 3.0
     assert objective(3.0, 17.5, 0.5) == pytest.approx(11.75)
+
+
+def test_scorer_averages_replications():
+    from rlsys.calibration.trainables import Scorer, replication_seeds
+
+    assert replication_seeds(7, 3) == [7, 1007, 2007] and replication_seeds(7, 0) == [7]
+    target = [100.0 / 8] * 8
+    score = Scorer({"target": target, "last_k": 1, "time_targets": {"car": 10.0}})
+    a = [[20.0, 5.0] + [75.0 / 6] * 6]
+    b = [[10.0, 15.0] + [75.0 / 6] * 6]
+    nan = float("nan")
+    ta, tb = [[nan, nan, 8.0] + [nan] * 5], [[nan, nan, nan] + [nan] * 5]
+    out = score([a, b], [ta, tb])
+    assert out["shares"]["walk"] == pytest.approx(15.0) and out["shares"]["bike"] == 10.0
+    assert out["l1"] == pytest.approx(2.5 + 2.5)
+    assert out["times"]["car"] == pytest.approx(8.0)  # the replication without car skipped
+    assert out["time_error"] == pytest.approx(20.0)
+    assert out["objective"] == pytest.approx(25.0)

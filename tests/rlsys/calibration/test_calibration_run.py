@@ -174,3 +174,39 @@ def test_travel_time_targets_enter_the_objective(ray_local, hidden_targets, tmp_
     bad.write_text("car: -3\n")
     args = ["calibrate", "--targets", str(hidden_targets), "--time-targets", str(bad)]
     assert main([*args, "--out", str(tmp_path / "z")]) == 2
+
+
+def _replicated_l1(targets: Path, asc: dict, iterations: int, seeds: list[int]) -> float:
+    """L1 of the shares averaged over seeds (each the mean of its last 5 iterations)."""
+    sim = TransportSim(load_scenario("small"))
+    means = []
+    for seed in seeds:
+        out, _ = sim.run(asc, iterations, seed=seed)
+        means.append([np.mean([o["mode_shares"][m] for o in out[-5:]]) for m in MODES])
+    target = yaml.safe_load(targets.read_text())
+    shares = np.mean(means, axis=0)
+    return float(sum(abs(target[m] - shares[i]) for i, m in enumerate(MODES)))
+
+
+def test_replications_average_seeds_and_continue_every_state(ray_local, hidden_targets, tmp_path):
+    run = tmp_path / "rep-fp"
+    extra = ("--method", "fixed-point", "--evaluations", "2", "--replications", "2")
+    assert calibrate(hidden_targets, run, *extra) == 0
+    first = rows(run)[0]
+    assert int(first["iterations_run"]) == 2 * 18  # two simulations of 18 iterations
+    zero = {m: 0.0 for m in MODES if m != "car"}
+    assert float(first["l1"]) == pytest.approx(
+        _replicated_l1(hidden_targets, zero, 18, [1, 1001]), abs=1e-9
+    )
+    # bohb: a promoted job continues both replications' saved states bit-identically
+    run = tmp_path / "rep-bohb"
+    extra = ("--method", "bohb", "--evaluations", "16", "--replications", "2")
+    assert calibrate(hidden_targets, run, *extra, "--no-early-stopping") == 0
+    continued = [r for r in rows(run) if r["continued"] == "True"]
+    assert continued
+    r = continued[0]
+    asc = {m: float(r[f"asc_{m}"]) for m in MODES if m != "car"}
+    assert int(r["iterations_run"]) == 2 * (int(r["budget"]) - int(r["start_iteration"]))
+    assert float(r["l1"]) == pytest.approx(
+        _replicated_l1(hidden_targets, asc, int(r["budget"]), [1, 1001]), abs=1e-9
+    )
