@@ -1,5 +1,9 @@
 """The two Ray Tune trainables of the calibration; each runs on one CPU of a Ray worker.
 
+Both score an evaluation with ``Scorer``: the L1 of the mean shares of the last k
+iterations, plus the weighted travel-time error when there are time targets, averaged
+over ``replications`` simulations with the seeds of ``replication_seeds``.
+
 ``evaluate`` (bohb, random): one job = the ASCs of the trial's config simulated up to
 ``config[BUDGET_KEY]`` iterations with the calibration seed. It reports the objective
 every ``report_every`` iterations, with the value after each iteration (the trend
