@@ -6,6 +6,14 @@ import dataclasses
 from pathlib import Path
 
 METHODS = ("bohb", "random", "fixed-point", "hybrid")
+BOHB_DEFAULTS = {
+    "top_n_percent": 15,
+    "num_samples": 64,
+    "random_fraction": 1 / 3,
+    "bandwidth_factor": 3.0,
+    "min_bandwidth": 1e-3,
+}
+"""hpbandster's BOHB config-generator settings (its own defaults, those of the BOHB paper)."""
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "calibration"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
@@ -47,6 +55,9 @@ class CalibrationConfig:
     """BOHB/Hyperband reduction factor: budgets max_iterations / eta^i."""
     min_budget: int = 0
     """Smallest BOHB budget in iterations (0: max_iterations / eta^2, at least 1)."""
+    bohb: dict = dataclasses.field(default_factory=lambda: dict(BOHB_DEFAULTS))
+    """hpbandster BOHB settings: top_n_percent, num_samples, random_fraction,
+    bandwidth_factor, min_bandwidth (any subset; the rest keep hpbandster's defaults)."""
     early_stopping: bool = True
     """Stop bohb/random evaluations whose L1 trend cannot reach the incumbent."""
     stop_margin: float = 0.5
@@ -102,5 +113,17 @@ class CalibrationConfig:
             raise ValueError(f"--time-weight must be >= 0, got {self.time_weight}")
         if self.damping <= 0 or self.epsilon <= 0:
             raise ValueError("damping and epsilon must be > 0")
+        for key, value in self.bohb.items():
+            if key not in BOHB_DEFAULTS:
+                raise ValueError(
+                    f"bohb: unknown setting {key!r} (valid: {', '.join(BOHB_DEFAULTS)})"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"bohb: {key} must be a number >= 0, got {value!r}")
+        for key in ("top_n_percent", "num_samples"):
+            if key in self.bohb and not isinstance(self.bohb[key], int):
+                raise ValueError(f"bohb: {key} must be an integer, got {self.bohb[key]!r}")
+        if not 0 <= self.bohb.get("random_fraction", 0) <= 1:
+            raise ValueError("bohb: random_fraction must be in [0, 1]")
         if not self.targets:
             raise ValueError("no targets: pass --targets FILE")

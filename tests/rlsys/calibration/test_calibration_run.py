@@ -210,3 +210,14 @@ def test_replications_average_seeds_and_continue_every_state(ray_local, hidden_t
     assert float(r["l1"]) == pytest.approx(
         _replicated_l1(hidden_targets, asc, int(r["budget"]), [1, 1001]), abs=1e-9
     )
+
+
+def test_bohb_settings_reach_hpbandsters_generator(ray_local, hidden_targets, tmp_path):
+    settings = tmp_path / "random-only.yaml"
+    settings.write_text("bohb:\n  random_fraction: 1.0\n")  # every proposal uniform
+    run = tmp_path / "rf1"
+    extra = ("--method", "bohb", "--evaluations", "30", "--config", str(settings))
+    assert calibrate(hidden_targets, run, *extra) == 0
+    assert summary(run)["model_based_picks"] == 0
+    settings.write_text("bohb:\n  bandwith: 2\n")
+    assert calibrate(hidden_targets, tmp_path / "bad", *extra) == 2
