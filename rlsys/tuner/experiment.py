@@ -157,6 +157,8 @@ class JournalCallback(Callback):
         self._recorded = {f"{r.get('trial_id')}/{r.get('key')}" for r in done}
         done = [r for r in done if r.get("kind") == "evaluation"]
         self._count = len(done)
+        # for the rate and time-left estimate: this session's start and evaluation count
+        self._t0, self._count0 = time.monotonic(), self._count
         for rec in done:
             self._update_best(rec.get(self.metric), rec)
 
@@ -192,7 +194,13 @@ class JournalCallback(Callback):
         self._last_print = now
         total = f"/{self.total}" if self.total else ""
         best = "-" if self._best is None else f"{self._best:.3f}"
-        print(f"  evaluations {self._count}{total}, best {self.metric} {best}", flush=True)
+        elapsed = now - getattr(self, "_t0", now)
+        line = f"  evaluations {self._count}{total}, best {self.metric} {best}, {elapsed:.0f} s"
+        done_here = self._count - getattr(self, "_count0", 0)
+        if self.total and done_here >= 5 and self._count < self.total:
+            left = (self.total - self._count) * elapsed / done_here
+            line += f", ~{left:.0f} s left"
+        print(line, flush=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         rec = result.get("record")
