@@ -75,21 +75,28 @@ def plot_l1(
 
 
 def plot_shares(
-    target: dict[str, float], simulated: dict[str, float], path: Path, title: str = ""
+    target: dict[str, float],
+    simulated: dict[str, float | None],
+    path: Path,
+    title: str = "",
+    ylabel: str = "mode share (%)",
+    modes: tuple[str, ...] = MODES,
+    log: bool = True,
 ) -> None:
-    """Grouped bars: target versus simulated share per mode (percent)."""
+    """Grouped bars: target versus simulated value per mode (shares, or travel times)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x = np.arange(len(MODES))
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.bar(x - 0.2, [target.get(m, 0.0) for m in MODES], 0.4, label="target")
-    ax.bar(x + 0.2, [simulated.get(m, 0.0) for m in MODES], 0.4, label="simulated")
-    ax.set_xticks(x, [m.replace("_", "\n") for m in MODES], fontsize=8)
-    ax.set_ylabel("mode share (%)")
-    ax.set_yscale("symlog", linthresh=1.0)
+    x = np.arange(len(modes))
+    fig, ax = plt.subplots(figsize=(max(4.0, len(modes)), 3.5))
+    ax.bar(x - 0.2, [target.get(m) or 0.0 for m in modes], 0.4, label="target")
+    ax.bar(x + 0.2, [simulated.get(m) or 0.0 for m in modes], 0.4, label="simulated")
+    ax.set_xticks(x, [m.replace("_", "\n") for m in modes], fontsize=8)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("symlog", linthresh=1.0)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
@@ -173,6 +180,17 @@ def write_outputs(
             run_dir / "shares.png",
             title=f"target vs simulated (best ASCs, seed {cfg.seed}): L1 {best['l1']:.2f} pp",
         )
+        if cfg.time_targets:
+            plot_shares(
+                cfg.time_targets,
+                checks.get("seed_times") or {m: best[f"time_{m}"] for m in MODES},
+                run_dir / "times.png",
+                title=f"travel times (best ASCs, seed {cfg.seed}): error "
+                f"{best['time_error']:.2f} %",
+                ylabel="mean travel time (min)",
+                modes=tuple(cfg.time_targets),
+                log=False,
+            )
     ylabel = (
         f"best L1 + {cfg.time_weight:g} x time error" if cfg.time_targets else "best L1 so far (pp)"
     )
@@ -244,6 +262,8 @@ def report_markdown(cfg: CalibrationConfig, s: dict[str, Any], rows: list[dict])
         )
         lines.append(f"| first full evaluation with L1 <= {t:g} | {value} |")
     lines += ["", "![L1](l1.png)", "", "![shares](shares.png)", ""]
+    if cfg.time_targets:
+        lines += ["![travel times](times.png)", ""]
     if s.get("best_asc"):
         lines += ["Best ASCs ($): " + ", ".join(f"{m} {v:.3f}" for m, v in s["best_asc"].items())]
     lines += ["", f"All {len(rows)} evaluations: `evaluations.csv`.", ""]

@@ -168,6 +168,7 @@ def test_travel_time_targets_enter_the_objective(ray_local, hidden_targets, tmp_
     assert len(s["other_seeds_time_error"]) == 3
     report = (run / "report.md").read_text()
     assert "travel-time error" in report and "walk_transit" in report
+    assert (run / "times.png").is_file()
     # the weight is part of the run: it cannot change on --resume
     assert main(["calibrate", "--resume", str(run), "--time-weight", "2"]) == 2
     bad = tmp_path / "bad_times.yaml"
