@@ -109,6 +109,10 @@ class CalibrationConfig:
             raise ValueError(f"short_budget must be in [0, {self.max_iterations}]")
         if len(self.bounds) != 2 or not float(self.bounds[0]) < float(self.bounds[1]):
             raise ValueError(f"bounds must be [low, high] with low < high, got {self.bounds}")
+        if self.time_targets:  # also when they come from a --config file
+            from rlsys.calibration.objective import validate_time_targets
+
+            self.time_targets = validate_time_targets(self.time_targets, "time_targets")
         if not self.time_weight >= 0:
             raise ValueError(f"--time-weight must be >= 0, got {self.time_weight}")
         if self.damping <= 0 or self.epsilon <= 0:
