@@ -167,3 +167,29 @@ def test_scorer_averages_replications():
     assert out["times"]["car"] == pytest.approx(8.0)  # the replication without car skipped
     assert out["time_error"] == pytest.approx(20.0)
     assert out["objective"] == pytest.approx(25.0)
+
+
+def test_shipped_hidden_targets_are_what_the_simulation_gives():
+    # configs/calibration/hidden-urbansim-10k-*.yaml back a README table: they must stay
+    # the shares and times of the hidden ASCs (seed 1, mean of the last 5 of 18)
+    from envs.transport import TransportSim, load_scenario
+    from rlsys.calibration.config import CONFIG_DIR
+    from rlsys.calibration.objective import read_time_targets
+
+    hidden = {
+        "walk": 1.5,
+        "bike": -2.0,
+        "ride_hail": 0.8,
+        "ride_hail_pooled": -1.2,
+        "walk_transit": 0.5,
+        "drive_transit": -0.7,
+        "ride_hail_transit": 2.0,
+    }
+    out, _ = TransportSim(load_scenario("urbansim-10k-like")).run(hidden, 18, seed=1)
+    shares = read_targets(CONFIG_DIR / "hidden-urbansim-10k-shares.yaml")
+    times = read_time_targets(CONFIG_DIR / "hidden-urbansim-10k-times.yaml")
+    for m in MODES:
+        assert shares[m] == pytest.approx(np.mean([o["mode_shares"][m] for o in out[-5:]]))
+    for m, minutes in times.items():
+        simulated = np.mean([o["mean_travel_time_min"][m] for o in out[-5:]])
+        assert minutes == pytest.approx(simulated, abs=0.005)
