@@ -42,20 +42,12 @@ from envs.transport import MODES, TransportSim, load_scenario  # noqa: E402
 from rlsys.calibration.calibrate import calibrate  # noqa: E402
 from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig  # noqa: E402
 from rlsys.calibration.objective import BEAM_URBANSIM_10K  # noqa: E402
+from rlsys.calibration.objective import HIDDEN_ASC as HIDDEN  # noqa: E402
 from rlsys.calibration.report import plot_l1, plot_shares  # noqa: E402
 from rlsys.config import load_config  # noqa: E402
 from rlsys.runtime import init_ray  # noqa: E402
 
 METHODS = ("bohb", "random", "fixed-point", "hybrid")
-HIDDEN = {
-    "walk": 1.5,
-    "bike": -2.0,
-    "ride_hail": 0.8,
-    "ride_hail_pooled": -1.2,
-    "walk_transit": 0.5,
-    "drive_transit": -0.7,
-    "ride_hail_transit": 2.0,
-}
 THRESHOLDS = (25.9, 20.0, 15.0, 10.0, 5.0, 1.0)  # 25.9: the paper's best L1
 
 

@@ -174,18 +174,9 @@ def test_shipped_hidden_targets_are_what_the_simulation_gives():
     # the shares and times of the hidden ASCs (seed 1, mean of the last 5 of 18)
     from envs.transport import TransportSim, load_scenario
     from rlsys.calibration.config import CONFIG_DIR
-    from rlsys.calibration.objective import read_time_targets
+    from rlsys.calibration.objective import HIDDEN_ASC, read_time_targets
 
-    hidden = {
-        "walk": 1.5,
-        "bike": -2.0,
-        "ride_hail": 0.8,
-        "ride_hail_pooled": -1.2,
-        "walk_transit": 0.5,
-        "drive_transit": -0.7,
-        "ride_hail_transit": 2.0,
-    }
-    out, _ = TransportSim(load_scenario("urbansim-10k-like")).run(hidden, 18, seed=1)
+    out, _ = TransportSim(load_scenario("urbansim-10k-like")).run(HIDDEN_ASC, 18, seed=1)
     shares = read_targets(CONFIG_DIR / "hidden-urbansim-10k-shares.yaml")
     times = read_time_targets(CONFIG_DIR / "hidden-urbansim-10k-times.yaml")
     for m in MODES:

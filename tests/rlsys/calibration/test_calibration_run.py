@@ -12,17 +12,8 @@ import yaml
 
 from envs.transport import MODES, TransportSim, load_scenario
 from rlsys.calibration.calibrate import FAULT_FILE
+from rlsys.calibration.objective import HIDDEN_ASC as HIDDEN
 from rlsys.cli import main
-
-HIDDEN = {
-    "walk": 1.5,
-    "bike": -2.0,
-    "ride_hail": 0.8,
-    "ride_hail_pooled": -1.2,
-    "walk_transit": 0.5,
-    "drive_transit": -0.7,
-    "ride_hail_transit": 2.0,
-}
 
 
 @pytest.fixture(scope="module")
