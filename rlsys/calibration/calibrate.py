@@ -38,18 +38,25 @@ def write_config(cfg: CalibrationConfig, run_dir: Path) -> None:
         yaml.safe_dump(dataclasses.asdict(cfg), f, sort_keys=False)
 
 
+def scoring_constants(cfg: CalibrationConfig) -> dict[str, Any]:
+    """What ``trainables.Scorer`` and a full run need: shared by trials and re-checks."""
+    return {
+        "scenario": cfg.scenario,
+        "max_iterations": cfg.max_iterations,
+        "target": target_vector(cfg.targets).tolist(),
+        "time_targets": dict(cfg.time_targets),
+        "time_weight": cfg.time_weight,
+        "last_k": cfg.last_k,
+    }
+
+
 def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> ExperimentSpec:
     """The tuner's view of a calibration."""
     chain = cfg.method in ("fixed-point", "hybrid")
     constants = {
-        "scenario": cfg.scenario,
-        "target": target_vector(cfg.targets).tolist(),
-        "time_targets": dict(cfg.time_targets),
-        "time_weight": cfg.time_weight,
+        **scoring_constants(cfg),
         "replications": cfg.replications,
         "seed": cfg.seed,
-        "last_k": cfg.last_k,
-        "max_iterations": cfg.max_iterations,
         "checkpoint_every": cfg.checkpoint_every,
         "report_every": cfg.report_every,
         "fault_file": str(run_dir / FAULT_FILE),
@@ -252,14 +259,7 @@ def resimulate(cfg: CalibrationConfig, best: dict[str, Any]) -> dict[str, Any]:
 
     task = ray.remote(num_cpus=1)(_simulate)
     seeds = [cfg.seed] + [cfg.seed + i for i in range(1, cfg.check_seeds + 1)]
-    config = {
-        "scenario": cfg.scenario,
-        "max_iterations": cfg.max_iterations,
-        "target": target_vector(cfg.targets).tolist(),
-        "time_targets": dict(cfg.time_targets),
-        "time_weight": cfg.time_weight,
-        "last_k": cfg.last_k,
-    }
+    config = scoring_constants(cfg)
     results = ray.get([task.remote(config, best_asc(best), s) for s in seeds])
     return {
         "seed": cfg.seed,

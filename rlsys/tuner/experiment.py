@@ -52,15 +52,8 @@ from typing import Any
 from ray import tune
 from ray.tune import Callback
 
-from rlsys.tuner.searchers import (
-    BUDGET_KEY,
-    JOB_KEY,
-    PARENT_BUDGET_KEY,
-    PICK_KEY,
-    HyperbandSearcher,
-    config_space,
-    hyperband_budgets,
-)
+from rlsys.tuner.keys import BUDGET_KEY, JOB_KEY, PARENT_BUDGET_KEY, PICK_KEY
+from rlsys.tuner.searchers import HyperbandSearcher, config_space, hyperband_budgets
 from rlsys.tuner.stopping import TrendStopper
 from rlsys.tuner.trainable import drop_barrier, make_barrier, with_warm_up
 
@@ -151,13 +144,14 @@ class JournalCallback(Callback):
         self._last_print = 0.0
         self._count = 0
         self._best: float | None = None
+        # for the rate and time-left estimate: this session's start and evaluation count
+        self._t0, self._count0 = time.monotonic(), 0
 
     def setup(self, **info):
         done = self.journal.read()
         self._recorded = {f"{r.get('trial_id')}/{r.get('key')}" for r in done}
         done = [r for r in done if r.get("kind") == "evaluation"]
         self._count = len(done)
-        # for the rate and time-left estimate: this session's start and evaluation count
         self._t0, self._count0 = time.monotonic(), self._count
         for rec in done:
             self._update_best(rec.get(self.metric), rec)
@@ -194,9 +188,9 @@ class JournalCallback(Callback):
         self._last_print = now
         total = f"/{self.total}" if self.total else ""
         best = "-" if self._best is None else f"{self._best:.3f}"
-        elapsed = now - getattr(self, "_t0", now)
+        elapsed = now - self._t0
         line = f"  evaluations {self._count}{total}, best {self.metric} {best}, {elapsed:.0f} s"
-        done_here = self._count - getattr(self, "_count0", 0)
+        done_here = self._count - self._count0
         if self.total and done_here >= 5 and self._count < self.total:
             left = (self.total - self._count) * elapsed / done_here
             line += f", ~{left:.0f} s left"
