@@ -2,8 +2,8 @@
 
 - ``experiment.run_experiment(spec, storage_dir, resume)``: one Tune experiment with a
   search method (``bohb`` | ``random`` | ``single``), budgets, one CPU per trial, at most
-  ``workers`` trials at once, FailureConfig retries, checkpoints, ``Tuner.restore`` on
-  resume, a journal of every evaluation; returns the evaluations as a list of dicts.
+  ``workers`` trials at once, FailureConfig retries, checkpoints, a journal of every
+  evaluation, resume from the journal (no pickle read); returns the evaluations.
 - ``searchers.HyperbandSearcher``: hpbandster's BOHB (KDE model + successive halving)
   as a Tune Searcher, with real multi-fidelity (promoted jobs continue from a checkpoint).
 - ``stopping.TrendStopper``: extrapolation-based early stopping.

@@ -9,27 +9,38 @@ Layout under ``storage_dir``::
 
     journal.jsonl     one line per finished evaluation (and per retry), flushed as it happens
     session-1/        the Ray Tune experiment (trials, their checkpoints, searcher state)
-    session-2/        a later session that extended a finished experiment (warm-started)
+    session-2/        a later session that continued or extended the experiment
 
 Search methods: ``bohb`` (hpbandster's BOHB, see ``rlsys.tuner.searchers``), ``random``
 (uniform samples at the largest budget) and ``single`` (one trial with the constants
 only: for sequential algorithms such as a fixed-point iteration that run as one trial).
 
 Fault tolerance: ``FailureConfig(max_failures)`` retries a trial whose worker died; it
-continues from its last checkpoint. Resume (``resume=True``):
+continues from its last checkpoint. Resume (``resume=True``) reads only rlsys's own
+files, never Tune's: an unfinished last session (stopped by Ctrl-C, SIGTERM or SIGKILL,
+or a lost head node) is closed, and a new session continues from the journal. Its
+searcher is warm-started with every finished evaluation (the KDE model sees them all; a
+``single`` trainable gets the last state through ``warm_constants``), and it runs only
+the evaluations still missing. A session that had finished gets a new session the same
+way when more evaluations are asked for (a larger ``evaluations``). No finished
+evaluation is computed again; evaluations running at the moment of the interruption
+are lost (they had not finished) and their slots go to new configurations.
 
-- a session stopped by Ctrl-C or SIGTERM (Tune saves its state on the way out, so the
-  state and the journal agree) continues with ``Tuner.restore``: finished trials are
-  kept, the interrupted ones continue from their checkpoints, brackets go on;
-- a session that was killed hard (SIGKILL, a lost head node) is closed and a new session
-  starts, warm-started from the journal: trials that finished after Tune's last
-  experiment checkpoint are in the journal but not in Tune's saved state, and
-  ``Tuner.restore`` would run them again (we measured 5 of 17 after a kill -9);
-- a session that had finished gets a new warm-started session when more evaluations are
-  asked for (a larger ``evaluations``).
+Why not ``Tuner.restore``: (1) after a hard kill Tune's last experiment state is older
+than the journal, and restore ran finished trials again (5 of 17 after a kill -9);
+(2) Tune's state is pickled: ``tuner.pkl`` (cloudpickle of the trainable, param space and
+search algorithm), trial states as cloudpickle inside ``experiment_state-*.json``, and
+``error.pkl`` of failed trials. ``Tuner.restore`` unpickles them, so a tampered
+``--resume`` directory could run code. What each side writes under ``storage_dir``:
 
-In every case no finished evaluation is computed again; evaluations running at the
-moment of a hard kill are lost (they had not finished).
+- rlsys (read on resume): ``journal.jsonl`` (JSON lines), ``session-*/session-done.json``
+  and ``session-interrupted.json`` (JSON), the searcher state
+  ``session-*/searcher-state-*.json`` (JSON, ``HyperbandSearcher.get_state``; saved with
+  Tune's experiment checkpoints, never needed to resume) and trial checkpoints (named
+  byte blobs: JSON and ``allow_pickle=False`` npz, see ``rlsys.tuner.trainable``), read
+  only within the session that wrote them.
+- Ray Tune (never read by rlsys): ``tuner.pkl``, ``experiment_state-*.json``,
+  ``search_gen_state-*.json``, ``trial_*/error.pkl``, ``.validate_storage_marker``.
 
 A trainable marks the end of an evaluation by reporting ``{"record": {...}}`` (a flat
 dict of what to log, with a ``key`` unique within the trial); runs stopped early by the
@@ -86,7 +97,7 @@ class Journal:
                 continue  # a line torn by a kill
             ident = (rec.get("trial_id"), rec.get("key"), rec.get("kind"))
             if ident in seen:
-                continue  # re-run after Tuner.restore: keep the first
+                continue  # reported twice (a retried trial): keep the first
             seen.add(ident)
             records.append(rec)
         return records
@@ -360,23 +371,17 @@ def _run(
     if sessions and not resume:
         raise ValueError(f"{storage_dir} already holds an experiment; resume it instead")
     if resume and sessions and not (sessions[-1] / DONE_MARKER).exists():
+        # interrupted (Ctrl-C, SIGTERM, SIGKILL): close it; a new session warm-started
+        # from the journal continues (never Tuner.restore: see the module docstring)
         last = sessions[-1]
-        marker = last / INTERRUPTED_MARKER
         count = len(journal.evaluations())
-        graceful = marker.exists() and json.loads(marker.read_text())["evaluations"] == count
-        if graceful and tune.Tuner.can_restore(str(last)):
-            # the saved state is exactly where the journal ends: continue the same session
-            if not spec.quiet:
-                print(f"resuming {last.name} with Tuner.restore", flush=True)
-            tuner = tune.Tuner.restore(str(last), trainable=trainable, resume_errored=True)
-            _fit(tuner, last, journal, lambda: False)
-        else:
-            # a hard kill: trials finished after Tune's last experiment checkpoint are in
-            # the journal but not in the saved state, so Tuner.restore would run them again;
-            # a new session warm-started from the journal never does
-            if not spec.quiet:
-                print(f"{last.name} was killed; continuing in a new session", flush=True)
-            (last / DONE_MARKER).write_text(json.dumps({"abandoned": True}))
+        if not spec.quiet:
+            print(
+                f"{last.name} was interrupted after {count} evaluations; continuing in a "
+                "new session",
+                flush=True,
+            )
+        (last / DONE_MARKER).write_text(json.dumps({"abandoned": True, "evaluations": count}))
 
     done = journal.evaluations()
     if spec.evaluations - len(done) > 0:

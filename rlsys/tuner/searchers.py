@@ -15,8 +15,8 @@ scheduler's bracket state is not part of the experiment checkpoint (restored tri
 land in new brackets), ``TuneBOHB`` drops hpbandster's ``model_based_pick`` flag and
 passes no budget to the model, and paused trials are a known source of stuck runs.
 Here no trial is ever paused (every job runs to its budget and ends), so a plain FIFO
-scheduler suffices, and the whole search state (brackets, model, random state) is one
-object that Tune saves with each experiment checkpoint.
+scheduler suffices, and the whole search state (brackets, model, random state) is plain
+data that Tune saves as JSON with each experiment checkpoint (``get_state``; no pickle).
 
 The trainable contract (shared by every workload that wants multi-fidelity):
 ``config[BUDGET_KEY]`` is the budget to reach (for example simulation iterations);
@@ -27,13 +27,14 @@ The trainable contract (shared by every workload that wants multi-fidelity):
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
-import cloudpickle
 import ConfigSpace as CS
 import numpy as np
 from ray.tune.search import Searcher
@@ -89,11 +90,19 @@ def vectorized_bohb(space: CS.ConfigurationSpace, **kwargs: Any) -> Any:
     (``scipy.stats.truncnorm.rvs`` per value, ~0.15 ms each) and scores them one by one
     with the two KDEs: 48 ms per configuration in 7 dimensions, measured as 45 % of the
     driver's time in a 200-evaluation calibration, where it serialised the workers. This
-    subclass runs the same algorithm in array operations: the same KDE models (fitted by
-    hpbandster's ``new_result``), the same random fraction, the same candidates (a good
-    point plus truncated-normal noise of ``bandwidth_factor * max(bw, min_bandwidth)``),
-    the same acquisition ``max(g, 1e-32) / max(l, 1e-32)``. Spaces with categorical
-    parameters use hpbandster's own loop.
+    subclass runs the same algorithm in array operations and returns the *same*
+    configurations for the same numpy random state (tested against hpbandster's loop):
+
+    - it draws the same random numbers in the same order: per candidate the index of a
+      good point, then one uniform per coordinate (``truncnorm.rvs`` is the inverse CDF of
+      one uniform), so only these cheap draws stay in a loop;
+    - the same candidates: the good point plus truncated-normal noise of
+      ``bandwidth_factor * max(bw, min_bandwidth)``, truncated to [0, 1], as
+      ``truncnorm.ppf`` of those uniforms in one call;
+    - the same acquisition ``max(bad, 1e-32) / max(good, 1e-32)`` (first minimum wins),
+      the same KDE models (fitted by hpbandster's ``new_result``) and random fraction.
+
+    Spaces with categorical parameters use hpbandster's own loop.
     """
     import scipy.stats as sps
     from hpbandster.optimizers.config_generators.bohb import BOHB
@@ -106,16 +115,29 @@ def vectorized_bohb(space: CS.ConfigurationSpace, **kwargs: Any) -> Any:
                 return dict(self.configspace.sample_configuration()), {"model_based_pick": False}
             model = self.kde_models[max(self.kde_models)]
             good, bad = model["good"], model["bad"]
-            centres = good.data[np.random.randint(0, len(good.data), size=self.num_samples)]
+            n, d = self.num_samples, good.data.shape[1]
+            idx = np.empty(n, dtype=np.int64)
+            u = np.empty((n, d))
+            for i in range(n):  # hpbandster's draw order: a good point, then its coordinates
+                idx[i] = np.random.randint(0, len(good.data))
+                u[i] = np.random.uniform(size=d)
+            centres = good.data[idx]
             bw = self.bw_factor * np.maximum(good.bw, self.min_bandwidth)
-            lo, hi = (0.0 - centres) / bw, (1.0 - centres) / bw
-            cand = sps.truncnorm.rvs(lo, hi, loc=centres, scale=bw, size=centres.shape)
-            score = np.maximum(bad.pdf(cand), 1e-32) / np.maximum(good.pdf(cand), 1e-32)
+            lo, hi = -centres / bw, (1 - centres) / bw
+            cand = sps.truncnorm.ppf(u, lo, hi, loc=centres, scale=bw)
+            p_good = good.pdf(cand)
+            score = np.maximum(bad.pdf(cand), 1e-32) / np.maximum(p_good, 1e-32)
             ok = np.isfinite(score)
-            if not ok.any():
+            # hpbandster takes the first candidate with a non-finite score but a finite
+            # good density at once, else the (first) lowest finite score
+            take = np.flatnonzero(~ok & np.isfinite(p_good))
+            if take.size:
+                best = cand[take[0]]
+            elif ok.any():
+                best = cand[np.flatnonzero(ok)[np.argmin(score[ok])]]
+            else:
                 self.logger.warning("no finite acquisition value: using a random configuration")
                 return dict(self.configspace.sample_configuration()), {"model_based_pick": False}
-            best = cand[np.flatnonzero(ok)[np.argmin(score[ok])]]
             config = CS.Configuration(self.configspace, vector=np.clip(best, 0.0, 1.0))
             return dict(config), {"model_based_pick": True}
 
@@ -318,11 +340,171 @@ class HyperbandSearcher(Searcher):
 
     # --- Tune's experiment checkpoints -------------------------------------------------------
 
+    # Tune names the file after this template (``Searcher.save_to_dir``): JSON, not pickle
+    CKPT_FILE_TMPL = "searcher-state-{}.json"
+
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            cloudpickle.dump(self.__dict__, f)
+        """The whole search state as JSON (brackets, model data, random states): no pickle,
+        so a state file from disk can never run code."""
+        tmp = f"{checkpoint_path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.get_state(), f)
+        os.replace(tmp, checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
-        # update in place: the CheckpointTracker callback holds a reference to this object
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(cloudpickle.load(f))
+        with open(checkpoint_path) as f:
+            self.set_state(json.load(f))
+
+    def get_state(self) -> dict[str, Any]:
+        """Plain data (JSON): everything ``suggest`` and ``on_trial_complete`` depend on."""
+        return {
+            "format": STATE_FORMAT,
+            "model": self.model,
+            "metric": self.metric,
+            "mode": self.mode,
+            "eta": self.eta,
+            "budgets": list(self.budgets),
+            "max_evaluations": self.max_evaluations,
+            "n_suggested": self.n_suggested,
+            "warm_offset": self._warm_offset,
+            "rng": _rng_to_json(self._rng_state),
+            "space_rng": _rng_to_json(self.space.random.get_state()),
+            "generator": _generator_state(self.generator),
+            "iterations": [_iteration_state(it) for it in self.iterations],
+            "trial_job": [[t, list(cid), b] for t, (cid, b) in self.trial_job.items()],
+            "job_trial": [[list(cid), b, t] for (cid, b), t in self.job_trial.items()],
+            "checkpoints": dict(self.checkpoints),
+            "records": self.records,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Replace this searcher's state with ``get_state``'s (in place: the
+        ``CheckpointTracker`` callback holds a reference to this object). Raises ValueError
+        for a state of another format or searcher."""
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise ValueError("not a HyperbandSearcher state (unknown format)")
+        if state["model"] != self.model or state["budgets"] != list(self.budgets):
+            raise ValueError(
+                f"searcher state is for {state['model']} with budgets {state['budgets']}, "
+                f"this searcher is {self.model} with {self.budgets}"
+            )
+        self._metric, self._mode, self.eta = state["metric"], state["mode"], int(state["eta"])
+        self.max_evaluations = int(state["max_evaluations"])
+        self.n_suggested = int(state["n_suggested"])
+        self._warm_offset = int(state["warm_offset"])
+        self._rng_state = _rng_from_json(state["rng"])
+        self.space.random.set_state(_rng_from_json(state["space_rng"]))
+        _set_generator_state(self.generator, state["generator"])
+        self.iterations = [self._iteration_from(s) for s in state["iterations"]]
+        self.trial_job = {t: (tuple(cid), b) for t, cid, b in state["trial_job"]}
+        self.job_trial = {(tuple(cid), b): t for cid, b, t in state["job_trial"]}
+        self.checkpoints = dict(state["checkpoints"])
+        self.records = list(state["records"])
+
+    def _iteration_from(self, state: dict[str, Any]) -> Any:
+        from hpbandster.core.base_iteration import Datum
+        from hpbandster.optimizers.iterations import SuccessiveHalving
+
+        it = SuccessiveHalving(
+            HPB_iter=int(state["HPB_iter"]),
+            num_configs=list(state["num_configs"]),
+            budgets=list(state["budgets"]),
+            config_sampler=self.generator.get_config,
+        )
+        it.stage = int(state["stage"])
+        it.actual_num_configs = list(state["actual_num_configs"])
+        it.is_finished = bool(state["is_finished"])
+        it.num_running = int(state["num_running"])
+        for d in state["data"]:
+            it.data[tuple(d["id"])] = Datum(
+                config=dict(d["config"]),
+                config_info=dict(d["config_info"]),
+                results={b: r for b, r in d["results"]},
+                time_stamps={b: t for b, t in d["time_stamps"]},
+                exceptions={b: e for b, e in d["exceptions"]},
+                status=d["status"],
+                budget=d["budget"],
+            )
+        return it
+
+
+STATE_FORMAT = "rlsys.HyperbandSearcher/1"
+
+
+def _rng_to_json(state: tuple) -> list:
+    kind, keys, pos, has_gauss, cached = state
+    return [str(kind), np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _rng_from_json(state: list) -> tuple:
+    kind, keys, pos, has_gauss, cached = state
+    return (kind, np.array(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays inside hpbandster's records -> JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _iteration_state(it: Any) -> dict[str, Any]:
+    return {
+        "HPB_iter": int(it.HPB_iter),
+        "num_configs": [int(n) for n in it.num_configs],
+        "budgets": list(it.budgets),
+        "stage": int(it.stage),
+        "actual_num_configs": [int(n) for n in it.actual_num_configs],
+        "is_finished": bool(it.is_finished),
+        "num_running": int(it.num_running),
+        "data": [
+            {
+                "id": list(cid),
+                "config": _plain(d.config),
+                "config_info": _plain(d.config_info),
+                "results": [[b, _plain(r)] for b, r in d.results.items()],
+                "time_stamps": [[b, _plain(t)] for b, t in d.time_stamps.items()],
+                "exceptions": [[b, None if e is None else str(e)] for b, e in d.exceptions.items()],
+                "status": d.status,
+                "budget": d.budget,
+            }
+            for cid, d in it.data.items()
+        ],
+    }
+
+
+def _generator_state(gen: Any) -> dict[str, Any]:
+    """BOHB: its per-budget training data and the fitted KDEs (data and bandwidths, which
+    is all ``KDEMultivariate.pdf`` reads); random sampling has none."""
+    if not hasattr(gen, "kde_models"):
+        return {}
+    return {
+        "configs": [[b, np.asarray(v).tolist()] for b, v in gen.configs.items()],
+        "losses": [[b, [float(x) for x in v]] for b, v in gen.losses.items()],
+        "kde_models": [
+            [b, {k: {"data": m[k].data.tolist(), "bw": m[k].bw.tolist()} for k in ("good", "bad")}]
+            for b, m in gen.kde_models.items()
+        ],
+    }
+
+
+def _set_generator_state(gen: Any, state: dict[str, Any]) -> None:
+    if not hasattr(gen, "kde_models"):
+        return
+    import statsmodels.api as sm
+
+    def kde(m: dict) -> Any:
+        data, bw = np.array(m["data"], dtype=np.float64), np.array(m["bw"], dtype=np.float64)
+        model = sm.nonparametric.KDEMultivariate(data=data, var_type=gen.kde_vartypes, bw=bw)
+        model.bw = bw
+        return model
+
+    gen.configs = {b: [np.array(x, dtype=np.float64) for x in v] for b, v in state["configs"]}
+    gen.losses = {b: list(v) for b, v in state["losses"]}
+    gen.kde_models = {b: {k: kde(m[k]) for k in ("good", "bad")} for b, m in state["kde_models"]}
