@@ -29,7 +29,7 @@ class GNNDispatcher:
 
         if sim.instance is not self._instance:
             self._instance, self._topology = sim.instance, GraphTopology(sim.instance)
-        actions, _, _ = self.policy.act([observe(sim, self._topology)], deterministic=True)
+        actions, *_ = self.policy.act([observe(sim, self._topology)], deterministic=True)
         return int(actions[0])
 
 

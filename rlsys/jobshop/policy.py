@@ -31,6 +31,7 @@ from torch_geometric.nn import global_max_pool, global_mean_pool
 from torch_geometric.utils import scatter, to_dense_batch
 
 from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES
+from rlsys.config import Config, config_field
 from rlsys.jobshop.nn import TypedGINConv
 from rlsys.rl.distributions import MaskedCategorical
 
@@ -78,12 +79,12 @@ def collate(obs_list: list[dict]) -> Batch:
 
 
 @dataclass
-class PolicyConfig:
+class PolicyConfig(Config):
     """Size of the GNN policy."""
 
-    hidden: int = 64
+    hidden: int = config_field(64, ge=1)
     """Width of node embeddings."""
-    layers: int = 3
+    layers: int = config_field(3, ge=1)
     """Number of TypedGINConv layers."""
 
 
@@ -100,6 +101,15 @@ class JobShopGNNPolicy(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.actor = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
         self.critic = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder[0].weight.device
+
+    def collate(self, obs: list[dict]) -> Batch:
+        """Observations -> one PyG ``Batch`` on the policy's device."""
+        batch = collate(obs)
+        return batch if self.device.type == "cpu" else batch.to(self.device)
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         """Returns (logits [B, n_max], mask [B, n_max], values [B])."""
@@ -132,14 +142,21 @@ class JobShopGNNPolicy(nn.Module):
         obs: list[dict],
         deterministic: bool = False,
         generator: torch.Generator | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        logits, mask, values = self(collate(obs))
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        logits, mask, values = self(self.collate(obs))
         dist = MaskedCategorical(logits, mask)
         actions = dist.mode() if deterministic else dist.sample(generator)
-        return actions.numpy(), dist.log_prob(actions).numpy(), values.numpy()
+        return (
+            actions.cpu().numpy(),
+            dist.log_prob(actions).cpu().numpy(),
+            values.cpu().numpy(),
+            {},
+        )
 
-    def evaluate(self, obs: list[dict], actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        logits, mask, values = self(collate(obs))
+    def evaluate(
+        self, obs: list[dict], actions: Tensor, extras: dict | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        logits, mask, values = self(self.collate(obs))
         dist = MaskedCategorical(logits, mask)
         return dist.log_prob(actions), dist.entropy(), values
 

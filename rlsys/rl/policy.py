@@ -1,10 +1,21 @@
 """The policy interface every PPO workload implements, and a small MLP example.
 
 A policy takes a Python *list* of raw environment observations (whatever ``env.step``
-returns: an array, a dict of arrays of varying size, ...) and collates them itself: the
-MLP stacks arrays, a graph policy builds a PyG ``Batch``. Action masks travel inside the
-observation (``obs["action_mask"]``) and are applied with ``MaskedCategorical``. Actions
-are integers (``Discrete``).
+returns: an array, a dict of arrays of varying size, ...) and turns them into tensors
+with its own ``collate`` hook: the MLP stacks arrays, a graph policy builds a PyG
+``Batch``, a multi-agent policy stacks joint observations [B, N, obs_dim]. Action masks
+travel inside the observation (``obs["action_mask"]``) and are applied with
+``MaskedCategorical``. Actions are integers (``Discrete``).
+
+Single-agent policies return one action, log-probability and value per observation
+([B]); team policies for a PettingZoo ``ParallelEnv`` return one per agent ([B, N], in
+``env.possible_agents`` order). ``act`` also returns ``extras``: per-sample arrays that
+the policy drew while acting and needs again to score the same actions (CommFormer's
+sampled communication graph and gates); the rollout worker stores them in the batch and
+the learner hands them back to ``evaluate``. Most policies return ``{}``.
+
+Policies run on ``policy.device`` (the device of their parameters): CPU in rollout
+workers, CUDA for the learner where present.
 
 The easiest way to satisfy the protocol is to subclass ``MaskedActorCritic`` and write
 one method, ``forward(obs) -> (logits [B, A], mask [B, A] or None, values [B])``; pad
@@ -27,30 +38,45 @@ from rlsys.rl.distributions import MaskedCategorical
 class ActorCritic(Protocol):
     """What ``RolloutWorker`` and ``PPOLearner`` call (an ``nn.Module`` in practice)."""
 
+    device: torch.device
+    """where the parameters live; ``collate`` puts its tensors there"""
+
+    def collate(self, obs: list) -> Any:
+        """B raw observations -> the network's input (tensors on ``device``)."""
+        ...
+
     def act(
         self,
         obs: list,
         deterministic: bool = False,
         generator: torch.Generator | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Choose actions for B observations, without gradient.
 
-        Returns numpy ``actions`` [B] int64, ``logp`` [B] float32 (log-probability of the
-        chosen actions), ``values`` [B] float32. Sampling draws only from ``generator``
-        (so a rollout is reproducible); ``deterministic`` takes the most probable action.
+        Returns numpy ``actions`` [B] (or [B, N]) int64, ``logp`` float32 (log-probability
+        of the chosen actions), ``values`` float32, shaped like the actions, and
+        ``extras``: a dict of arrays with leading dimension B (``{}`` for most policies).
+        Sampling draws only from ``generator`` (so a rollout is reproducible);
+        ``deterministic`` takes the most probable action.
         """
         ...
 
     def evaluate(
-        self, obs: list, actions: torch.Tensor
+        self, obs: list, actions: torch.Tensor, extras: dict[str, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Log-probability [B], entropy [B] and value [B] of ``actions`` [B] (long), with
-        gradient."""
+        """Log-probability, entropy and value of ``actions`` (long, [B] or [B, N]), each
+        shaped like ``actions``, with gradient. ``extras`` are the arrays ``act`` returned
+        for these samples (as tensors on the policy's device)."""
         ...
 
 
 class MaskedActorCritic(nn.Module):
     """Base class: implement ``forward``; ``act`` and ``evaluate`` come for free."""
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters (and so the collated tensors) live."""
+        return next(self.parameters()).device
 
     def forward(self, obs: list) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """``obs`` (list of B raw observations) -> logits [B, A], legal mask [B, A] bool
@@ -69,17 +95,18 @@ class MaskedActorCritic(nn.Module):
         obs: list,
         deterministic: bool = False,
         generator: torch.Generator | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         dist, values = self.distribution(obs)
         actions = dist.mode() if deterministic else dist.sample(generator)
         return (
             actions.cpu().numpy().astype(np.int64),
             dist.log_prob(actions).cpu().numpy().astype(np.float32),
             values.cpu().numpy().astype(np.float32),
+            {},
         )
 
     def evaluate(
-        self, obs: list, actions: torch.Tensor
+        self, obs: list, actions: torch.Tensor, extras: dict[str, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dist, values = self.distribution(obs)
         return dist.log_prob(actions), dist.entropy(), values
@@ -114,16 +141,19 @@ class MLPPolicy(MaskedActorCritic):
         self.actor = mlp(n_actions, 0.01)
         self.critic = mlp(1, 1.0)
 
-    @staticmethod
-    def collate(obs: list) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """List of B observations -> features [B, obs_dim] float32, mask [B, A] or None."""
+    def collate(self, obs: list) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """List of B observations -> features [B, obs_dim] float32, mask [B, A] or None,
+        on the policy's device."""
+        device = self.device
         if isinstance(obs[0], dict):
             x = np.stack([np.asarray(o["obs"], dtype=np.float32) for o in obs])
             mask: Any = None
             if "action_mask" in obs[0]:
-                mask = torch.as_tensor(np.stack([o["action_mask"] for o in obs]).astype(bool))
-            return torch.as_tensor(x), mask
-        return torch.as_tensor(np.stack(obs).astype(np.float32, copy=False)), None
+                mask = np.stack([o["action_mask"] for o in obs]).astype(bool)
+                mask = torch.as_tensor(mask, device=device)
+            return torch.as_tensor(x, device=device), mask
+        x = np.stack(obs).astype(np.float32, copy=False)
+        return torch.as_tensor(x, device=device), None
 
     def forward(self, obs: list) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         x, mask = self.collate(obs)

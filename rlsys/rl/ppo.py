@@ -7,47 +7,50 @@ job-shop, CommFormer and PARL trainers import instead of copy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from rlsys.config import Config, config_field
+
 
 @dataclass
-class PPOConfig:
+class PPOConfig(Config):
     """PPO hyperparameters (CleanRL's names and defaults unless stated)."""
 
-    gamma: float = 0.99
+    gamma: float = config_field(0.99, ge=0, le=1)
     """discount factor"""
-    gae_lambda: float = 0.95
+    gae_lambda: float = config_field(0.95, ge=0, le=1)
     """lambda of generalised advantage estimation"""
-    clip_coef: float = 0.2
+    clip_coef: float = config_field(0.2, gt=0)
     """policy ratio clip range: ratios outside [1 - c, 1 + c] get no gradient"""
     clip_vloss: bool = True
     """clip the value update to clip_coef around the old value (CleanRL's clipped value loss)"""
-    vf_coef: float = 0.5
+    vf_coef: float = config_field(0.5, ge=0)
     """weight of the value loss"""
-    ent_coef: float = 0.01
+    ent_coef: float = config_field(0.01, ge=0)
     """weight of the entropy bonus"""
-    max_grad_norm: float = 0.5
+    max_grad_norm: float = config_field(0.5, gt=0)
     """global gradient-norm clip"""
-    learning_rate: float = 2.5e-4
+    learning_rate: float = config_field(2.5e-4, gt=0)
     """Adam learning rate (at the start of training when anneal_lr)"""
     anneal_lr: bool = True
     """decay the learning rate linearly to 0 over the run"""
-    update_epochs: int = 4
+    update_epochs: int = config_field(4, ge=1)
     """passes over each batch"""
-    minibatch_size: int = 256
+    minibatch_size: int = config_field(256, ge=1)
     """samples (env steps) per minibatch; a batch is split into ceil(n / size) equal parts"""
     norm_adv: bool = True
     """normalise advantages to zero mean, unit std within each minibatch"""
-    target_kl: float | None = None
+    target_kl: float | None = config_field(None, gt=0)
     """stop the epochs of an update early once approx_kl exceeds this (None = never)"""
-    vloss_type: str = "mse"
+    vloss_type: Literal["mse", "huber"] = "mse"
     """value error: 'mse' (0.5 * squared error, CleanRL) or 'huber' (smooth L1, delta 1)"""
-    adam_eps: float = 1e-5
+    adam_eps: float = config_field(1e-5, gt=0)
     """Adam epsilon (CleanRL uses 1e-5 rather than torch's 1e-8)"""
 
 
@@ -140,38 +143,116 @@ def ppo_loss(
     return loss, stats
 
 
-class PPOLearner:
-    """Owns the policy's Adam optimizer and runs the PPO minibatch epochs.
+class Learner(Protocol):
+    """What the trainer drives: one update per batch, and its state for checkpoints.
 
-    ``policy`` follows the ``ActorCritic`` protocol (``rlsys.rl.policy``); ``seed`` seeds
-    the minibatch shuffling (its state is in ``generator``, saved in checkpoints).
+    PPO (``PPOLearner``) is one; CommFormer's bilevel alternation is a ``PPOLearner``
+    with two parameter groups. ``state_dict`` holds plain data and tensors only (saved
+    with the run's checkpoints, loaded with ``weights_only=True``).
     """
 
-    def __init__(self, policy: nn.Module, cfg: PPOConfig, seed: int = 0) -> None:
+    def update(self, batch: Any, progress_fraction: float = 0.0) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass
+class ParamGroup:
+    """One optimiser of a ``PPOLearner``: its parameters, Adam settings and schedule."""
+
+    name: str
+    """key in stats (``grad_norm/<name>``) and checkpoints"""
+    params: list[nn.Parameter]
+    """the parameters this Adam steps (groups must not share parameters)"""
+    learning_rate: float
+    """Adam learning rate (annealed with the run when PPOConfig.anneal_lr)"""
+    max_grad_norm: float | None = None
+    """gradient-norm clip of this group (None: PPOConfig.max_grad_norm)"""
+    steps_in: Callable[[int, int], bool] | None = None
+    """steps_in(update, epoch) -> does this group step in that epoch of that update
+    (0-based; None: every epoch). Epochs in which no group steps are skipped."""
+
+
+class PPOLearner:
+    """Runs the PPO minibatch epochs and owns the optimisers (implements ``Learner``).
+
+    ``policy`` follows the ``ActorCritic`` protocol (``rlsys.rl.policy``). By default one
+    Adam steps all its parameters; ``groups`` splits them into several optimisers with
+    their own learning rate, clip and epoch schedule (every parameter of the policy must
+    be in exactly one group). ``seed`` seeds the minibatch shuffling.
+
+    Batches may be single-agent ([S] per-step arrays) or a team's ([S, N]); minibatches
+    are drawn over the S steps and the loss averages over every (step, agent).
+    """
+
+    def __init__(
+        self,
+        policy: nn.Module,
+        cfg: PPOConfig,
+        seed: int = 0,
+        groups: list[ParamGroup] | None = None,
+    ) -> None:
         self.policy = policy
         self.cfg = cfg
-        self.optimizer = torch.optim.Adam(
-            policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
-        )
+        if groups is None:
+            groups = [ParamGroup("policy", list(policy.parameters()), cfg.learning_rate)]
+        grouped = [id(p) for g in groups for p in g.params]
+        if len(grouped) != len(set(grouped)) or set(grouped) != {
+            id(p) for p in policy.parameters()
+        }:
+            raise ValueError("PPOLearner groups must partition the policy's parameters")
+        self.groups = groups
+        self.optimizers = {
+            g.name: torch.optim.Adam(g.params, lr=g.learning_rate, eps=cfg.adam_eps) for g in groups
+        }
         self.generator = torch.Generator().manual_seed(seed)
+        self.updates = 0
+        """updates done (the ``update`` argument of ``ParamGroup.steps_in``)"""
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first group's optimiser (the only one by default)."""
+        return self.optimizers[self.groups[0].name]
+
+    def state_dict(self) -> dict:
+        return {
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "generator": self.generator.get_state(),
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state["optimizers"]) != set(self.optimizers):
+            raise ValueError(
+                f"learner state has optimisers {sorted(state['optimizers'])}, "
+                f"this learner {sorted(self.optimizers)}"
+            )
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.generator.set_state(state["generator"])
+        self.updates = int(state["updates"])
 
     def update(self, batch: Any, progress_fraction: float = 0.0) -> dict[str, float]:
         """One PPO update on ``batch``; returns mean stats over the minibatches.
 
-        batch: anything with ``obs`` (list of S raw observations) and numpy/torch arrays
-            [S] ``actions``, ``logp``, ``values``, ``advantages``, ``returns``
-            (a ``RolloutBatch``).
-        progress_fraction: share of training done before this update, in [0, 1); the
-            learning rate is ``learning_rate * (1 - progress_fraction)`` when anneal_lr.
+        batch: anything with ``obs`` (list of S raw observations), numpy/torch arrays
+            [S] or [S, N] ``actions``, ``logp``, ``values``, ``advantages``, ``returns``
+            and optionally ``policy_extras`` (dict of [S, ...] arrays): a ``RolloutBatch``.
+        progress_fraction: share of training done before this update, in [0, 1); each
+            group's learning rate is ``learning_rate * (1 - progress_fraction)`` when
+            anneal_lr.
         """
         cfg = self.cfg
-        lr = cfg.learning_rate * (1.0 - progress_fraction) if cfg.anneal_lr else cfg.learning_rate
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        scale = (1.0 - progress_fraction) if cfg.anneal_lr else 1.0
+        for g in self.groups:
+            for pg in self.optimizers[g.name].param_groups:
+                pg["lr"] = g.learning_rate * scale
 
         device = next(self.policy.parameters()).device
 
-        def tensor(x: Any, dtype: torch.dtype) -> torch.Tensor:
+        def tensor(x: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
             return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
         actions = tensor(batch.actions, torch.long)
@@ -179,35 +260,54 @@ class PPOLearner:
         old_values = tensor(batch.values, torch.float32)
         advantages = tensor(batch.advantages, torch.float32)
         returns = tensor(batch.returns, torch.float32)
+        extras = {k: tensor(v) for k, v in (getattr(batch, "policy_extras", None) or {}).items()}
         n = len(actions)
         n_minibatches = max(1, math.ceil(n / cfg.minibatch_size))
+        aux_loss = getattr(self.policy, "auxiliary_loss", None)
 
         self.policy.train()
         totals: dict[str, float] = {}
         n_steps = 0
         epochs_run = 0
-        for _epoch in range(cfg.update_epochs):
+        for epoch in range(cfg.update_epochs):
+            active = [
+                g for g in self.groups if g.steps_in is None or g.steps_in(self.updates, epoch)
+            ]
+            if not active:
+                continue
             epochs_run += 1
             order = torch.randperm(n, generator=self.generator).to(device)
             for idx in torch.tensor_split(order, n_minibatches):
                 mb_obs = [batch.obs[i] for i in idx.tolist()]
-                new_logp, entropy, new_values = self.policy.evaluate(mb_obs, actions[idx])
+                mb_extras = {k: v[idx] for k, v in extras.items()}
+                new_logp, entropy, new_values = self.policy.evaluate(
+                    mb_obs, actions[idx], mb_extras
+                )
                 loss, stats = ppo_loss(
-                    new_logp,
-                    old_logp[idx],
-                    advantages[idx],
-                    new_values,
-                    old_values[idx],
-                    returns[idx],
-                    entropy,
+                    new_logp.reshape(-1),
+                    old_logp[idx].reshape(-1),
+                    advantages[idx].reshape(-1),
+                    new_values.reshape(-1),
+                    old_values[idx].reshape(-1),
+                    returns[idx].reshape(-1),
+                    entropy.reshape(-1),
                     cfg,
                 )
-                self.optimizer.zero_grad()
+                if aux_loss is not None:
+                    # a policy's own regulariser (e.g. CommFormer's gate-rate penalty),
+                    # computed during the evaluate call above
+                    extra = aux_loss()
+                    loss = loss + extra
+                    stats["aux_loss"] = float(extra)
+                for opt in self.optimizers.values():
+                    opt.zero_grad()
                 loss.backward()
-                stats["grad_norm"] = float(
-                    nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-                )
-                self.optimizer.step()
+                for g in active:
+                    clip = cfg.max_grad_norm if g.max_grad_norm is None else g.max_grad_norm
+                    norm = float(nn.utils.clip_grad_norm_(g.params, clip))
+                    stats[f"grad_norm/{g.name}"] = norm
+                    self.optimizers[g.name].step()
+                stats["grad_norm"] = stats[f"grad_norm/{active[0].name}"]
                 for k, v in stats.items():
                     totals[k] = totals.get(k, 0.0) + v
                 n_steps += 1
@@ -215,13 +315,14 @@ class PPOLearner:
             if cfg.target_kl is not None and stats["approx_kl"] > cfg.target_kl:
                 break
 
+        self.updates += 1
         out = {k: v / n_steps for k, v in totals.items()}
-        var_returns = returns.var().item() if n > 1 else 0.0
+        var_returns = returns.var().item() if returns.numel() > 1 else 0.0
         out["explained_variance"] = (
             float("nan")
             if var_returns == 0
             else 1.0 - (returns - old_values).var().item() / var_returns
         )
-        out["learning_rate"] = lr
+        out["learning_rate"] = cfg.learning_rate * scale
         out["epochs"] = float(epochs_run)
         return out

@@ -1,5 +1,11 @@
 """Rollout actors: each runs a few environments in lockstep with a CPU copy of the policy.
 
+One worker for every workload: a gymnasium ``Env`` (one agent: per-step arrays [S]) or a
+PettingZoo ``ParallelEnv`` (a team: per-step arrays [S, N], agents in
+``env.possible_agents`` order, through ``TeamEnv``). A team's agents must end their
+episode together (the predator-prey envs and mpe2's envs do); GAE then runs per agent
+(``compute_gae`` on [T, N]).
+
 ``RolloutWorker`` is a plain class; the trainer wraps it with
 ``ray.remote(max_restarts=-1, max_task_retries=-1)``. A restart re-runs ``__init__``,
 which holds nothing that matters: the weights come with every request (an object
@@ -33,21 +39,22 @@ class RolloutBatch:
     """
 
     obs: list
-    """S raw observations, each the one the action was taken from"""
+    """S raw observations, each the one the action was taken from (a team env's: the
+    joint observation, [N, ...] stacked over agents)"""
     actions: np.ndarray
-    """[S] int64"""
+    """[S] int64 ([S, N] for a team)"""
     logp: np.ndarray
-    """[S] float32, log-probability of the action under the sampling policy"""
+    """[S] float32 ([S, N]), log-probability of the action under the sampling policy"""
     values: np.ndarray
-    """[S] float32, the sampling policy's value estimates"""
+    """[S] float32 ([S, N]), the sampling policy's value estimates"""
     rewards: np.ndarray
-    """[S] float32"""
+    """[S] float32 ([S, N])"""
     advantages: np.ndarray
-    """[S] float32, GAE within each episode"""
+    """[S] float32 ([S, N]), GAE within each episode (per agent)"""
     returns: np.ndarray
-    """[S] float32, advantages + values (the value targets)"""
+    """[S] float32 ([S, N]), advantages + values (the value targets)"""
     episode_returns: np.ndarray
-    """[E] float64, undiscounted sum of rewards"""
+    """[E] float64, undiscounted sum of rewards (a team: the mean over its agents)"""
     episode_lengths: np.ndarray
     """[E] int64"""
     episode_infos: list[dict]
@@ -63,7 +70,9 @@ class RolloutBatch:
     env_steps: int
     worker_instance: str = ""
     """random id drawn in the worker's ``__init__``: a new one means it was restarted"""
-    extra: dict[str, Any] = field(default_factory=dict)
+    policy_extras: dict[str, np.ndarray] = field(default_factory=dict)
+    """per-step arrays [S, ...] the policy returned from ``act`` (e.g. sampled graphs);
+    handed back to ``evaluate`` by the learner"""
 
     @classmethod
     def concat(cls, batches: list[RolloutBatch]) -> RolloutBatch:
@@ -89,6 +98,10 @@ class RolloutBatch:
             request_index=-1,
             wall_time=max(b.wall_time for b in batches),
             env_steps=sum(b.env_steps for b in batches),
+            policy_extras={
+                k: np.concatenate([b.policy_extras[k] for b in batches])
+                for k in batches[0].policy_extras
+            },
         )
 
 
@@ -129,16 +142,75 @@ class GymEnvFn:
         return {"env_id": self.env_id, "kwargs": self.kwargs, "_env": None}
 
 
+def is_team_env(env: Any) -> bool:
+    """A PettingZoo ``ParallelEnv`` (dict actions and rewards per agent)?"""
+    return hasattr(env, "possible_agents") and not isinstance(env, gym.Env)
+
+
+class TeamEnv:
+    """A PettingZoo ``ParallelEnv`` seen as one env with arrays over its agents.
+
+    ``reset(seed)`` -> (joint observation, info); ``step(actions [N])`` -> (joint
+    observation, rewards [N] float32, terminated, truncated, info), agents in
+    ``possible_agents`` order. Box observations are stacked into one [N, ...] array,
+    others kept as a list. The episode ends when the env has no agents left; agents that
+    leave earlier than the others are an error (their steps would need a mask that the
+    loss does not have). ``info`` is the mean of each numeric per-agent info value (e.g.
+    ``success``, ``steps``).
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.agents = list(env.possible_agents)
+
+    def _joint(self, obs: dict) -> Any:
+        rows = [obs[a] for a in self.agents]
+        if isinstance(rows[0], np.ndarray):
+            return np.stack(rows)
+        return rows
+
+    def _info(self, infos: dict) -> dict:
+        numeric: dict[str, list[float]] = {}
+        for a in self.agents:
+            for k, v in (infos.get(a) or {}).items():
+                if isinstance(v, int | float | np.number) and not isinstance(v, bool):
+                    numeric.setdefault(k, []).append(float(v))
+        return {k: float(np.mean(v)) for k, v in numeric.items()}
+
+    def reset(self, seed: int | None = None) -> tuple[Any, dict]:
+        obs, infos = self.env.reset(seed=seed)
+        return self._joint(obs), self._info(infos)
+
+    def step(self, actions: np.ndarray) -> tuple[Any, np.ndarray, bool, bool, dict]:
+        act = {a: int(actions[i]) for i, a in enumerate(self.agents)}
+        obs, rewards, terms, truncs, infos = self.env.step(act)
+        reward = np.array([rewards[a] for a in self.agents], dtype=np.float32)
+        done = [bool(terms[a] or truncs[a]) for a in self.agents]
+        if any(done) and not all(done):
+            ended = [a for a, d in zip(self.agents, done, strict=True) if d]
+            raise RuntimeError(
+                f"agents {ended} ended before the rest of the team; rlsys team envs need "
+                "agents that end their episode together"
+            )
+        terminated = all(bool(terms[a]) for a in self.agents)
+        truncated = all(done) and not terminated
+        # A finished env returns no observations: keep the shape with zeros (never used
+        # to act; a truncated episode's bootstrap value reads it, so prefer the last one).
+        joint = self._joint(obs) if len(obs) == len(self.agents) else None
+        return joint, reward, terminated, truncated, self._info(infos)
+
+
 class _Episode:
     """Per-step records of one running episode."""
 
-    def __init__(self, env: gym.Env, seed: int, obs: Any) -> None:
+    def __init__(self, env: Any, seed: int, obs: Any) -> None:
         self.env, self.seed, self.obs = env, seed, obs
         self.observations: list = []
-        self.actions: list[int] = []
-        self.logp: list[float] = []
-        self.values: list[float] = []
-        self.rewards: list[float] = []
+        self.actions: list = []
+        self.logp: list = []
+        self.values: list = []
+        self.rewards: list = []
+        self.extras: list[dict[str, np.ndarray]] = []
 
 
 class RolloutWorker:
@@ -172,6 +244,7 @@ class RolloutWorker:
         self.envs_per_worker = envs_per_worker
         self.gamma, self.gae_lambda = gamma, gae_lambda
         self.instance = uuid.uuid4().hex
+        self._team_envs: dict[int, tuple[Any, TeamEnv]] = {}
 
     def info(self) -> dict:
         """Who this is (for tests and logs): index, process id, incarnation id."""
@@ -179,6 +252,10 @@ class RolloutWorker:
 
     def _start_episode(self, slot: int, seed: int) -> _Episode:
         env = self.env_fns[slot](seed)
+        if is_team_env(env):
+            if self._team_envs.get(slot, (None,))[0] is not env:
+                self._team_envs[slot] = (env, TeamEnv(env))
+            env = self._team_envs[slot][1]
         obs, _ = env.reset(seed=seed)
         return _Episode(env, seed, obs)
 
@@ -200,22 +277,27 @@ class RolloutWorker:
         for s in range(len(slots)):
             slots[s] = self._start_episode(s, seeds[next_episode])
             next_episode += 1
-        finished: list[tuple[_Episode, dict, bool, float]] = []
+        finished: list[tuple[_Episode, dict, bool, Any]] = []
 
         while any(ep is not None for ep in slots):
             live = [s for s, ep in enumerate(slots) if ep is not None]
-            actions, logp, values = self.policy.act(
+            actions, logp, values, extras = self.policy.act(
                 [slots[s].obs for s in live], generator=generator
             )
             truncated_at: list[tuple[_Episode, dict, Any]] = []
             for j, s in enumerate(live):
                 ep = slots[s]
-                next_obs, reward, terminated, truncated, info = ep.env.step(int(actions[j]))
+                # a team env takes the [N] row; a gymnasium env one int
+                action = actions[j] if actions.ndim > 1 else int(actions[j])
+                next_obs, reward, terminated, truncated, info = ep.env.step(action)
+                if next_obs is None:  # a finished team env: no observations left
+                    next_obs = ep.obs
                 ep.observations.append(ep.obs)
-                ep.actions.append(int(actions[j]))
-                ep.logp.append(float(logp[j]))
-                ep.values.append(float(values[j]))
-                ep.rewards.append(float(reward))
+                ep.actions.append(action)
+                ep.logp.append(logp[j])
+                ep.values.append(values[j])
+                ep.rewards.append(np.asarray(reward, dtype=np.float64))
+                ep.extras.append({k: v[j] for k, v in extras.items()})
                 ep.obs = next_obs
                 if terminated:
                     finished.append((ep, info, True, 0.0))
@@ -229,30 +311,31 @@ class RolloutWorker:
             if truncated_at:
                 # Bootstrap cut-off episodes with the value of their final observation;
                 # deterministic and without the generator, so sampling draws are unchanged.
-                _, _, last_values = self.policy.act(
+                _, _, last_values, _ = self.policy.act(
                     [o for _, _, o in truncated_at], deterministic=True
                 )
                 for (ep, info, _), v in zip(truncated_at, last_values, strict=True):
-                    finished.append((ep, info, False, float(v)))
+                    finished.append((ep, info, False, v))
 
         return self._to_batch(finished, version, request_index, time.perf_counter() - start)
 
     def _to_batch(
         self,
-        finished: list[tuple[_Episode, dict, bool, float]],
+        finished: list[tuple[_Episode, dict, bool, Any]],
         version: int,
         request_index: int,
         wall_time: float,
     ) -> RolloutBatch:
         advantages, returns = [], []
         for ep, _, terminated, last_value in finished:
-            dones = np.zeros(len(ep.rewards))
+            rewards = np.asarray(ep.rewards, dtype=np.float64)  # [T] or [T, N]
+            dones = np.zeros(rewards.shape)
             dones[-1] = terminated
             adv, ret = compute_gae(
-                np.asarray(ep.rewards),
-                np.asarray(ep.values),
+                rewards,
+                np.asarray(ep.values, dtype=np.float64),
                 dones,
-                last_value,
+                np.asarray(last_value, dtype=np.float64),
                 self.gamma,
                 self.gae_lambda,
             )
@@ -265,6 +348,12 @@ class RolloutWorker:
             )
 
         lengths = np.array([len(ep.rewards) for ep, *_ in finished], dtype=np.int64)
+        extra_keys = finished[0][0].extras[0].keys() if finished else ()
+        policy_extras = {
+            k: np.stack([x[k] for ep, *_ in finished for x in ep.extras]) for k in extra_keys
+        }
+        # a team's episode return: the mean over agents of each agent's sum of rewards
+        episode_returns = [float(np.mean(np.sum(ep.rewards, axis=0))) for ep, *_ in finished]
         return RolloutBatch(
             obs=[o for ep, *_ in finished for o in ep.observations],
             actions=per_step("actions", np.int64),
@@ -273,7 +362,7 @@ class RolloutWorker:
             rewards=per_step("rewards", np.float32),
             advantages=np.concatenate(advantages).astype(np.float32),
             returns=np.concatenate(returns).astype(np.float32),
-            episode_returns=np.array([sum(ep.rewards) for ep, *_ in finished], dtype=np.float64),
+            episode_returns=np.array(episode_returns, dtype=np.float64),
             episode_lengths=lengths,
             episode_infos=[info for _, info, *_ in finished],
             episode_seeds=[ep.seed for ep, *_ in finished],
@@ -283,4 +372,5 @@ class RolloutWorker:
             wall_time=wall_time,
             env_steps=int(lengths.sum()),
             worker_instance=self.instance,
+            policy_extras=policy_extras,
         )

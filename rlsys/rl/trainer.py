@@ -1,8 +1,10 @@
 """The PPO training loop over Ray rollout actors, with logging, checkpoints and resume.
 
 Read ``Trainer.train`` top to bottom: broadcast weights -> collect batches from the
-workers (``_collect_sync`` / ``_collect_async``) -> ``PPOLearner.update`` -> evaluate,
+workers (``_collect_sync`` / ``_collect_async``) -> ``learner.update`` -> evaluate,
 log, checkpoint. GAE happens on the workers (``rollout.py``), the loss in ``ppo.py``.
+The learner is any ``rlsys.rl.ppo.Learner`` (``learner_fn(policy)``; PPO by default), so
+every workload (job shop, CommFormer's bilevel PPO) runs this one loop.
 
 Run directory (``runtime.make_run_dir``): ``metrics.jsonl`` (one object per update),
 ``tb/`` (TensorBoard), ``checkpoints/ckpt_<update>.pt`` + ``latest.pt``, ``final.pt``.
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import ray
@@ -28,8 +30,8 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from rlsys.config import from_dict
-from rlsys.rl.ppo import PPOConfig, PPOLearner
+from rlsys.config import Config, config_field, from_dict
+from rlsys.rl.ppo import Learner, PPOConfig, PPOLearner
 from rlsys.rl.rollout import RolloutBatch, RolloutWorker
 from rlsys.runtime import derive_seeds, init_ray
 
@@ -38,42 +40,42 @@ MAX_REISSUES = 20
 
 
 @dataclass
-class RolloutConfig:
+class RolloutConfig(Config):
     """How experience is collected."""
 
-    num_workers: int = 2
+    num_workers: int = config_field(2, ge=1)
     """rollout actors"""
-    envs_per_worker: int = 4
+    envs_per_worker: int = config_field(4, ge=1)
     """environments each actor steps in lockstep (one batched policy call per step)"""
-    episodes_per_request: int = 8
+    episodes_per_request: int = config_field(8, ge=1)
     """complete episodes each actor returns per request"""
-    mode: str = "sync"
+    mode: Literal["sync", "async"] = "sync"
     """'sync': every update uses exactly one batch per worker (deterministic, resumable
     bit for bit); 'async': the learner takes batches as they arrive until it has
     min_steps_per_update env steps, so it never waits for the slowest worker"""
-    min_steps_per_update: int = 2048
+    min_steps_per_update: int = config_field(2048, ge=1)
     """async only: env steps the learner gathers before an update"""
-    max_policy_lag: int = 1
+    max_policy_lag: int = config_field(1, ge=0)
     """async only: drop batches sampled by weights more than this many updates old"""
-    worker_num_cpus: float = 1.0
+    worker_num_cpus: float = config_field(1.0, ge=0)
     """CPUs Ray reserves per rollout actor"""
-    request_timeout_s: float | None = None
+    request_timeout_s: float | None = config_field(None, gt=0)
     """give up (raise) if no batch arrives for this long; None waits forever"""
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """A PPO run: loop lengths, logging cadence, PPO and rollout settings."""
 
-    seed: int = 0
+    seed: int = config_field(0, ge=0, lt=2**32)
     """root seed; workers, episodes and the learner derive theirs from it"""
-    total_updates: int = 100
+    total_updates: int = config_field(100, ge=1)
     """PPO updates in the run (the learning rate anneals over these)"""
-    checkpoint_every: int = 10
+    checkpoint_every: int = config_field(10, ge=0)
     """write checkpoints/ckpt_<update>.pt every this many updates (0: only at the end)"""
-    eval_every: int = 0
+    eval_every: int = config_field(0, ge=0)
     """call evaluate_fn every this many updates and at the end (0: never)"""
-    log_every: int = 1
+    log_every: int = config_field(1, ge=1)
     """write TensorBoard scalars every this many updates (metrics.jsonl gets every one)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO hyperparameters"""
@@ -107,6 +109,15 @@ def set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
+def resolve_device(device: str) -> torch.device:
+    """ "auto" -> CUDA when present, else CPU; "cpu"/"cuda"/"cuda:1" as given."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine")
+    return torch.device(device)
+
+
 def load_policy(path: str | Path, policy_cls: Callable[..., nn.Module]) -> nn.Module:
     """Rebuild a trained policy from ``final.pt``: ``policy_cls(**policy_kwargs)``."""
     data = torch.load(path, weights_only=True)
@@ -123,6 +134,10 @@ class Trainer:
     policy_fn also builds the learner's copy here. evaluate_fn(policy, update) -> dict of
     floats runs on the driver every ``eval_every`` updates. policy_kwargs (plain data) is
     stored in final.pt so ``load_policy`` can rebuild the network from the file alone.
+    learner_fn(policy, cfg, seed) -> Learner builds the learner (default: ``PPOLearner``
+    with ``cfg.ppo``); the learner's state is part of every checkpoint.
+    device: where the learner's copy of the policy lives ("auto": CUDA when present);
+    rollout workers always act on CPU copies.
     resume: False, True (continue from run_dir/checkpoints/latest.pt) or a checkpoint path;
     metrics.jsonl lines of updates after the checkpoint are dropped (they are redone).
     Seeds the global torch / numpy / random generators with ``cfg.seed`` (or restores them).
@@ -138,6 +153,8 @@ class Trainer:
         policy_kwargs: dict | None = None,
         resume: bool | str | Path = False,
         progress: bool = True,
+        learner_fn: Callable[[nn.Module, TrainConfig, int], Learner] | None = None,
+        device: str = "cpu",
     ) -> None:
         if cfg.rollout.mode not in ("sync", "async"):
             raise ValueError(f"rollout.mode: 'sync' or 'async', got {cfg.rollout.mode!r}")
@@ -151,8 +168,13 @@ class Trainer:
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
-        self.policy = policy_fn()
-        self.learner = PPOLearner(self.policy, cfg.ppo, seed=derive_seeds(cfg.seed, 1)[0])
+        self.device = resolve_device(device)
+        self.policy = policy_fn().to(self.device)
+        learner_seed = derive_seeds(cfg.seed, 1)[0]
+        if learner_fn is None:
+            self.learner: Learner = PPOLearner(self.policy, cfg.ppo, seed=learner_seed)
+        else:
+            self.learner = learner_fn(self.policy, cfg, learner_seed)
 
         self.update = 0
         self.env_steps = 0
@@ -391,11 +413,10 @@ class Trainer:
             "charts/learning_rate": stats["learning_rate"],
             "charts/policy_lag": lag,
         }
-        for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"):
-            metrics[f"losses/{k}"] = stats[k]
-        metrics["losses/explained_variance"] = stats["explained_variance"]
-        metrics["losses/grad_norm"] = stats["grad_norm"]
-        metrics["losses/epochs"] = stats["epochs"]
+        # every learner stat (losses, per-group grad norms, epochs) except the lr above
+        for k, v in stats.items():
+            if k != "learning_rate":
+                metrics[f"losses/{k}"] = v
         # Numeric scalars of the episodes' final info dicts (e.g. a makespan).
         numeric: dict[str, list[float]] = {}
         for info in batch.episode_infos:
@@ -438,8 +459,7 @@ class Trainer:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         state = {
             "model": self.policy.state_dict(),
-            "optimizer": self.learner.optimizer.state_dict(),
-            "learner_generator": self.learner.generator.get_state(),
+            "learner": self.learner.state_dict(),
             "update": self.update,
             "env_steps": self.env_steps,
             "episodes": self.episodes,
@@ -456,15 +476,14 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         if len(state["request_indices"]) != self.cfg.rollout.num_workers:
             raise ValueError(
                 f"{path}: checkpoint has {len(state['request_indices'])} workers, "
                 f"config has {self.cfg.rollout.num_workers}"
             )
         self.policy.load_state_dict(state["model"])
-        self.learner.optimizer.load_state_dict(state["optimizer"])
-        self.learner.generator.set_state(state["learner_generator"])
+        self.learner.load_state_dict(state["learner"])
         self.update = state["update"]
         self.env_steps = state["env_steps"]
         self.episodes = state["episodes"]

@@ -51,7 +51,8 @@ def test_batched_sizes_masking_and_evaluate_consistency():
         assert not mask[i, n:].any()
     gen = torch.Generator().manual_seed(0)
     for _ in range(20):  # masking never picks an illegal job
-        actions, logp, v = policy.act(obs, generator=gen)
+        actions, logp, v, extras = policy.act(obs, generator=gen)
+        assert extras == {}
         assert all(o["action_mask"][a] for o, a in zip(obs, actions, strict=False))
     new_logp, entropy, new_v = policy.evaluate(obs, torch.as_tensor(actions))
     assert np.allclose(new_logp.detach().numpy(), logp, atol=1e-5)

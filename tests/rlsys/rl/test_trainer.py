@@ -51,7 +51,7 @@ def greedy_return(policy, update, episodes=3):
         obs, _ = env.reset(seed=1000 + seed)
         done = False
         while not done:
-            action, _, _ = policy.act([obs], deterministic=True)
+            action, *_ = policy.act([obs], deterministic=True)
             obs, reward, terminated, truncated, _ = env.step(int(action[0]))
             total += reward
             done = terminated or truncated

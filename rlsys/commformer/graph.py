@@ -1,0 +1,76 @@
+"""The learnable communication graph: N x N logits, k in-edges per receiver, top-k rules.
+
+Row i is the receiver, column j the sender: ``A[i, j] = 1`` means agent i reads agent j's
+message. Every receiver keeps exactly k = max(int(N * S), 1) in-edges from the *other*
+agents (sparsity S in (0, 1]) plus its self-loop, which is always on.
+
+The one rule that connects acting and learning (the reference code broke it: it trained
+on the raw continuous logits while its rollouts used top-k, so the policy that learned
+was not the one that acted):
+
+- **acting while training** draws a hard k-hot graph per sample with Gumbel top-k
+  (``gumbel_topk``, from the rollout's seeded generator) and stores it with the sample;
+- **learning** runs the forward pass on exactly that stored hard graph, and the
+  gradient reaches the logits through the straight-through estimator
+  ``hard + soft - soft.detach()`` (``straight_through``): the forward values are the
+  stored 0/1 graph, so the learning policy is the behaviour policy;
+- **execution** (evaluation, ``--deterministic``) uses the deterministic top-k of the
+  logits (``topk_graph``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def edges_per_receiver(n_agents: int, sparsity: float) -> int:
+    """k = max(int(N * S), 1), capped at N - 1 (the other agents)."""
+    if not 0.0 < sparsity <= 1.0:
+        raise ValueError(f"sparsity must be in (0, 1], got {sparsity}")
+    return min(max(int(n_agents * sparsity), 1), n_agents - 1)
+
+
+def _off_diagonal(logits: Tensor) -> Tensor:
+    """The logits with the diagonal at -inf: top-k picks among the other agents."""
+    n = logits.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool, device=logits.device)
+    return logits.masked_fill(eye, float("-inf"))
+
+
+def _k_hot(scores: Tensor, k: int) -> Tensor:
+    """1 at the k largest entries of each row of ``scores`` [..., N, N], plus the diagonal."""
+    n = scores.shape[-1]
+    index = scores.topk(k, dim=-1).indices
+    hard = torch.zeros_like(scores).scatter_(-1, index, 1.0)
+    return torch.maximum(hard, torch.eye(n, dtype=scores.dtype, device=scores.device))
+
+
+def topk_graph(logits: Tensor, k: int) -> Tensor:
+    """Deterministic execution graph [N, N] (0/1 float): each row's top-k other agents
+    by logit (ties broken by index) plus the self-loop."""
+    return _k_hot(_off_diagonal(logits.detach()), k)
+
+
+def gumbel_topk(
+    logits: Tensor, k: int, batch: int, tau: float = 1.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """``batch`` sampled graphs [batch, N, N] (0/1 float): per row, the top-k of
+    (logits + Gumbel noise) / tau among the other agents, plus the self-loop.
+
+    Top-k of Gumbel-perturbed logits draws k senders without replacement with
+    probabilities proportional to exp(logit) (the Gumbel-top-k trick).
+    """
+    n = logits.shape[-1]
+    uniform = torch.rand((batch, n, n), generator=generator, device=logits.device)
+    gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)).clamp_min(1e-20))
+    return _k_hot(_off_diagonal((logits.detach() + gumbel) / tau), k)
+
+
+def straight_through(hard: Tensor, logits: Tensor, tau: float = 1.0) -> Tensor:
+    """Forward: ``hard`` [B, N, N] exactly. Backward: the gradient of the relaxed graph
+    softmax(logits / tau) over the other agents (scaled by k so a row sums to k, like the
+    hard row), i.e. ``hard + soft - soft.detach()``."""
+    k = hard.sum(-1, keepdim=True) - 1.0  # in-edges per row, without the self-loop
+    soft = torch.softmax(_off_diagonal(logits) / tau, dim=-1) * k  # [B, N, N], diag 0
+    return hard + soft - soft.detach()

@@ -1,0 +1,379 @@
+"""CommFormer: a multi-agent transformer whose attention follows a learnable sparse graph.
+
+Shapes: B samples (env steps), N agents, D = ``width``, A actions per agent.
+
+- **Encoder** (one block in the reference): observation embedding [B, N, D], then
+  graph-masked, relation-enhanced attention (``GraphAttention``): agent i attends only to
+  its in-neighbours in the graph A [B, N, N] and to itself, and a learned relation
+  embedding (self / in-edge) is added to keys and values; then an MLP. A per-agent value
+  head reads each agent's encoding -> values [B, N].
+- **Decoder**, autoregressive over agents 0..N-1: agent i attends to a start token and
+  to the embedded *chosen actions* of its in-neighbours j < i, then a per-agent actor
+  head gives its logits [B, A]. Training scores all agents in one pass (the chosen
+  actions are known); acting generates agent by agent, each step attending over the
+  already-embedded actions only (O(N) per agent, O(N^2) per joint action; the reference
+  recomputes the whole decoder per agent, O(N^3)).
+- **Temporal gating** (option): per agent and step a gate p_i = sigmoid(w . e_i) on the
+  observation embedding decides whether agent i receives messages; a closed gate leaves
+  only the self-loop in its row. Sampled while training (stored like the graph,
+  straight-through gradient), p > 0.5 at execution; ``auxiliary_loss`` adds
+  ``gate_coef * mean(p)`` (fewer messages) to the PPO loss.
+
+Graph modes: ``learned`` (logits trained by the bilevel alternation, ``graph.py`` rules),
+``full`` (every edge), ``none`` (self-loops only: no communication), ``random`` (one
+fixed k-hot graph drawn from the model seed, the equal-density baseline).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from rlsys.commformer.graph import edges_per_receiver, gumbel_topk, straight_through, topk_graph
+from rlsys.rl.distributions import MaskedCategorical
+
+GRAPH_MODES = ("learned", "full", "none", "random")
+
+
+@dataclass
+class CommFormerConfig:
+    """Size and graph options of a CommFormer policy (also stored in its checkpoints)."""
+
+    n_agents: int = 5
+    """agents in the team (the graph is N x N; heads are per agent)"""
+    obs_dim: int = 29
+    """length of one agent's observation vector"""
+    n_actions: int = 5
+    """discrete actions per agent"""
+    width: int = 64
+    """embedding width D (reference: 64)"""
+    blocks: int = 1
+    """encoder and decoder blocks (reference: 1)"""
+    heads: int = 1
+    """attention heads (reference: 1)"""
+    sparsity: float = 0.4
+    """share S of the other agents each agent listens to: k = max(int(N * S), 1)"""
+    graph: str = "learned"
+    """'learned', 'full', 'none' or 'random' (see the module docstring)"""
+    gating: bool = False
+    """temporal gating: each agent decides per step whether to receive messages"""
+    gate_coef: float = 0.01
+    """weight of the gate-rate penalty (messages cost) in the loss"""
+    tau: float = 1.0
+    """Gumbel / straight-through temperature"""
+    seed: int = 0
+    """model seed: initial weights and the 'random' graph"""
+
+    def __post_init__(self) -> None:
+        if self.n_agents < 2:
+            raise ValueError(f"CommFormer needs at least 2 agents, got {self.n_agents}")
+        if self.graph not in GRAPH_MODES:
+            raise ValueError(f"graph must be one of {', '.join(GRAPH_MODES)}, got {self.graph!r}")
+        edges_per_receiver(self.n_agents, self.sparsity)  # validates the sparsity
+        for name in ("obs_dim", "n_actions", "width", "blocks", "heads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
+        if self.tau <= 0:
+            raise ValueError(f"tau must be > 0, got {self.tau}")
+
+
+class GraphAttention(nn.Module):
+    """Relation-enhanced multi-head attention restricted to a graph.
+
+    Query i attends to key j with weight proportional to ``A[i, j] * exp(s_ij)``, where
+    ``s_ij = q_i . (k_j + r_ij) / sqrt(d)`` and ``r_ij`` is the relation embedding
+    (self-loop or in-edge); values get ``r_ij`` added too. Multiplying by A (not
+    masking with -inf) lets a straight-through graph pass gradients to its logits; the
+    forward values equal a masked softmax for a 0/1 graph.
+
+    Shapes: ``x_q`` [B, Nq, D], ``x_kv`` [B, Nk, D], ``adj`` [B, Nq, Nk] (0/1 forward
+    values, diagonal = relation "self"), ``self_mask`` [Nq, Nk] bool (where relation is
+    "self") -> [B, Nq, D].
+    """
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.head_dim = heads, width // heads
+        self.q = nn.Linear(width, width)
+        self.kv = nn.Linear(width, 2 * width)
+        self.relation = nn.Embedding(2, width)  # 0 = in-edge, 1 = self
+        self.out = nn.Linear(width, width)
+
+    def forward(self, x_q: Tensor, x_kv: Tensor, adj: Tensor, self_mask: Tensor) -> Tensor:
+        b, nq, d = x_q.shape
+        nk = x_kv.shape[1]
+        h, hd = self.heads, self.head_dim
+        q = self.q(x_q).view(b, nq, h, hd).transpose(1, 2)  # [B, H, Nq, hd]
+        k, v = self.kv(x_kv).view(b, nk, 2, h, hd).unbind(2)
+        k, v = k.transpose(1, 2), v.transpose(1, 2)  # [B, H, Nk, hd]
+        rel = self.relation(self_mask.long()).view(nq, nk, h, hd).permute(2, 0, 1, 3)
+        scores = (q @ k.transpose(-1, -2) + (q.unsqueeze(-2) * rel).sum(-1)) / math.sqrt(hd)
+        a = adj.unsqueeze(1)  # [B, 1, Nq, Nk]
+        live = a.detach() > 0
+        top = scores.masked_fill(~live, float("-inf")).amax(-1, keepdim=True).detach()
+        weights = torch.exp((scores - top).masked_fill(~live, float("-inf"))) * a
+        weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-12)
+        out = weights @ v + (weights.unsqueeze(-1) * rel).sum(-2)  # [B, H, Nq, hd]
+        return self.out(out.transpose(1, 2).reshape(b, nq, d))
+
+
+class Block(nn.Module):
+    """Post-norm transformer block: graph attention, then an MLP, both residual."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.attn = GraphAttention(width, heads)
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))
+
+    def forward(self, x_q: Tensor, x_kv: Tensor, adj: Tensor, self_mask: Tensor) -> Tensor:
+        h = self.norm1(x_q + self.attn(x_q, x_kv, adj, self_mask))
+        return self.norm2(h + self.mlp(h))
+
+
+class PerAgentLinear(nn.Module):
+    """One linear map per agent: [B, N, D] -> [B, N, out] (agent i uses weight i)."""
+
+    def __init__(self, n_agents: int, width: int, out: int, std: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_agents, width, out))
+        self.bias = nn.Parameter(torch.zeros(n_agents, out))
+        for i in range(n_agents):
+            nn.init.orthogonal_(self.weight.data[i], std)
+
+    def forward(self, x: Tensor, agent: int | None = None) -> Tensor:
+        if agent is not None:  # x [B, D] of one agent -> [B, out]
+            return x @ self.weight[agent] + self.bias[agent]
+        return torch.einsum("bnd,ndo->bno", x, self.weight) + self.bias
+
+
+class CommFormerPolicy(nn.Module):
+    """The actor-critic of a team (``rlsys.rl.policy.ActorCritic``, [B, N] outputs).
+
+    Observations are joint observations [N, obs_dim] (what ``TeamEnv`` returns).
+    Buffers ``warmup`` (full communication during the first updates) and ``sampling``
+    (Gumbel graphs while training; off once the graph is frozen) travel with the
+    weights, so rollout workers act in the learner's current phase.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        cfg = self.config = CommFormerConfig(**kwargs)
+        n, d = cfg.n_agents, cfg.width
+        self.k = edges_per_receiver(n, cfg.sparsity)
+        # The model seed decides the initial weights (the reference ignored --seed here).
+        init = torch.Generator().manual_seed(cfg.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(2**31, (1,), generator=init)))
+            self.obs_embed = nn.Sequential(nn.Linear(cfg.obs_dim, d), nn.GELU(), nn.LayerNorm(d))
+            self.encoder = nn.ModuleList(Block(d, cfg.heads) for _ in range(cfg.blocks))
+            self.value_head = PerAgentLinear(n, d, 1, std=1.0)
+            self.action_embed = nn.Embedding(cfg.n_actions, d)
+            self.start = nn.Parameter(torch.randn(d) * 0.02)
+            self.decoder = nn.ModuleList(Block(d, cfg.heads) for _ in range(cfg.blocks))
+            self.actor_head = PerAgentLinear(n, d, cfg.n_actions, std=0.01)
+            self.gate = nn.Linear(d, 1) if cfg.gating else None
+            # Row i = receiver. Reference initialisation: all ones (a uniform start).
+            self.edge_logits = nn.Parameter(torch.ones(n, n), requires_grad=cfg.graph == "learned")
+            random_graph = topk_graph(torch.rand(n, n, generator=init), self.k)
+        self.register_buffer("random_graph", random_graph)
+        self.register_buffer("warmup", torch.tensor(False))
+        self.register_buffer("sampling", torch.tensor(True))
+        self._aux: Tensor | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.start.device
+
+    def graph_parameters(self) -> list[nn.Parameter]:
+        """The upper level of the bilevel problem (stepped by its own Adam)."""
+        return [self.edge_logits]
+
+    def network_parameters(self) -> list[nn.Parameter]:
+        """The lower level: everything but the graph logits."""
+        return [p for name, p in self.named_parameters() if name != "edge_logits"]
+
+    # ------------------------------------------------------------------ graphs
+    def execution_graph(self) -> Tensor:
+        """The deterministic graph [N, N] this policy acts with at execution."""
+        n = self.config.n_agents
+        mode = self.config.graph
+        if mode == "full" or bool(self.warmup):
+            return torch.ones(n, n, device=self.device)
+        if mode == "none":
+            return torch.eye(n, device=self.device)
+        if mode == "random":
+            return self.random_graph
+        return topk_graph(self.edge_logits, self.k)
+
+    def _sample_graphs(
+        self, batch: int, deterministic: bool, generator: torch.Generator | None
+    ) -> Tensor:
+        """[B, N, N] graphs to act with (see ``graph.py`` for the rule)."""
+        learned = self.config.graph == "learned" and not bool(self.warmup)
+        if learned and not deterministic and bool(self.sampling):
+            return gumbel_topk(self.edge_logits, self.k, batch, self.config.tau, generator)
+        return self.execution_graph().expand(batch, -1, -1)
+
+    def _graph_for_learning(self, stored: Tensor) -> Tensor:
+        """The stored acting graphs, with straight-through gradient to the logits when
+        they were drawn from them (learned mode, after warm-up)."""
+        if self.config.graph == "learned" and not bool(self.warmup):
+            return straight_through(stored, self.edge_logits, self.config.tau)
+        return stored
+
+    # ------------------------------------------------------------------ network
+    def collate(self, obs: list) -> Tensor:
+        """B joint observations [N, obs_dim] -> [B, N, obs_dim] float32 on the device."""
+        x = np.stack(obs).astype(np.float32, copy=False)
+        return torch.as_tensor(x, device=self.device)
+
+    def _encode(self, x: Tensor, graph: Tensor, gate: Tensor | None) -> tuple[Tensor, Tensor]:
+        """obs [B, N, F], graph [B, N, N], gate [B, N] or None -> encodings [B, N, D],
+        values [B, N]."""
+        n = self.config.n_agents
+        eye = torch.eye(n, dtype=torch.bool, device=x.device)
+        if gate is not None:  # a closed gate keeps only the self-loop of its row
+            graph = torch.where(eye, graph, graph * gate.unsqueeze(-1))
+        h = self.obs_embed(x)
+        for block in self.encoder:
+            h = block(h, h, graph, eye)
+        return h, self.value_head(h).squeeze(-1)
+
+    def _decoder_graph(self, graph: Tensor) -> Tensor:
+        """[B, N, N+1]: column 0 is the start token (always on), column 1 + j is agent j's
+        action, visible to agent i when j is an in-neighbour of i and j < i."""
+        n = self.config.n_agents
+        earlier = torch.ones(n, n, device=graph.device).tril(-1)
+        start = torch.ones_like(graph[..., :1])
+        return torch.cat([start, graph * earlier], dim=-1)
+
+    def _decode_all(self, h: Tensor, actions: Tensor, graph: Tensor) -> Tensor:
+        """Teacher-forced logits [B, N, A] of all agents given the joint actions [B, N]."""
+        b, n, d = h.shape
+        tokens = torch.cat([self.start.expand(b, 1, d), self.action_embed(actions)], dim=1)
+        adj = self._decoder_graph(graph)
+        self_mask = torch.zeros(n, n + 1, dtype=torch.bool, device=h.device)
+        self_mask[:, 0] = True  # the start token plays the "self" relation
+        z = h
+        for block in self.decoder:
+            z = block(z, tokens, adj, self_mask)
+        return self.actor_head(z)
+
+    def _gate(self, x: Tensor) -> Tensor | None:
+        """Gate-open probabilities [B, N] (None without gating)."""
+        if self.gate is None:
+            return None
+        return torch.sigmoid(self.gate(self.obs_embed(x))).squeeze(-1)
+
+    # ------------------------------------------------------------------ protocol
+    @torch.no_grad()
+    def act(
+        self,
+        obs: list,
+        deterministic: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Joint actions [B, N] generated agent by agent; extras: the acting graph
+        [B, N, N] (uint8) and, with gating, the gates [B, N] (uint8)."""
+        x = self.collate(obs)
+        b, n = x.shape[0], self.config.n_agents
+        graph = self._sample_graphs(b, deterministic, generator)
+        p_gate = self._gate(x)
+        gate = None
+        if p_gate is not None:
+            if deterministic:
+                gate = (p_gate > 0.5).float()
+            else:
+                gate = (torch.rand(p_gate.shape, generator=generator) < p_gate).float()
+        h, values = self._encode(x, graph, gate)
+
+        adj = self._decoder_graph(graph)  # [B, N, N+1]
+        tokens = torch.empty(b, n + 1, self.config.width, device=x.device)
+        tokens[:, 0] = self.start
+        self_mask = torch.zeros(1, n + 1, dtype=torch.bool, device=x.device)
+        self_mask[0, 0] = True
+        actions = torch.empty(b, n, dtype=torch.long, device=x.device)
+        logp = torch.empty(b, n, device=x.device)
+        for i in range(n):  # agent i sees the start token and actions 0..i-1 only
+            z = h[:, i : i + 1]
+            for block in self.decoder:
+                z = block(z, tokens[:, : i + 1], adj[:, i : i + 1, : i + 1], self_mask[:, : i + 1])
+            logits = self.actor_head(z[:, 0], agent=i)
+            dist = MaskedCategorical(logits, torch.ones_like(logits, dtype=torch.bool))
+            a = dist.mode() if deterministic else dist.sample(generator)
+            actions[:, i], logp[:, i] = a, dist.log_prob(a)
+            tokens[:, i + 1] = self.action_embed(a)
+
+        extras = {"graph": graph.to(torch.uint8).cpu().numpy()}
+        if gate is not None:
+            extras["gate"] = gate.to(torch.uint8).cpu().numpy()
+        return actions.cpu().numpy(), logp.cpu().numpy(), values.cpu().numpy(), extras
+
+    def evaluate(
+        self, obs: list, actions: Tensor, extras: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Log-probabilities, entropies and values [B, N] of joint ``actions`` [B, N],
+        on the graphs (and gates) they were taken with (``extras``)."""
+        x = self.collate(obs)
+        if extras and "graph" in extras:
+            graph = self._graph_for_learning(extras["graph"].float())
+        else:  # no stored graphs (e.g. scoring expert data): the execution graph
+            graph = self.execution_graph().expand(x.shape[0], -1, -1)
+        p_gate = self._gate(x)
+        gate = None
+        if p_gate is not None:
+            hard = extras["gate"].float() if extras and "gate" in extras else (p_gate > 0.5).float()
+            gate = hard + p_gate - p_gate.detach()  # straight-through
+            self._aux = self.config.gate_coef * p_gate.mean()
+        h, values = self._encode(x, graph, gate)
+        logits = self._decode_all(h, actions, graph)
+        dist = MaskedCategorical(logits, torch.ones_like(logits, dtype=torch.bool))
+        return dist.log_prob(actions), dist.entropy(), values
+
+    def auxiliary_loss(self) -> Tensor | float:
+        """The gate-rate penalty of the last ``evaluate`` call (0 without gating)."""
+        return self._aux if self._aux is not None else 0.0
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path, metadata: dict | None = None) -> Path:
+        """{"model": state_dict, "meta": {"policy_kwargs": config, ...}}."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"policy_kwargs": asdict(self.config), **(metadata or {})}
+        torch.save({"model": self.state_dict(), "meta": meta}, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> CommFormerPolicy:
+        """Rebuild from ``save``'s file or the trainer's final.pt (weights only)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such checkpoint")
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # not a torch file, or not weights-only
+            raise ValueError(f"{path}: not a checkpoint file ({type(exc).__name__})") from None
+        meta = blob.get("meta") if isinstance(blob, dict) else None
+        kwargs = meta.get("policy_kwargs") if isinstance(meta, dict) else None
+        if not isinstance(kwargs, dict) or "edge_logits" not in blob.get("model", {}):
+            raise ValueError(f"{path}: not a CommFormer checkpoint")
+        policy = cls(**kwargs)
+        policy.load_state_dict(blob["model"])
+        policy.eval()
+        return policy
+
+    def messages_per_step(self, graph: Tensor, gate: Tensor | None = None) -> Tensor:
+        """Messages received per sample [B]: in-edges without self-loops, of open gates."""
+        per_agent = graph.sum(-1) - torch.diagonal(graph, dim1=-2, dim2=-1)  # [B, N]
+        if gate is not None:
+            per_agent = per_agent * gate
+        return per_agent.sum(-1)

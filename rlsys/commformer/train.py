@@ -1,0 +1,228 @@
+"""Train CommFormer with PPO on Ray rollout actors (the shared core in ``rlsys.rl``).
+
+    rlsys commformer train --env predator_prey --dim 10 --agents 5 --sparsity 0.4 \\
+        [--gating] [--graph learned|full|none|random] --steps N --seed S [--resume DIR]
+
+The team env (a PettingZoo ``ParallelEnv``) runs in ``rlsys.rl.RolloutWorker`` actors,
+which return [T, N] batches with GAE per agent; ``BilevelLearner`` alternates the network
+and graph-logit optimisers on the PPO loss; ``rlsys.rl.Trainer`` does the rest (weights
+broadcast, checkpoints, TensorBoard, metrics.jsonl, progress bar, resume). Every
+``eval_every`` updates the deterministic policy (execution graph) plays a fixed set of
+evaluation episodes on the driver (``evaluate.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+from rlsys.commformer.evaluate import Evaluator
+from rlsys.commformer.learner import BilevelConfig, BilevelLearner
+from rlsys.commformer.model import GRAPH_MODES, CommFormerPolicy
+from rlsys.rl.ppo import PPOConfig
+from rlsys.rl.trainer import RolloutConfig, TrainConfig
+
+ENV_NAMES = ("predator_prey", "capture", "simple_spread")
+
+
+@dataclasses.dataclass
+class EnvConfig:
+    """Which team environment, and its size."""
+
+    name: str = "predator_prey"
+    """'predator_prey', 'capture' (predator-capture-prey) or 'simple_spread' (mpe2)"""
+    dim: int = 10
+    """grid side (predator-prey envs)"""
+    agents: int = 5
+    """agents in the team (capture: capture + perception agents)"""
+    capture_agents: int = 2
+    """capture env only: blind capture agents (the others perceive)"""
+    vision: int = 1
+    """window radius v: agents see (2v + 1)^2 cells (predator-prey envs)"""
+    max_steps: int = 20
+    """episode length limit (simple_spread: mpe2's max_cycles)"""
+    mode: str = "cooperative"
+    """predator-prey reward mode ('cooperative', 'competitive', 'mixed')"""
+
+    def __post_init__(self) -> None:
+        if self.name not in ENV_NAMES:
+            raise ValueError(f"unknown env {self.name!r} (known: {', '.join(ENV_NAMES)})")
+        if self.agents < 2:
+            raise ValueError(f"CommFormer needs at least 2 agents, got --agents {self.agents}")
+        if self.name != "simple_spread" and self.agents + 1 > self.dim * self.dim:
+            raise ValueError(
+                f"--agents {self.agents} does not fit a {self.dim}x{self.dim} grid with a prey "
+                f"(at most {self.dim * self.dim - 1})"
+            )
+        if self.name == "capture" and not 1 <= self.capture_agents < self.agents:
+            raise ValueError(
+                f"capture_agents must be in [1, agents - 1], got {self.capture_agents}"
+            )
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """The CommFormer network and its graph (see ``rlsys.commformer.model``)."""
+
+    width: int = 64
+    """embedding width (reference: 64)"""
+    blocks: int = 1
+    """encoder / decoder blocks (reference: 1)"""
+    heads: int = 1
+    """attention heads (reference: 1)"""
+    sparsity: float = 0.4
+    """S: each agent listens to k = max(int(N * S), 1) others"""
+    graph: str = "learned"
+    """'learned', 'full', 'none' or 'random'"""
+    gating: bool = False
+    """temporal gating of incoming messages"""
+    gate_coef: float = 0.01
+    """gate-rate penalty weight"""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.sparsity <= 1.0:
+            raise ValueError(f"--sparsity must be in (0, 1], got {self.sparsity}")
+        if self.graph not in GRAPH_MODES:
+            raise ValueError(f"--graph must be one of {', '.join(GRAPH_MODES)}, got {self.graph!r}")
+
+
+def _default_train() -> TrainConfig:
+    # Reference PPO settings (MAT/CommFormer): lr 5e-4, clip 0.2, Huber value loss,
+    # entropy 0.01, grad clip 10, 10 epochs (so epochs 5 and 10 step the graph).
+    return TrainConfig(
+        seed=0,
+        total_updates=100,
+        checkpoint_every=10,
+        eval_every=10,
+        ppo=PPOConfig(
+            learning_rate=5e-4,
+            max_grad_norm=10.0,
+            vloss_type="huber",
+            update_epochs=10,
+            minibatch_size=320,
+            ent_coef=0.01,
+            anneal_lr=False,
+        ),
+        rollout=RolloutConfig(num_workers=2, envs_per_worker=8, episodes_per_request=16),
+    )
+
+
+@dataclasses.dataclass
+class CommFormerTrainConfig:
+    """Everything `rlsys commformer train` needs (YAML: configs/commformer/*.yaml)."""
+
+    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    bilevel: BilevelConfig = dataclasses.field(default_factory=BilevelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=_default_train)
+    eval_episodes: int = 100
+    """deterministic evaluation episodes (fixed seeds) every train.eval_every updates"""
+    device: str = "auto"
+    """learner device: 'auto' (CUDA when present), 'cpu' or 'cuda'"""
+
+
+def updates_for_steps(cfg: CommFormerTrainConfig, steps: int) -> int:
+    """PPO updates for a budget of env steps, counting every episode at its full length
+    (workers x episodes per request x max_steps per update; successful episodes end
+    earlier, so the run takes at most ``steps`` env steps)."""
+    r = cfg.train.rollout
+    per_update = r.num_workers * r.episodes_per_request * cfg.env.max_steps
+    return max(1, math.ceil(steps / per_update))
+
+
+class TeamEnvFn:
+    """``env_fn`` of the rollout workers: builds the team env once and reuses it (each
+    episode is reset with its own seed); copies start without an env."""
+
+    def __init__(self, env: EnvConfig, render_mode: str | None = None) -> None:
+        self.env, self.render_mode = env, render_mode
+        self._env: Any = None
+
+    def __call__(self, episode_seed: int) -> Any:
+        if self._env is None:
+            self._env = make_team_env(self.env, self.render_mode)
+        return self._env
+
+    def __getstate__(self) -> dict:
+        return {"env": self.env, "render_mode": self.render_mode, "_env": None}
+
+
+def make_team_env(cfg: EnvConfig, render_mode: str | None = None) -> Any:
+    """The PettingZoo ParallelEnv named by ``cfg``."""
+    if cfg.name == "predator_prey":
+        from envs.predator_prey import parallel_env
+
+        return parallel_env(cfg.dim, cfg.agents, cfg.vision, cfg.max_steps, cfg.mode, render_mode)
+    if cfg.name == "capture":
+        from envs.predator_prey import capture_env
+
+        return capture_env(
+            cfg.dim,
+            n_capture=cfg.capture_agents,
+            n_perception=cfg.agents - cfg.capture_agents,
+            vision=cfg.vision,
+            max_steps=cfg.max_steps,
+            mode=cfg.mode,
+            render_mode=render_mode,
+        )
+    from mpe2 import simple_spread_v3
+
+    return simple_spread_v3.parallel_env(
+        N=cfg.agents, max_cycles=cfg.max_steps, continuous_actions=False, render_mode=render_mode
+    )
+
+
+def policy_kwargs(cfg: CommFormerTrainConfig) -> dict:
+    """CommFormerPolicy(**kwargs) for this config (spaces read off the env)."""
+    env = make_team_env(cfg.env)
+    agent = env.possible_agents[0]
+    obs_dim = int(env.observation_space(agent).shape[0])
+    n_actions = int(env.action_space(agent).n)
+    return {
+        "n_agents": len(env.possible_agents),
+        "obs_dim": obs_dim,
+        "n_actions": n_actions,
+        **dataclasses.asdict(cfg.model),
+        "seed": cfg.train.seed,
+    }
+
+
+def make_policy(kwargs: dict) -> CommFormerPolicy:
+    return CommFormerPolicy(**kwargs)
+
+
+def make_learner(cfg: CommFormerTrainConfig):
+    """learner_fn for the Trainer: the bilevel alternation on the PPO loss."""
+
+    def build(policy, train_cfg: TrainConfig, seed: int) -> BilevelLearner:
+        return BilevelLearner(policy, train_cfg.ppo, cfg.bilevel, train_cfg.total_updates, seed)
+
+    return build
+
+
+def train(
+    cfg: CommFormerTrainConfig, run_dir: Path, resume: bool = False, progress: bool = True
+) -> dict:
+    import torch
+
+    from rlsys.rl.trainer import Trainer
+
+    # Small networks, many minibatches: one thread for the learner and each worker.
+    torch.set_num_threads(1)
+    kwargs = policy_kwargs(cfg)
+    trainer = Trainer(
+        cfg.train,
+        env_fn=TeamEnvFn(cfg.env),
+        policy_fn=functools.partial(make_policy, kwargs),
+        run_dir=run_dir,
+        evaluate_fn=Evaluator(cfg.env, cfg.eval_episodes),
+        policy_kwargs=kwargs,
+        resume=resume,
+        progress=progress,
+        learner_fn=make_learner(cfg),
+        device=cfg.device,
+    )
+    return trainer.train()
