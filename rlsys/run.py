@@ -11,61 +11,86 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from rlsys.config import load_config
+from rlsys.calibration.config import Method
+from rlsys.config import Config, config_field, invalid, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
+def _check_spec(cfg: Config, key: str, parse: Callable[[str], Any]) -> None:
+    """A string field that ``parse`` must accept (seeds ``0-9``, repair ``uniform:1:10``)."""
+    try:
+        parse(getattr(cfg, key))
+    except ValueError as exc:
+        raise invalid(cfg, f"{key}: {exc}") from None
+
+
 @dataclasses.dataclass
-class JobshopRulesConfig:
+class JobshopRulesConfig(Config):
     """Dispatching rules on benchmark instances under random machine shutdowns."""
 
-    instances: list = dataclasses.field(default_factory=lambda: ["la01", "la02"])
+    instances: list[str] = config_field(["la01", "la02"], min_len=1)
     """Benchmark names or instance files."""
-    policies: list = dataclasses.field(default_factory=lambda: ["SPT", "MWKR", "RANDOM"])
-    """Rule names (see `rlsys jobshop rules`)."""
-    shutdown_probs: list = dataclasses.field(default_factory=lambda: [0.0, 0.05])
+    policies: list[str] = config_field(["SPT", "MWKR", "RANDOM"], min_len=1)
+    """Rule names (see `rlsys jobshop rules`), ``pretrained`` or policy files (*.pt)."""
+    shutdown_probs: list[float] = config_field([0.0, 0.05], ge=0, lt=1, min_len=1)
     """Per-machine failure probability per time unit."""
     seeds: str = "0-4"
     """Disruption seeds, e.g. 0-9."""
     repair: str = "uniform:1:10"
     """Repair-time distribution (time units)."""
 
+    def __post_init__(self) -> None:
+        from envs.jobshop.shutdowns import RepairTime
+        from rlsys.jobshop.evaluate import parse_seeds
+
+        super().__post_init__()
+        _check_spec(self, "seeds", parse_seeds)
+        _check_spec(self, "repair", RepairTime.parse)
+
 
 @dataclasses.dataclass
-class TransportConfig:
+class TransportConfig(Config):
     """Transport simulations (default ASCs), one Ray task per seed."""
 
     scenario: str = "urbansim-10k-like"
     """Shipped scenario name or YAML path."""
-    iterations: int = 20
+    iterations: int = config_field(20, ge=1)
     """Day-loop iterations per simulation."""
     seeds: str = "1-2"
     """Simulation seeds, e.g. 1-4."""
 
+    def __post_init__(self) -> None:
+        from rlsys.jobshop.evaluate import parse_seeds
+
+        super().__post_init__()
+        _check_spec(self, "seeds", parse_seeds)
+
 
 @dataclasses.dataclass
-class CalibrationSuiteConfig:
+class CalibrationSuiteConfig(Config):
     """Transport calibration, each method on the same targets (see `rlsys calibrate`)."""
 
     targets_file: str = "configs/calibration/beam-urbansim-10k.yaml"
     """Target mode shares (YAML mode -> percent)."""
     scenario: str = "urbansim-10k-like"
     """Shipped scenario name or YAML path."""
-    methods: list = dataclasses.field(default_factory=lambda: ["hybrid", "bohb"])
+    methods: list[Method] = config_field(["hybrid", "bohb"], min_len=1)
     """Methods to run side by side."""
-    evaluations: int = 40
+    evaluations: int = config_field(40, ge=1)
     """Evaluation budget per method."""
-    seed: int = 1
+    seed: int = config_field(1, ge=0, lt=2**32)
     """Simulation seed."""
 
 
 @dataclasses.dataclass
-class SuiteConfig:
+class SuiteConfig(Config):
     jobshop_rules: JobshopRulesConfig | None = dataclasses.field(default_factory=JobshopRulesConfig)
     """The job-shop rules comparison (null: skipped)."""
     transport: TransportConfig | None = dataclasses.field(default_factory=TransportConfig)

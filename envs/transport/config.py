@@ -21,34 +21,28 @@ values).
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envs.yaml_io import parse_yaml
+from envs.config_io import Config, ConfigError, config_field, from_dict, invalid, read_yaml_file
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ConfigError):
     """A scenario file or value that cannot describe a city (one-line message)."""
 
 
 def _f(default: Any = dataclasses.MISSING, doc: str = "", **checks: Any) -> Any:
-    """A dataclass field with a docstring and range checks (gt, ge, lt, le, key)."""
-    meta = {"doc": doc, **checks}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    if dataclasses.is_dataclass(default):
-        return field(default_factory=lambda: dataclasses.replace(default), metadata=meta)
-    return field(default=default, metadata=meta)
+    """``config_field`` with the docstring second: range checks gt, ge, lt, le; key, label."""
+    return config_field(default, doc=doc, **checks)
 
 
 # --- sections -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class TimeBins:
+class TimeBins(Config):
     """Departure-time bins; road and ride-hail loads are aggregated per bin."""
 
     start_hour: float = _f(6.0, "clock hour at which the first bin starts", ge=0, lt=24)
@@ -57,7 +51,7 @@ class TimeBins:
 
 
 @dataclass(frozen=True)
-class GridNetwork:
+class GridNetwork(Config):
     """A rows x cols grid of two-way streets; node id = row * cols + col."""
 
     rows: int = _f(doc="node rows", ge=2)
@@ -71,7 +65,7 @@ class GridNetwork:
 
 
 @dataclass(frozen=True)
-class LinkSpec:
+class LinkSpec(Config):
     """One directed road link of an explicit network."""
 
     tail: int = _f(doc="node the link leaves", key="from", ge=0)
@@ -82,16 +76,16 @@ class LinkSpec:
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(Config):
     """Road network: ``grid`` or explicit ``nodes`` + ``links``."""
 
     grid: GridNetwork | None = _f(None, "generated grid network")
     nodes: list[list[float]] | None = _f(None, "explicit node coordinates [x_km, y_km]")
-    links: list[LinkSpec] | None = _f(None, "explicit directed links")
+    links: list[LinkSpec] | None = _f(None, "explicit directed links", label="{from}->{to}")
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(Config):
     """A zone attribute that varies linearly from the city centre to its edge."""
 
     center: float = _f(doc="value at the centre")
@@ -99,7 +93,7 @@ class Profile:
 
 
 @dataclass(frozen=True)
-class ZonesConfig:
+class ZonesConfig(Config):
     """Traffic zones; each zone's centroid is a road node."""
 
     every: int | None = _f(None, "grid networks: a zone at every k-th row and column node", ge=1)
@@ -115,7 +109,7 @@ class ZonesConfig:
 
 
 @dataclass(frozen=True)
-class GridStops:
+class GridStops(Config):
     """Stops along one grid row or column (grid networks only)."""
 
     row: int | None = _f(None, "grid row the line runs along", ge=0)
@@ -124,7 +118,7 @@ class GridStops:
 
 
 @dataclass(frozen=True)
-class TransitLine:
+class TransitLine(Config):
     """A two-way transit line on its own right of way (not slowed by road traffic)."""
 
     name: str = _f(doc="line name")
@@ -137,7 +131,7 @@ class TransitLine:
 
 
 @dataclass(frozen=True)
-class TransitConfig:
+class TransitConfig(Config):
     """Transit lines and access rules."""
 
     lines: list[TransitLine] = _f([], "the lines")
@@ -145,7 +139,7 @@ class TransitConfig:
 
 
 @dataclass(frozen=True)
-class RideHailConfig:
+class RideHailConfig(Config):
     """Ride-hail fleet, prices, waits and pooling."""
 
     fleet_size: float = _f(2000.0, "vehicles (real fleet)", gt=0)
@@ -164,7 +158,7 @@ class RideHailConfig:
 
 
 @dataclass(frozen=True)
-class TravelConfig:
+class TravelConfig(Config):
     """Speeds and costs of the non-network parts of trips."""
 
     walk_speed_kmh: float = _f(5.0, "walking speed (km/h)", gt=0)
@@ -176,7 +170,7 @@ class TravelConfig:
 
 
 @dataclass(frozen=True)
-class ChoiceConfig:
+class ChoiceConfig(Config):
     """Multinomial logit: V = ASC - (cost + VOT * generalised time) + beta_transfer * transfers."""
 
     scale: float = _f(0.7, "logit scale (1/$): P = softmax(scale * V)", gt=0)
@@ -189,7 +183,7 @@ class ChoiceConfig:
 
 
 @dataclass(frozen=True)
-class PopulationConfig:
+class PopulationConfig(Config):
     """Synthetic population (drawn from its own seed: a scenario is one fixed population)."""
 
     agents: int = _f(doc="number of agents (one commute trip each)", ge=1)
@@ -204,7 +198,7 @@ class PopulationConfig:
 
 
 @dataclass(frozen=True)
-class SimulationConfig:
+class SimulationConfig(Config):
     """The MATSim-style day loop."""
 
     replan_share: float = _f(
@@ -215,7 +209,7 @@ class SimulationConfig:
 
 
 @dataclass(frozen=True)
-class ScenarioConfig:
+class ScenarioConfig(Config):
     """A whole scenario file."""
 
     name: str = _f(doc="scenario name")
@@ -230,18 +224,17 @@ class ScenarioConfig:
     choice: ChoiceConfig = _f(ChoiceConfig(), "mode-choice model")
     simulation: SimulationConfig = _f(SimulationConfig(), "day loop")
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_cross_fields(self)
 
-# --- strict parsing -------------------------------------------------------------------
+
+# --- strict parsing (envs.config_io) ---------------------------------------------------
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> ScenarioConfig:
     """Validate a YAML mapping into a :class:`ScenarioConfig` (ScenarioError if invalid)."""
-    try:
-        cfg = _parse_dataclass(ScenarioConfig, data, "")
-        _check_cross_fields(cfg)
-    except _Invalid as exc:
-        raise ScenarioError(f"scenario {source}: {exc}") from None
-    return cfg
+    return from_dict(ScenarioConfig, data, f"scenario {source}", ScenarioError)
 
 
 def load_scenario_config(path: str | Path) -> ScenarioConfig:
@@ -249,113 +242,8 @@ def load_scenario_config(path: str | Path) -> ScenarioConfig:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"scenario file not found: {path}")
-    data = parse_yaml(path.read_text(), f"scenario {path.name}", ScenarioError)
+    data = read_yaml_file(path, ScenarioError, f"scenario {path.name}")
     return parse_scenario(data, path.name)
-
-
-class _Invalid(Exception):
-    """Internal: a validation failure, message relative to the scenario root."""
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _parse_dataclass(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise _Invalid(f"{where or 'the file'} must be a mapping, got {_show(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = dataclasses.fields(cls)
-    keys = {f.metadata.get("key", f.name): f for f in fields}
-    unknown = [k for k in data if k not in keys]
-    if unknown:
-        raise _Invalid(f"unknown key {_join(where, str(unknown[0]))!r} (valid: {', '.join(keys)})")
-    kwargs = {}
-    for key, f in keys.items():
-        sub = _join(where, key)
-        if key not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise _Invalid(f"missing key {sub!r}")
-            continue
-        kwargs[f.name] = _parse_value(hints[f.name], data[key], sub, f.metadata)
-    return cls(**kwargs)
-
-
-def _parse_value(hint: Any, value: Any, where: str, meta: dict) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        for opt in options:
-            if opt is type(None):
-                continue
-            if _shape_matches(opt, value):
-                return _parse_value(opt, value, where, meta)
-        names = " or ".join(_type_name(o) for o in options if o is not type(None))
-        raise _Invalid(f"{where} must be {names}, got {_show(value)}")
-    if dataclasses.is_dataclass(hint):
-        return _parse_dataclass(hint, value, where)
-    if origin is list:
-        if not isinstance(value, list):
-            raise _Invalid(f"{where} must be a list, got {_show(value)}")
-        (item,) = typing.get_args(hint)
-        out = []
-        for i, v in enumerate(value):
-            label = f"{where}[{i}]"
-            if isinstance(v, dict) and "from" in v and "to" in v:
-                label += f" ({v['from']}->{v['to']})"
-            out.append(_parse_value(item, v, label, meta))
-        return out
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise _Invalid(f"{where} must be true or false, got {_show(value)}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise _Invalid(f"{where} must be a string, got {_show(value)}")
-        return value
-    if hint in (int, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if hint is int:
-            ok = ok and float(value).is_integer()
-        if not ok:
-            raise _Invalid(f"{where} must be {_type_name(hint)}, got {_show(value)}")
-        value = hint(value)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise _Invalid(f"{where} must be finite, got {value}")
-        _check_range(value, where, meta)
-        return value
-    raise TypeError(f"unsupported field type {hint!r}")  # a bug in this module, not the user's
-
-
-def _check_range(value: float, where: str, meta: dict) -> None:
-    for op, bound, ok in (
-        (">", meta.get("gt"), lambda v, b: v > b),
-        (">=", meta.get("ge"), lambda v, b: v >= b),
-        ("<", meta.get("lt"), lambda v, b: v < b),
-        ("<=", meta.get("le"), lambda v, b: v <= b),
-    ):
-        if bound is not None and not ok(value, bound):
-            raise _Invalid(f"{where} must be {op} {bound}, got {value:g}")
-
-
-def _shape_matches(hint: Any, value: Any) -> bool:
-    if dataclasses.is_dataclass(hint):
-        return isinstance(value, dict)
-    if typing.get_origin(hint) is list:
-        return isinstance(value, list)
-    if hint in (int, float):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _type_name(hint: Any) -> str:
-    if dataclasses.is_dataclass(hint):
-        return "a mapping"
-    if typing.get_origin(hint) is list:
-        return "a list"
-    return {int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
 
 
 def _show(value: Any) -> str:
@@ -368,39 +256,40 @@ def _check_cross_fields(cfg: ScenarioConfig) -> None:
     net = cfg.network
     explicit = net.nodes is not None or net.links is not None
     if net.grid is None and not explicit:
-        raise _Invalid("network needs either 'grid' or 'nodes' and 'links'")
+        raise invalid(cfg, "network needs either 'grid' or 'nodes' and 'links'")
     if net.grid is not None and explicit:
-        raise _Invalid("network has both 'grid' and explicit 'nodes'/'links'; use one")
+        raise invalid(cfg, "network has both 'grid' and explicit 'nodes'/'links'; use one")
     if explicit and (net.nodes is None or net.links is None):
-        raise _Invalid("an explicit network needs both 'nodes' and 'links'")
+        raise invalid(cfg, "an explicit network needs both 'nodes' and 'links'")
     if net.nodes is not None:
         for i, xy in enumerate(net.nodes):
             if len(xy) != 2:
-                raise _Invalid(f"network.nodes[{i}] must be [x_km, y_km], got {_show(xy)}")
+                raise invalid(cfg, f"network.nodes[{i}] must be [x_km, y_km], got {_show(xy)}")
     z = cfg.zones
     if (z.every is None) == (z.nodes is None):
-        raise _Invalid("zones needs exactly one of 'every' (grid networks) or 'nodes'")
+        raise invalid(cfg, "zones needs exactly one of 'every' (grid networks) or 'nodes'")
     if z.every is not None and net.grid is None:
-        raise _Invalid("zones.every only works with a grid network; list zones.nodes instead")
+        raise invalid(cfg, "zones.every only works with a grid network; list zones.nodes instead")
     n_bins = cfg.time_bins.count
     weights = cfg.population.departure_weights
     if weights and len(weights) != n_bins:
-        raise _Invalid(
-            f"population.departure_weights has {len(weights)} entries, time_bins.count is {n_bins}"
+        raise invalid(
+            cfg,
+            f"population.departure_weights has {len(weights)} entries, time_bins.count is {n_bins}",
         )
     if weights and sum(weights) <= 0:
-        raise _Invalid("population.departure_weights must not all be 0")
+        raise invalid(cfg, "population.departure_weights must not all be 0")
     names = [line.name for line in cfg.transit.lines]
     if len(set(names)) != len(names):
-        raise _Invalid("transit line names must be unique")
+        raise invalid(cfg, "transit line names must be unique")
     for i, line in enumerate(cfg.transit.lines):
         if isinstance(line.stops, GridStops):
             if net.grid is None:
-                raise _Invalid(f"transit.lines[{i}].stops: row/col stops need a grid network")
+                raise invalid(cfg, f"transit.lines[{i}].stops: row/col stops need a grid network")
             if (line.stops.row is None) == (line.stops.col is None):
-                raise _Invalid(f"transit.lines[{i}].stops needs exactly one of 'row' or 'col'")
+                raise invalid(cfg, f"transit.lines[{i}].stops needs exactly one of 'row' or 'col'")
         elif len(line.stops) < 2:
-            raise _Invalid(f"transit.lines[{i}].stops needs at least 2 stops")
+            raise invalid(cfg, f"transit.lines[{i}].stops needs at least 2 stops")
 
 
 def field_docs(cls: type = ScenarioConfig) -> dict[str, str]:

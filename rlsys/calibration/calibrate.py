@@ -85,7 +85,7 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         seed=cfg.seed,
         max_failures=cfg.max_failures,
         early_stopping=cfg.early_stopping,
-        bohb_kwargs=dict(cfg.bohb),
+        bohb_kwargs=dataclasses.asdict(cfg.bohb),
         stop_margin=cfg.stop_margin,
         warm_constants=_continue_chain,
     )

@@ -74,7 +74,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from rlsys.calibration.calibrate import calibrate
     from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig
     from rlsys.calibration.objective import read_targets, read_time_targets
-    from rlsys.config import load_config
+    from rlsys.config import load_config, validate
 
     over = _overrides(args)
     if args.resume is not None:
@@ -91,6 +91,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                     f"(the run has {getattr(cfg, key)!r})"
                 )
             setattr(cfg, key, value)
+        validate(cfg)  # the changed options too
         if args.targets is not None and read_targets(args.targets) != cfg.targets:
             raise ValueError("--targets differ from the resumed run's targets")
         if args.time_targets is not None and read_time_targets(args.time_targets) != dict(

@@ -3,131 +3,116 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
+from typing import Literal
 
-METHODS = ("bohb", "random", "fixed-point", "hybrid")
-BOHB_DEFAULTS = {
-    "top_n_percent": 15,
-    "num_samples": 64,
-    "random_fraction": 1 / 3,
-    "bandwidth_factor": 3.0,
-    "min_bandwidth": 1e-3,
-}
-"""hpbandster's BOHB config-generator settings (its own defaults, those of the BOHB paper)."""
+from rlsys.config import Config, config_field, invalid
+
+Method = Literal["bohb", "random", "fixed-point", "hybrid"]
+"""A calibration method."""
+METHODS: tuple[str, ...] = typing.get_args(Method)
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "calibration"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 
 @dataclasses.dataclass
-class CalibrationConfig:
+class BOHBConfig(Config):
+    """hpbandster's BOHB config-generator settings (defaults: its own, the BOHB paper's)."""
+
+    top_n_percent: int = config_field(15, ge=1, le=99)
+    """the best top_n_percent % of a budget's results form the "good" density"""
+    num_samples: int = config_field(64, ge=1)
+    """candidates drawn per model-based proposal"""
+    random_fraction: float = config_field(1 / 3, ge=0, le=1)
+    """share of proposals drawn uniformly at random"""
+    bandwidth_factor: float = config_field(3.0, gt=0)
+    """widens the good density when drawing candidates"""
+    min_bandwidth: float = config_field(1e-3, ge=0)
+    """smallest kernel bandwidth"""
+
+
+@dataclasses.dataclass
+class CalibrationConfig(Config):
     """One calibration run of the transport simulation's ASCs."""
 
-    targets: dict = dataclasses.field(default_factory=dict)
+    targets: dict[str, float] = config_field({}, ge=0)
     """Target mode shares, mode -> percent (missing modes 0; filled from --targets)."""
     targets_file: str = ""
     """Where the targets came from (for the report)."""
-    time_targets: dict = dataclasses.field(default_factory=dict)
+    time_targets: dict[str, float] = config_field({}, gt=0)
     """Extra targets: mean travel time per mode, minutes (any subset; from --time-targets)."""
     time_targets_file: str = ""
     """Where the time targets came from (for the report)."""
-    time_weight: float = 1.0
+    time_weight: float = config_field(1.0, ge=0)
     """Objective = L1 of the shares (pp) + time_weight x mean travel-time error (%)."""
     scenario: str = "urbansim-10k-like"
     """Shipped scenario name or YAML path."""
-    method: str = "bohb"
+    method: Method = "bohb"
     """bohb | random | fixed-point | hybrid."""
-    max_iterations: int = 18
+    max_iterations: int = config_field(18, ge=1)
     """Simulation iterations of a full evaluation (the largest BOHB budget)."""
-    evaluations: int = 200
+    evaluations: int = config_field(200, ge=1)
     """Evaluations to run: BOHB/random jobs (promotions included) or fixed-point steps."""
-    workers: int = 0
+    workers: int = config_field(0, ge=0)
     """Evaluations running at once, one CPU each (0: every CPU of the Ray cluster)."""
-    seed: int = 1
+    seed: int = config_field(1, ge=0, lt=2**32)
     """Root seed. The simulation runs with this seed; searchers derive theirs from it."""
-    bounds: list = dataclasses.field(default_factory=lambda: [-10.0, 10.0])
-    """[low, high] for every free ASC ($)."""
-    replications: int = 1
+    bounds: list[float] = config_field([-10.0, 10.0], min_len=2, max_len=2)
+    """[low, high] for every free ASC ($), low < high."""
+    replications: int = config_field(1, ge=1)
     """Simulations per evaluation (seeds seed, seed + 1000, ...); the objective uses their
     mean shares, so the ASCs fit the model rather than one seed's sampling noise."""
-    last_k: int = 5
+    last_k: int = config_field(5, ge=1)
     """The objective averages the shares of the last k iterations."""
-    eta: int = 3
+    eta: int = config_field(3, ge=2)
     """BOHB/Hyperband reduction factor: budgets max_iterations / eta^i."""
-    min_budget: int = 0
-    """Smallest BOHB budget in iterations (0: max_iterations / eta^2, at least 1)."""
-    bohb: dict = dataclasses.field(default_factory=lambda: dict(BOHB_DEFAULTS))
+    min_budget: int = config_field(0, ge=0)
+    """Smallest BOHB budget in iterations, <= max_iterations (0: max_iterations / eta^2,
+    at least 1)."""
+    bohb: BOHBConfig = dataclasses.field(default_factory=BOHBConfig)
     """hpbandster BOHB settings: top_n_percent, num_samples, random_fraction,
     bandwidth_factor, min_bandwidth (any subset; the rest keep hpbandster's defaults)."""
     early_stopping: bool = True
     """Stop bohb/random evaluations whose L1 trend cannot reach the incumbent."""
-    stop_margin: float = 0.5
+    stop_margin: float = config_field(0.5, ge=0)
     """Slack (percentage points) before the trend rule stops a run."""
-    damping: float = 1.0
+    damping: float = config_field(1.0, gt=0)
     """Fixed-point (and hybrid) step multiplier."""
-    epsilon: float = 0.05
+    epsilon: float = config_field(0.05, gt=0)
     """Share (percent) used in place of 0 in ln(target / simulated)."""
-    patience: int = 5
+    patience: int = config_field(5, ge=1)
     """fixed-point/hybrid: stop after this many full steps without a better L1."""
-    short_budget: int = 0
-    """hybrid: iterations of a coarse step (0: max_iterations / eta)."""
-    switch_l1: float = 6.0
+    short_budget: int = config_field(0, ge=0)
+    """hybrid: iterations of a coarse step, <= max_iterations (0: max_iterations / eta)."""
+    switch_l1: float = config_field(6.0, ge=0)
     """hybrid: coarse steps while L1 is above this (percentage points)."""
-    check_seeds: int = 3
+    check_seeds: int = config_field(3, ge=0)
     """Re-simulate the best ASCs under this many other seeds (seed+1, seed+2, ...)."""
-    report_every: int = 4
+    report_every: int = config_field(4, ge=1)
     """bohb/random: report to Tune every n iterations (the trend rule needs 4 points)."""
-    checkpoint_every: int = 0
+    checkpoint_every: int = config_field(0, ge=0)
     """Also checkpoint every n iterations inside an evaluation (0: only at its end)."""
-    max_failures: int = 2
+    max_failures: int = config_field(2, ge=0)
     """Retries of an evaluation whose worker died."""
 
-    def check(self) -> None:
-        """Raise ValueError (one line) for values out of range."""
-        if self.method not in METHODS:
-            raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        for name in (
-            "max_iterations",
-            "evaluations",
-            "replications",
-            "last_k",
-            "patience",
-            "report_every",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("min_budget", "short_budget"):
+            if getattr(self, key) > self.max_iterations:
+                raise invalid(
+                    self,
+                    f"{key} must be <= max_iterations ({self.max_iterations}), "
+                    f"got {getattr(self, key)}",
                 )
-        if self.workers < 0:
-            raise ValueError(f"--workers must be >= 0, got {self.workers}")
-        if self.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {self.seed}")
-        if self.eta < 2:
-            raise ValueError(f"eta must be >= 2, got {self.eta}")
-        if self.min_budget < 0 or self.min_budget > self.max_iterations:
-            raise ValueError(f"min_budget must be in [0, {self.max_iterations}]")
-        if self.short_budget < 0 or self.short_budget > self.max_iterations:
-            raise ValueError(f"short_budget must be in [0, {self.max_iterations}]")
-        if len(self.bounds) != 2 or not float(self.bounds[0]) < float(self.bounds[1]):
-            raise ValueError(f"bounds must be [low, high] with low < high, got {self.bounds}")
+        if not self.bounds[0] < self.bounds[1]:
+            raise invalid(self, f"bounds must be [low, high] with low < high, got {self.bounds}")
+
+    def check(self) -> None:
+        """What a run needs beyond the field checks: targets (ValueError, one line)."""
         if self.time_targets:  # also when they come from a --config file
             from rlsys.calibration.objective import validate_time_targets
 
             self.time_targets = validate_time_targets(self.time_targets, "time_targets")
-        if not self.time_weight >= 0:
-            raise ValueError(f"--time-weight must be >= 0, got {self.time_weight}")
-        if self.damping <= 0 or self.epsilon <= 0:
-            raise ValueError("damping and epsilon must be > 0")
-        for key, value in self.bohb.items():
-            if key not in BOHB_DEFAULTS:
-                raise ValueError(
-                    f"bohb: unknown setting {key!r} (valid: {', '.join(BOHB_DEFAULTS)})"
-                )
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"bohb: {key} must be a number >= 0, got {value!r}")
-        for key in ("top_n_percent", "num_samples"):
-            if key in self.bohb and not isinstance(self.bohb[key], int):
-                raise ValueError(f"bohb: {key} must be an integer, got {self.bohb[key]!r}")
-        if not 0 <= self.bohb.get("random_fraction", 0) <= 1:
-            raise ValueError("bohb: random_fraction must be in [0, 1]")
         if not self.targets:
             raise ValueError("no targets: pass --targets FILE")

@@ -22,24 +22,38 @@ import numpy as np
 from envs.jobshop.env import ISBJSSPEnv
 from envs.jobshop.instance import Instance, random_instance
 from envs.jobshop.sim import Simulator
+from rlsys.config import Config, config_field, invalid
 from rlsys.jobshop.policy import JobShopGNNPolicy, PolicyConfig
 from rlsys.rl.trainer import TrainConfig
 
 
+def _check_range(cfg: Config, key: str) -> None:
+    low, high = getattr(cfg, key)
+    if low > high:
+        raise invalid(cfg, f"{key} must be [low, high] with low <= high, got {[low, high]}")
+
+
 @dataclasses.dataclass
-class InstanceDistribution:
+class InstanceDistribution(Config):
     """Random training instances (Taillard-style)."""
 
-    jobs: list = dataclasses.field(default_factory=lambda: [6, 15])
-    """Inclusive range of the number of jobs."""
-    machines: list = dataclasses.field(default_factory=lambda: [4, 10])
-    """Inclusive range of the number of machines."""
-    shutdown_probs: list = dataclasses.field(default_factory=lambda: [0.0, 0.01, 0.02, 0.05, 0.1])
+    jobs: list[int] = config_field([6, 15], ge=1, min_len=2, max_len=2)
+    """Inclusive range [low, high] of the number of jobs."""
+    machines: list[int] = config_field([4, 10], ge=1, min_len=2, max_len=2)
+    """Inclusive range [low, high] of the number of machines."""
+    shutdown_probs: list[float] = config_field([0.0, 0.01, 0.02, 0.05, 0.1], ge=0, lt=1, min_len=1)
     """Shutdown probabilities, drawn uniformly per episode."""
-    low: int = 1
+    low: int = config_field(1, ge=0)
     """Smallest processing time."""
-    high: int = 99
-    """Largest processing time."""
+    high: int = config_field(99, ge=1)
+    """Largest processing time (>= low)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_range(self, "jobs")
+        _check_range(self, "machines")
+        if self.low > self.high:
+            raise invalid(self, f"high must be >= low ({self.low}), got {self.high}")
 
     def sample(self, seed: int) -> tuple[Instance, float]:
         rng = np.random.default_rng(seed)
@@ -51,21 +65,27 @@ class InstanceDistribution:
 
 
 @dataclasses.dataclass
-class ValidationConfig:
+class ValidationConfig(Config):
     """Fixed validation set: random instances x shutdown probabilities x seeds."""
 
-    sizes: list = dataclasses.field(default_factory=lambda: [[10, 5], [15, 5], [10, 10], [20, 5]])
+    sizes: list[list[int]] = config_field([[10, 5], [15, 5], [10, 10], [20, 5]], ge=1, min_len=1)
     """[jobs, machines] of the validation instances."""
-    instances_per_size: int = 2
+    instances_per_size: int = config_field(2, ge=1)
     """Instances per size (fixed seeds)."""
-    shutdown_probs: list = dataclasses.field(default_factory=lambda: [0.0, 0.05, 0.1])
+    shutdown_probs: list[float] = config_field([0.0, 0.05, 0.1], ge=0, lt=1, min_len=1)
     """Shutdown probabilities evaluated."""
-    seeds: int = 2
+    seeds: int = config_field(2, ge=1)
     """Disruption seeds per (instance, probability)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for i, size in enumerate(self.sizes):
+            if len(size) != 2:
+                raise invalid(self, f"sizes[{i}] must be [jobs, machines], got {size}")
 
 
 @dataclasses.dataclass
-class JobshopTrainConfig:
+class JobshopTrainConfig(Config):
     """Everything `rlsys jobshop train` needs (YAML: configs/jobshop/*.yaml)."""
 
     instances: InstanceDistribution = dataclasses.field(default_factory=InstanceDistribution)
