@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobshop_cli.add_commands(sub)
 
+    from rlsys.commformer import cli as commformer_cli
+
+    commformer_cli.add_commands(sub)
+
     from rlsys.transport import cli as transport_cli
 
     transport_cli.add_commands(sub)

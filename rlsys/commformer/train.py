@@ -224,5 +224,6 @@ def train(
         progress=progress,
         learner_fn=make_learner(cfg),
         device=cfg.device,
+        final_meta={"env": dataclasses.asdict(cfg.env)},
     )
     return trainer.train()

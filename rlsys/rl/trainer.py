@@ -138,6 +138,7 @@ class Trainer:
     with ``cfg.ppo``); the learner's state is part of every checkpoint.
     device: where the learner's copy of the policy lives ("auto": CUDA when present);
     rollout workers always act on CPU copies.
+    final_meta: more plain data for final.pt's ``meta`` (e.g. the env it was trained on).
     resume: False, True (continue from run_dir/checkpoints/latest.pt) or a checkpoint path;
     metrics.jsonl lines of updates after the checkpoint are dropped (they are redone).
     Seeds the global torch / numpy / random generators with ``cfg.seed`` (or restores them).
@@ -155,12 +156,14 @@ class Trainer:
         progress: bool = True,
         learner_fn: Callable[[nn.Module, TrainConfig, int], Learner] | None = None,
         device: str = "cpu",
+        final_meta: dict | None = None,
     ) -> None:
         if cfg.rollout.mode not in ("sync", "async"):
             raise ValueError(f"rollout.mode: 'sync' or 'async', got {cfg.rollout.mode!r}")
         self.cfg = cfg
         self.env_fn, self.policy_fn, self.evaluate_fn = env_fn, policy_fn, evaluate_fn
         self.policy_kwargs = policy_kwargs
+        self.final_meta = final_meta or {}
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
@@ -506,6 +509,7 @@ class Trainer:
             "update": self.update,
             "env_steps": self.env_steps,
             "eval": self.last_eval,
+            **self.final_meta,
         }
         torch.save({"model": self.policy.state_dict(), "meta": meta}, path)
         return path
