@@ -36,7 +36,7 @@ Observation of one agent, float32 of length ``obs_dim``, for K = (2 * vision + 1
     (capture env only) obs[n_planes * K + 2] = 1.0 for a capture agent, 0.0 for perception
 
 - predator-prey: planes ("outside", "predator", "prey"), ``obs_dim = 3 K + 2``
-  (29 at vision 1, 11 at vision 0);
+  (29 at vision 1, 5 at vision 0);
 - predator-capture-prey: planes ("outside", "perception", "capture", "prey"),
   ``obs_dim = 4 K + 3`` (39 at vision 1).
 
@@ -279,7 +279,7 @@ class _PursuitEnv(ParallelEnv):
                 raise IndexError
             moving = zip(self._agent_moves, self._cells, acts, strict=True)
             cells = [moves[c][a] for moves, c, a in moving]
-        except (IndexError, TypeError):
+        except (IndexError, TypeError, ValueError):
             raise ValueError(
                 f"actions must be integers in 0..{N_ACTIONS - 1}, one per live agent, "
                 f"got {actions!r}"
