@@ -131,8 +131,9 @@ def cmd_eval(args) -> int:
     obs_dim = int(env.observation_space(env.possible_agents[0]).shape[0])
     if n != policy.config.n_agents or obs_dim != policy.config.obs_dim:
         raise ValueError(
-            f"{path}: checkpoint is for {policy.config.n_agents} agents with {policy.config.obs_dim}"
-            f"-d observations, the env has {n} agents with {obs_dim}-d observations"
+            f"{path}: checkpoint is for {policy.config.n_agents} agents with "
+            f"{policy.config.obs_dim}-d observations, the env has {n} agents with "
+            f"{obs_dim}-d observations"
         )
     torch.set_num_threads(1)
     result = run_episodes(

@@ -109,6 +109,4 @@ class Evaluator:
 
     def __call__(self, policy: Any, update: int) -> dict[str, float]:
         result = run_episodes(policy, self.make_env, self.episodes)
-        return {
-            k: result[k] for k in ("success_rate", "steps", "return", "messages_per_step")
-        }
+        return {k: result[k] for k in ("success_rate", "steps", "return", "messages_per_step")}

@@ -63,7 +63,8 @@ def gumbel_topk(
     """
     n = logits.shape[-1]
     uniform = torch.rand((batch, n, n), generator=generator, device=logits.device)
-    gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)).clamp_min(1e-20))
+    exponential = -torch.log(uniform.clamp_min(1e-20))  # Exp(1)
+    gumbel = -torch.log(exponential.clamp_min(1e-20))
     return _k_hot(_off_diagonal((logits.detach() + gumbel) / tau), k)
 
 

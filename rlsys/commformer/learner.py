@@ -14,31 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rlsys.commformer.model import CommFormerPolicy
+from rlsys.config import Config, config_field
 from rlsys.rl.ppo import ParamGroup, PPOConfig, PPOLearner
 
 
 @dataclass
-class BilevelConfig:
+class BilevelConfig(Config):
     """Schedule of the graph (upper-level) updates."""
 
-    graph_lr: float = 1e-4
+    graph_lr: float = config_field(1e-4, gt=0)
     """Adam learning rate of the graph logits (reference: 1e-4)"""
-    graph_every: int = 5
+    graph_every: int = config_field(5, ge=2)
     """every this many-th PPO epoch updates only the graph logits (reference: 5)"""
-    warmup_updates: int = 10
+    warmup_updates: int = config_field(10, ge=0)
     """first updates with full communication, graph untouched (reference: ~10)"""
-    freeze_fraction: float | None = None
+    freeze_fraction: float | None = config_field(None, gt=0, le=1)
     """freeze the graph after this share of the updates (e.g. 0.5); None: never"""
-
-    def __post_init__(self) -> None:
-        if self.graph_lr <= 0:
-            raise ValueError(f"bilevel.graph_lr must be > 0, got {self.graph_lr}")
-        if self.graph_every < 2:
-            raise ValueError(f"bilevel.graph_every must be >= 2, got {self.graph_every}")
-        if self.warmup_updates < 0:
-            raise ValueError(f"bilevel.warmup_updates must be >= 0, got {self.warmup_updates}")
-        if self.freeze_fraction is not None and not 0.0 < self.freeze_fraction <= 1.0:
-            raise ValueError(f"bilevel.freeze_fraction must be in (0, 1], got {self.freeze_fraction}")
 
 
 class BilevelLearner(PPOLearner):

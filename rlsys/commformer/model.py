@@ -29,60 +29,52 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from rlsys.commformer.graph import edges_per_receiver, gumbel_topk, straight_through, topk_graph
+from rlsys.config import Config, config_field, invalid
 from rlsys.rl.distributions import MaskedCategorical
 
 GRAPH_MODES = ("learned", "full", "none", "random")
 
 
 @dataclass
-class CommFormerConfig:
+class CommFormerConfig(Config):
     """Size and graph options of a CommFormer policy (also stored in its checkpoints)."""
 
-    n_agents: int = 5
+    n_agents: int = config_field(5, ge=2)
     """agents in the team (the graph is N x N; heads are per agent)"""
-    obs_dim: int = 29
+    obs_dim: int = config_field(29, ge=1)
     """length of one agent's observation vector"""
-    n_actions: int = 5
+    n_actions: int = config_field(5, ge=1)
     """discrete actions per agent"""
-    width: int = 64
+    width: int = config_field(64, ge=1)
     """embedding width D (reference: 64)"""
-    blocks: int = 1
+    blocks: int = config_field(1, ge=1)
     """encoder and decoder blocks (reference: 1)"""
-    heads: int = 1
+    heads: int = config_field(1, ge=1)
     """attention heads (reference: 1)"""
-    sparsity: float = 0.4
+    sparsity: float = config_field(0.4, gt=0, le=1)
     """share S of the other agents each agent listens to: k = max(int(N * S), 1)"""
-    graph: str = "learned"
-    """'learned', 'full', 'none' or 'random' (see the module docstring)"""
+    graph: Literal["learned", "full", "none", "random"] = "learned"
+    """see the module docstring"""
     gating: bool = False
     """temporal gating: each agent decides per step whether to receive messages"""
-    gate_coef: float = 0.01
+    gate_coef: float = config_field(0.01, ge=0)
     """weight of the gate-rate penalty (messages cost) in the loss"""
-    tau: float = 1.0
+    tau: float = config_field(1.0, gt=0)
     """Gumbel / straight-through temperature"""
     seed: int = 0
     """model seed: initial weights and the 'random' graph"""
 
     def __post_init__(self) -> None:
-        if self.n_agents < 2:
-            raise ValueError(f"CommFormer needs at least 2 agents, got {self.n_agents}")
-        if self.graph not in GRAPH_MODES:
-            raise ValueError(f"graph must be one of {', '.join(GRAPH_MODES)}, got {self.graph!r}")
-        edges_per_receiver(self.n_agents, self.sparsity)  # validates the sparsity
-        for name in ("obs_dim", "n_actions", "width", "blocks", "heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        super().__post_init__()
         if self.width % self.heads:
-            raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
-        if self.tau <= 0:
-            raise ValueError(f"tau must be > 0, got {self.tau}")
+            raise invalid(self, f"width {self.width} is not divisible by heads {self.heads}")
 
 
 class GraphAttention(nn.Module):

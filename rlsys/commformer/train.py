@@ -17,76 +17,67 @@ import dataclasses
 import functools
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rlsys.commformer.evaluate import Evaluator
 from rlsys.commformer.learner import BilevelConfig, BilevelLearner
-from rlsys.commformer.model import GRAPH_MODES, CommFormerPolicy
+from rlsys.commformer.model import CommFormerPolicy
+from rlsys.config import Config, config_field, invalid
 from rlsys.rl.ppo import PPOConfig
 from rlsys.rl.trainer import RolloutConfig, TrainConfig
 
-ENV_NAMES = ("predator_prey", "capture", "simple_spread")
-
 
 @dataclasses.dataclass
-class EnvConfig:
+class EnvConfig(Config):
     """Which team environment, and its size."""
 
-    name: str = "predator_prey"
+    name: Literal["predator_prey", "capture", "simple_spread"] = "predator_prey"
     """'predator_prey', 'capture' (predator-capture-prey) or 'simple_spread' (mpe2)"""
-    dim: int = 10
+    dim: int = config_field(10, ge=1)
     """grid side (predator-prey envs)"""
-    agents: int = 5
-    """agents in the team (capture: capture + perception agents)"""
-    capture_agents: int = 2
+    agents: int = config_field(5, ge=2)
+    """agents in the team (capture: capture + perception agents); CommFormer needs >= 2"""
+    capture_agents: int = config_field(2, ge=1)
     """capture env only: blind capture agents (the others perceive)"""
-    vision: int = 1
+    vision: int = config_field(1, ge=0)
     """window radius v: agents see (2v + 1)^2 cells (predator-prey envs)"""
-    max_steps: int = 20
+    max_steps: int = config_field(20, ge=1)
     """episode length limit (simple_spread: mpe2's max_cycles)"""
-    mode: str = "cooperative"
-    """predator-prey reward mode ('cooperative', 'competitive', 'mixed')"""
+    mode: Literal["cooperative", "competitive", "mixed"] = "cooperative"
+    """predator-prey reward mode"""
 
     def __post_init__(self) -> None:
-        if self.name not in ENV_NAMES:
-            raise ValueError(f"unknown env {self.name!r} (known: {', '.join(ENV_NAMES)})")
-        if self.agents < 2:
-            raise ValueError(f"CommFormer needs at least 2 agents, got --agents {self.agents}")
+        super().__post_init__()
         if self.name != "simple_spread" and self.agents + 1 > self.dim * self.dim:
-            raise ValueError(
-                f"--agents {self.agents} does not fit a {self.dim}x{self.dim} grid with a prey "
-                f"(at most {self.dim * self.dim - 1})"
+            raise invalid(
+                self,
+                f"agents {self.agents} do not fit a {self.dim}x{self.dim} grid with a prey "
+                f"(at most {self.dim * self.dim - 1})",
             )
-        if self.name == "capture" and not 1 <= self.capture_agents < self.agents:
-            raise ValueError(
-                f"capture_agents must be in [1, agents - 1], got {self.capture_agents}"
+        if self.name == "capture" and self.capture_agents >= self.agents:
+            raise invalid(
+                self, f"capture_agents must be < agents ({self.agents}), got {self.capture_agents}"
             )
 
 
 @dataclasses.dataclass
-class ModelConfig:
+class ModelConfig(Config):
     """The CommFormer network and its graph (see ``rlsys.commformer.model``)."""
 
-    width: int = 64
+    width: int = config_field(64, ge=1)
     """embedding width (reference: 64)"""
-    blocks: int = 1
+    blocks: int = config_field(1, ge=1)
     """encoder / decoder blocks (reference: 1)"""
-    heads: int = 1
+    heads: int = config_field(1, ge=1)
     """attention heads (reference: 1)"""
-    sparsity: float = 0.4
-    """S: each agent listens to k = max(int(N * S), 1) others"""
-    graph: str = "learned"
-    """'learned', 'full', 'none' or 'random'"""
+    sparsity: float = config_field(0.4, gt=0, le=1)
+    """S in (0, 1]: each agent listens to k = max(int(N * S), 1) others"""
+    graph: Literal["learned", "full", "none", "random"] = "learned"
+    """'learned', 'full', 'none' (no communication) or 'random' (fixed, same density)"""
     gating: bool = False
     """temporal gating of incoming messages"""
-    gate_coef: float = 0.01
+    gate_coef: float = config_field(0.01, ge=0)
     """gate-rate penalty weight"""
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.sparsity <= 1.0:
-            raise ValueError(f"--sparsity must be in (0, 1], got {self.sparsity}")
-        if self.graph not in GRAPH_MODES:
-            raise ValueError(f"--graph must be one of {', '.join(GRAPH_MODES)}, got {self.graph!r}")
 
 
 def _default_train() -> TrainConfig:
@@ -111,17 +102,17 @@ def _default_train() -> TrainConfig:
 
 
 @dataclasses.dataclass
-class CommFormerTrainConfig:
+class CommFormerTrainConfig(Config):
     """Everything `rlsys commformer train` needs (YAML: configs/commformer/*.yaml)."""
 
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     bilevel: BilevelConfig = dataclasses.field(default_factory=BilevelConfig)
     train: TrainConfig = dataclasses.field(default_factory=_default_train)
-    eval_episodes: int = 100
+    eval_episodes: int = config_field(100, ge=1)
     """deterministic evaluation episodes (fixed seeds) every train.eval_every updates"""
     device: str = "auto"
-    """learner device: 'auto' (CUDA when present), 'cpu' or 'cuda'"""
+    """learner device: 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:<i>'"""
 
 
 def updates_for_steps(cfg: CommFormerTrainConfig, steps: int) -> int:

@@ -123,3 +123,99 @@ def test_each_env_slot_gets_its_own_env_fn_copy():
 def test_fewer_episodes_than_env_slots(episodes):
     w = RolloutWorker(CARTPOLE, MLP, 0, 0, envs_per_worker=4)
     assert len(w.sample(_weights(), 0, 0, episodes=episodes).episode_returns) == episodes
+
+
+# ---------------------------------------------------------------- team (PettingZoo) envs
+class _TeamPolicy(MaskedActorCritic):
+    """A team policy for N agents: per-agent linear logits and values over joint obs."""
+
+    def __init__(self, obs_dim=29, n_agents=3, n_actions=5):
+        super().__init__()
+        self.n_agents = n_agents
+        self.pi = torch.nn.Linear(obs_dim, n_actions)
+        self.v = torch.nn.Linear(obs_dim, 1)
+
+    def forward(self, obs):
+        x = torch.as_tensor(np.stack(obs))  # [B, N, obs_dim]
+        return self.pi(x), None, self.v(x).squeeze(-1)
+
+
+def _pp_env_fn(seed, dim=5, n_agents=3):
+    from envs.predator_prey import parallel_env
+
+    return parallel_env(dim=dim, n_agents=n_agents, vision=1, max_steps=12)
+
+
+def test_team_env_batches_are_per_agent_with_gae_per_agent():
+    w = RolloutWorker(_pp_env_fn, _TeamPolicy, 0, 3, envs_per_worker=2, gamma=0.9)
+    batch = w.sample(_TeamPolicy().state_dict(), 0, 0, episodes=4)
+    s = batch.env_steps
+    assert len(batch.obs) == s and batch.obs[0].shape == (3, 29)
+    for key in ("actions", "logp", "values", "rewards", "advantages", "returns"):
+        assert getattr(batch, key).shape == (s, 3), key
+    start = 0
+    for length, info in zip(batch.episode_lengths, batch.episode_infos, strict=True):
+        sl = slice(start, start + length)
+        start += length
+        assert info["steps"] == length and info["success"] in (0.0, 1.0)
+        terminated = info["success"] == 1.0
+        if not terminated:  # truncated at max_steps: bootstrapped with the value of the
+            assert length == 12  # final observation, which is not in the batch
+            continue
+        for agent in range(3):  # each agent's column is its own trajectory
+            dones = np.zeros(length)
+            dones[-1] = 1
+            adv, _ = compute_gae(
+                batch.rewards[sl, agent], batch.values[sl, agent], dones, 0.0, 0.9, 0.95
+            )
+            np.testing.assert_allclose(batch.advantages[sl, agent], adv, rtol=1e-5, atol=1e-6)
+    # the team's episode return is the mean over agents of each agent's sum of rewards
+    first = batch.episode_lengths[0]
+    assert batch.episode_returns[0] == pytest.approx(batch.rewards[:first].sum(0).mean(), 1e-5)
+
+
+def test_team_env_request_is_reproducible():
+    weights = _TeamPolicy().state_dict()
+    a = RolloutWorker(_pp_env_fn, _TeamPolicy, 1, 5, 2).sample(weights, 0, 2, 3)
+    b = RolloutWorker(_pp_env_fn, _TeamPolicy, 1, 5, 2).sample(weights, 0, 2, 3)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    np.testing.assert_array_equal(a.rewards, b.rewards)
+
+
+def test_team_env_from_a_third_party_package_mpe2():
+    mpe2 = pytest.importorskip("mpe2.simple_spread_v3")
+
+    def env_fn(seed):
+        return mpe2.parallel_env(N=3, max_cycles=7, continuous_actions=False)
+
+    policy = functools.partial(_TeamPolicy, obs_dim=18, n_agents=3)
+    batch = RolloutWorker(env_fn, policy, 0, 0, 2).sample(policy().state_dict(), 0, 0, 2)
+    assert batch.actions.shape == (14, 3) and list(batch.episode_lengths) == [7, 7]
+    assert np.isfinite(batch.advantages).all()
+
+
+class _EarlyLeaver:
+    """A ParallelEnv whose second agent leaves one step before the first."""
+
+    possible_agents = ["a", "b"]
+
+    def reset(self, seed=None):
+        self.t = 0
+        return {a: np.zeros(2, np.float32) for a in self.possible_agents}, {}
+
+    def step(self, actions):
+        self.t += 1
+        obs = {a: np.zeros(2, np.float32) for a in self.possible_agents}
+        rew = {a: 0.0 for a in self.possible_agents}
+        term = {"a": self.t >= 3, "b": self.t >= 2}
+        return obs, rew, term, {a: False for a in self.possible_agents}, {}
+
+
+def test_team_agents_that_end_apart_are_a_clear_error():
+    from rlsys.rl.rollout import TeamEnv
+
+    env = TeamEnv(_EarlyLeaver())
+    env.reset(seed=0)
+    env.step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(RuntimeError, match=r"\['b'\] ended before"):
+        env.step(np.zeros(2, dtype=np.int64))

@@ -1,0 +1,191 @@
+"""CommFormerPolicy: shapes, the acting = learning graph rule, seeds, flags, decoder order.
+
+Three tests guard against the defects of the public reference code: training on the raw
+continuous logits while acting on top-k graphs; ``--seed`` not changing the model's
+initialisation; a flag whose meaning was inverted.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from rlsys.commformer.model import CommFormerPolicy
+
+
+def _obs(n=5, b=6, dim=29, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.random((n, dim)).astype(np.float32) for _ in range(b)]
+
+
+def _tensors(extras):
+    return {k: torch.as_tensor(v) for k, v in extras.items()}
+
+
+def _policy(**kw):
+    kw = {"n_agents": 5, "obs_dim": 29, "n_actions": 5, **kw}
+    return CommFormerPolicy(**kw)
+
+
+@pytest.mark.parametrize("gating", [False, True])
+def test_act_shapes_and_evaluate_reproduces_the_acting_policy(gating):
+    """Defect 1: the policy that learns is the policy that acted. ``evaluate`` on the
+    stored graphs (and gates) gives back the exact log-probabilities and values of
+    ``act``, including with non-uniform logits, where the continuous relaxation differs."""
+    policy = _policy(gating=gating)
+    with torch.no_grad():
+        policy.edge_logits.copy_(torch.randn(5, 5, generator=torch.Generator().manual_seed(4)))
+    obs = _obs()
+    actions, logp, values, extras = policy.act(obs, generator=torch.Generator().manual_seed(0))
+    assert actions.shape == logp.shape == values.shape == (6, 5)
+    assert extras["graph"].shape == (6, 5, 5) and extras["graph"].dtype == np.uint8
+    assert ("gate" in extras) == gating
+    new_logp, entropy, new_values = policy.evaluate(obs, torch.as_tensor(actions), _tensors(extras))
+    np.testing.assert_allclose(new_logp.detach().numpy(), logp, atol=1e-5)
+    np.testing.assert_allclose(new_values.detach().numpy(), values, atol=1e-5)
+    assert entropy.shape == (6, 5) and (entropy > 0).all()
+    # and the stored graph matters: another graph scores the same actions differently
+    other = dict(_tensors(extras))
+    other["graph"] = torch.ones_like(other["graph"])
+    changed, _, changed_v = policy.evaluate(obs, torch.as_tensor(actions), other)
+    assert not torch.allclose(changed_v, new_values, atol=1e-4)
+
+
+def test_learning_pass_uses_the_stored_hard_graph_not_the_relaxation():
+    """The forward pass of evaluate equals a pass with the hard graph as a constant (no
+    softmax weights leak into the forward values), while gradients reach the logits."""
+    policy = _policy()
+    obs = _obs()
+    actions, _, _, extras = policy.act(obs, generator=torch.Generator().manual_seed(1))
+    ex = _tensors(extras)
+    logp, _, values = policy.evaluate(obs, torch.as_tensor(actions), ex)
+    policy.config.graph = "random"  # evaluate then takes the stored graph as a constant
+    const_logp, _, const_values = policy.evaluate(obs, torch.as_tensor(actions), ex)
+    policy.config.graph = "learned"
+    assert torch.allclose(logp, const_logp, atol=1e-6)
+    assert torch.allclose(values, const_values, atol=1e-6)
+    (-logp.sum() + values.sum()).backward()
+    assert policy.edge_logits.grad.abs().sum() > 0
+
+
+def test_seed_changes_the_initialisation_and_the_same_seed_repeats_it():
+    """Defect 2: the model seed decides the initial weights (and the random graph)."""
+    a, b, c = _policy(seed=0), _policy(seed=0), _policy(seed=1)
+    for (name, pa), pb, pc in zip(
+        a.state_dict().items(), b.state_dict().values(), c.state_dict().values(), strict=True
+    ):
+        assert torch.equal(pa, pb), name
+    differs = [
+        n
+        for (n, pa), pc in zip(a.state_dict().items(), c.state_dict().values(), strict=True)
+        if not torch.equal(pa, pc)
+    ]
+    assert "obs_embed.0.weight" in differs and "actor_head.weight" in differs
+    # and building a policy does not consume or depend on the global torch RNG
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    _policy(seed=5)
+    assert torch.equal(torch.rand(1), before)
+
+
+def test_every_graph_flag_means_what_its_name_says():
+    """Defect 3: 'none' = no messages, 'full' = all, 'random' = fixed at density S,
+    'learned' = top-k of the logits; k follows --sparsity; gating adds gates."""
+    n = 5
+    eye = torch.eye(n)
+    obs = _obs()
+    for graph, k_expected in (("none", 0), ("full", n - 1), ("random", 2), ("learned", 2)):
+        policy = _policy(graph=graph)
+        g = policy.execution_graph()
+        assert torch.equal(torch.diagonal(g), torch.ones(n)), graph
+        assert torch.equal(g.sum(-1), torch.full((n,), k_expected + 1.0)), graph
+        _, _, _, extras = policy.act(obs, generator=torch.Generator().manual_seed(0))
+        sent = policy.messages_per_step(torch.as_tensor(extras["graph"]).float())
+        assert torch.equal(sent, torch.full((6,), float(n * k_expected))), graph
+        if graph == "none":
+            assert torch.equal(torch.as_tensor(extras["graph"]).float()[0], eye)
+    # random: fixed across calls, drawn from the seed
+    r = _policy(graph="random", seed=3)
+    assert torch.equal(r.execution_graph(), _policy(graph="random", seed=3).execution_graph())
+    assert not torch.equal(r.execution_graph(), _policy(graph="random", seed=4).execution_graph())
+    assert _policy(sparsity=1.0).k == 4 and _policy(sparsity=0.2).k == 1
+    # warm-up means full communication, and sampling off means the deterministic graph
+    p = _policy()
+    p.warmup.fill_(True)
+    assert torch.equal(p.execution_graph(), torch.ones(n, n))
+    p.warmup.fill_(False)
+    p.sampling.fill_(False)
+    _, _, _, extras = p.act(obs, generator=torch.Generator().manual_seed(0))
+    assert (torch.as_tensor(extras["graph"]).float() == p.execution_graph()).all()
+
+
+def test_gates_close_rows_and_the_penalty_is_the_gate_rate():
+    p = _policy(gating=True, gate_coef=0.5)
+    obs = _obs()
+    actions, _, _, extras = p.act(obs, generator=torch.Generator().manual_seed(0))
+    gates = torch.as_tensor(extras["gate"]).float()
+    graphs = torch.as_tensor(extras["graph"]).float()
+    assert set(gates.unique().tolist()) <= {0.0, 1.0}
+    full = p.messages_per_step(graphs)
+    gated = p.messages_per_step(graphs, gates)
+    assert torch.equal(gated, (gates * 2).sum(-1)) and (gated <= full).all()
+    p.evaluate(obs, torch.as_tensor(actions), _tensors(extras))
+    x = p.collate(obs)
+    expected = 0.5 * torch.sigmoid(p.gate(p.obs_embed(x))).mean()
+    assert torch.allclose(p.auxiliary_loss(), expected)
+    closed = dict(_tensors(extras), gate=torch.zeros(6, 5, dtype=torch.uint8))
+    a, _, va = p.evaluate(obs, torch.as_tensor(actions), closed)
+    p.config.graph = "none"
+    b, _, vb = p.evaluate(obs, torch.as_tensor(actions), closed)
+    assert torch.allclose(va, vb, atol=1e-6)  # all gates closed = no communication
+
+
+def test_decoder_is_autoregressive_over_in_neighbours_only():
+    """Agent i's action distribution depends on the actions of its in-neighbours j < i
+    and on nothing else of the other agents' actions."""
+    p = _policy(graph="full")
+    obs = _obs(b=1)
+    base = torch.zeros(1, 5, dtype=torch.long)
+    logp0, _, _ = p.evaluate(obs, base)
+    for j in range(5):
+        changed = base.clone()
+        changed[0, j] = 3
+        logp, _, _ = p.evaluate(obs, changed)
+        # agents before j and j itself: only agent j's own term changes
+        before = logp0[0, :j]
+        assert torch.allclose(logp[0, :j], before, atol=1e-6)
+        if j < 4:
+            assert not torch.allclose(logp[0, j + 1 :], logp0[0, j + 1 :], atol=1e-6)
+    sparse = _policy(graph="none")
+    logp0, _, _ = sparse.evaluate(obs, base)
+    changed = base.clone()
+    changed[0, 0] = 3
+    logp, _, _ = sparse.evaluate(obs, changed)
+    assert torch.allclose(logp[0, 1:], logp0[0, 1:], atol=1e-6)  # no edges: independent
+
+
+def test_save_and_load_round_trip(tmp_path):
+    p = _policy(gating=True, seed=7)
+    path = p.save(tmp_path / "cf.pt", {"env": {"name": "predator_prey"}})
+    q = CommFormerPolicy.load(path)
+    assert q.config == p.config
+    for (name, a), b in zip(p.state_dict().items(), q.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt: not a checkpoint"):
+        CommFormerPolicy.load(tmp_path / "junk.pt")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_agents": 1}, "n_agents must be >= 2, got 1"),
+        ({"sparsity": 0.0}, "sparsity must be > 0"),
+        ({"sparsity": 1.5}, "sparsity must be <= 1, got 1.5"),
+        ({"graph": "dense"}, "graph must be one of"),
+        ({"width": 63, "heads": 2}, "not divisible"),
+    ],
+)
+def test_bad_configs_are_one_line_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _policy(**kwargs)
