@@ -11,17 +11,20 @@ later actions are ignored. Rewards per agent and step, IC3Net's constants:
   ``mode="mixed"``: ``PREY_REWARD = 0``; ``mode="cooperative"``: ``POS_PREY_REWARD * k``
   = +0.05 k; ``mode="competitive"``: ``POS_PREY_REWARD / k`` = +0.05 / k.
 
-IC3Net's, MAGIC's and CommFormer's training scripts never pass ``--mode``, so their
-experiments ran in its argparse default, ``mixed``. Our default is ``cooperative`` (as the
-project asked); pass ``mode="mixed"`` to reproduce the papers' reward.
+IC3Net's README commands, MAGIC's ``train_pp_*.sh`` and CommFormer's ``train_pp.sh`` never
+pass ``--mode``, so their experiments ran in its argparse default, ``mixed``. Our default
+is ``cooperative`` (as the project asked); pass ``mode="mixed"`` for the papers' reward.
 
 The episode *terminates* when every predator sits on the prey (success) and is
 *truncated* after ``max_steps`` steps. IC3Net ends the episode early only in mixed mode
-and otherwise runs to ``max_steps``; here every mode ends at success, since the capture
-state is absorbing anyway. All agents end together: on the last step every agent's
-termination (or truncation) is True and ``env.agents`` becomes empty, and every agent's
-``infos[agent]`` holds ``INFO_SUCCESS`` (1.0 or 0.0) and ``INFO_STEPS`` (steps taken,
-``max_steps`` when the prey was not captured). Earlier infos are empty dicts.
+and otherwise runs to ``max_steps``; here every mode ends at success. The state is
+absorbing then, so only the return changes: IC3Net's cooperative and competitive modes
+would go on paying the on-prey reward until ``max_steps``.
+
+All agents end together: on the last step every agent's termination (or truncation) is
+True and ``env.agents`` becomes empty, and every agent's ``infos[agent]`` holds
+``INFO_SUCCESS`` (1.0 or 0.0) and ``INFO_STEPS`` (steps taken, ``max_steps`` when the prey
+was not captured). Earlier infos are empty dicts.
 
 Observation of one agent, float32 of length ``obs_dim``, for K = (2 * vision + 1) ** 2::
 
@@ -60,7 +63,8 @@ Speed: positions are padded flat indices (see ``grid.Grid``). Moves, the prey ch
 rewards run on Python lists (for a handful of agents a list lookup is far cheaper than a
 numpy call); the observation is one lookup in a per-episode table of the static part of
 every cell's observation (outside plane, prey plane, coordinates, type flag) plus a
-bincount of agent positions gathered through the window offsets, five numpy calls in all.
+bincount of agent positions gathered through per-cell window indices, seven small numpy
+calls in all.
 Observations are rows of one new [N, obs_dim] array per step, so earlier observations
 are never changed by later steps.
 """
@@ -490,8 +494,12 @@ def parallel_env(
     mode: str = "cooperative",
     render_mode: str | None = None,
 ) -> PredatorPreyEnv:
-    """Predator-prey ParallelEnv; sizes of the papers: (5, 3), (10, 5), (20, 10) for
-    (dim, n_agents), vision 0 on 5x5 and 1 otherwise in MAGIC."""
+    """Predator-prey ParallelEnv (rules and observation layout: module docstring).
+
+    The papers' sizes (dim, n_agents) are (5, 3), (10, 5) and (20, 10); IC3Net and MAGIC
+    train them with vision 0 / 1 / 1 and max_steps 20 / 40 / 80, and the spec evaluates
+    on 20-step episodes.
+    """
     return PredatorPreyEnv(dim, n_agents, vision, max_steps, mode, render_mode)
 
 
