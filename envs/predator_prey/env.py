@@ -279,6 +279,7 @@ class _PursuitEnv(ParallelEnv):
         dict[str, bool],
         dict[str, dict[str, Any]],
     ]:
+        """Move every live agent by its action, then reward, observe, and end if done."""
         agents = self.agents
         if not agents:
             raise RuntimeError("step() on an ended episode (or before reset()): call reset()")
