@@ -13,3 +13,17 @@ def ray_local():
     ray = init_ray(num_cpus=2)
     yield ray
     ray.shutdown()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many generated inputs the property-based tests (tests/fuzzing.py) tried."""
+    import sys
+
+    fuzzing = sys.modules.get("fuzzing")
+    if fuzzing is None or not fuzzing.TRIED:
+        return
+    tried = fuzzing.TRIED
+    terminalreporter.section("generated inputs tried (fuzz)")
+    for kind, n in sorted(tried.items()):
+        terminalreporter.write_line(f"{kind:32s} {n:7d}")
+    terminalreporter.write_line(f"{'total':32s} {sum(tried.values()):7d}")

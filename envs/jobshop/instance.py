@@ -1,7 +1,8 @@
 """Job-shop instances: the in-memory form, text readers/writers and benchmark names.
 
 An instance is n jobs on m machines; job j is an ordered list of operations
-(machine, processing time). Times are non-negative integers (time units).
+(machine, processing time). Times are non-negative integers (time units) below
+``MAX_TIME`` = 2**31, so sums over a schedule cannot overflow int64.
 
 Formats
 - standard: first non-comment line ``n m``; then one line per job with ``machine time``
@@ -20,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+MAX_TIME = 2**31
+"""Processing times and machine indices must be below this."""
+
 
 class InstanceError(ValueError):
     """A malformed or impossible instance; the message says where."""
@@ -37,13 +41,21 @@ class Instance:
     n_machines: int = field(default=-1)
 
     def __post_init__(self) -> None:
-        machines = np.asarray(self.machines, dtype=np.int64)
-        times = np.asarray(self.times, dtype=np.int64)
+        try:
+            machines = np.asarray(self.machines, dtype=np.int64)
+            times = np.asarray(self.times, dtype=np.int64)
+        except OverflowError:
+            raise InstanceError(f"{self.name}: a number is not below 2**31") from None
         if machines.ndim != 2 or machines.shape != times.shape or machines.size == 0:
             raise InstanceError(f"{self.name}: machines and times must be equal non-empty 2-D")
         if (times < 0).any():
             j, k = np.argwhere(times < 0)[0]
             raise InstanceError(f"{self.name}: negative processing time at job {j} op {k}")
+        if (times >= MAX_TIME).any():
+            j, k = np.argwhere(times >= MAX_TIME)[0]
+            raise InstanceError(
+                f"{self.name}: processing time at job {j} op {k} is not below 2**31"
+            )
         if (machines < 0).any():
             raise InstanceError(f"{self.name}: negative machine index")
         n_machines = self.n_machines if self.n_machines >= 0 else int(machines.max()) + 1
@@ -200,7 +212,10 @@ def read_instance(path: str | Path, fmt: str = "auto") -> Instance:
     path = Path(path)
     if not path.is_file():
         raise InstanceError(f"{path}: no such instance file")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InstanceError(f"{path}: not a text file (not UTF-8)") from None
     if fmt == "auto":
         fmt = "taillard" if _looks_taillard(text) else "standard"
     if fmt == "standard":
