@@ -100,20 +100,33 @@ class GraphAttention(nn.Module):
         self.out = nn.Linear(width, width)
 
     def forward(self, x_q: Tensor, x_kv: Tensor, adj: Tensor, self_mask: Tensor) -> Tensor:
+        k, v = self.project_kv(x_kv)
+        return self.attend(x_q, k, v, adj, self_mask)
+
+    def project_kv(self, x_kv: Tensor) -> tuple[Tensor, Tensor]:
+        """[B, Nk, D] -> keys, values [B, H, Nk, D / H] (cacheable: they depend on the
+        senders only)."""
+        b, nk, _ = x_kv.shape
+        k, v = self.kv(x_kv).view(b, nk, 2, self.heads, self.head_dim).unbind(2)
+        return k.transpose(1, 2), v.transpose(1, 2)
+
+    def attend(self, x_q: Tensor, k: Tensor, v: Tensor, adj: Tensor, self_mask: Tensor) -> Tensor:
         b, nq, d = x_q.shape
-        nk = x_kv.shape[1]
         h, hd = self.heads, self.head_dim
         q = self.q(x_q).view(b, nq, h, hd).transpose(1, 2)  # [B, H, Nq, hd]
-        k, v = self.kv(x_kv).view(b, nk, 2, h, hd).unbind(2)
-        k, v = k.transpose(1, 2), v.transpose(1, 2)  # [B, H, Nk, hd]
-        rel = self.relation(self_mask.long()).view(nq, nk, h, hd).permute(2, 0, 1, 3)
-        scores = (q @ k.transpose(-1, -2) + (q.unsqueeze(-2) * rel).sum(-1)) / math.sqrt(hd)
+        e_edge, e_self = self.relation.weight.view(2, h, hd, 1).unbind(0)  # [H, hd, 1]
+        # q . (k_j + r_ij) = q . k_j + q . r_ij, and r_ij is one of two vectors
+        rel_scores = torch.where(self_mask, q @ e_self, q @ e_edge)  # [B, H, Nq, Nk]
+        scores = (q @ k.transpose(-1, -2) + rel_scores) / math.sqrt(hd)
         a = adj.unsqueeze(1)  # [B, 1, Nq, Nk]
         live = a.detach() > 0
         top = scores.masked_fill(~live, float("-inf")).amax(-1, keepdim=True).detach()
         weights = torch.exp((scores - top).masked_fill(~live, float("-inf"))) * a
         weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-12)
-        out = weights @ v + (weights.unsqueeze(-1) * rel).sum(-2)  # [B, H, Nq, hd]
+        # sum_j w_ij (v_j + r_ij): the relation part is (weight on self) e_self + rest e_edge
+        w_self = (weights * self_mask).sum(-1, keepdim=True)  # [B, H, Nq, 1]
+        w_edge = weights.sum(-1, keepdim=True) - w_self
+        out = weights @ v + w_self * e_self.transpose(-1, -2) + w_edge * e_edge.transpose(-1, -2)
         return self.out(out.transpose(1, 2).reshape(b, nq, d))
 
 
@@ -127,7 +140,12 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))
 
     def forward(self, x_q: Tensor, x_kv: Tensor, adj: Tensor, self_mask: Tensor) -> Tensor:
-        h = self.norm1(x_q + self.attn(x_q, x_kv, adj, self_mask))
+        k, v = self.attn.project_kv(x_kv)
+        return self.with_kv(x_q, k, v, adj, self_mask)
+
+    def with_kv(self, x_q: Tensor, k: Tensor, v: Tensor, adj: Tensor, self_mask: Tensor) -> Tensor:
+        """The block on precomputed keys and values (``GraphAttention.project_kv``)."""
+        h = self.norm1(x_q + self.attn.attend(x_q, k, v, adj, self_mask))
         return self.norm2(h + self.mlp(h))
 
 
@@ -289,21 +307,33 @@ class CommFormerPolicy(nn.Module):
         h, values = self._encode(x, graph, gate)
 
         adj = self._decoder_graph(graph)  # [B, N, N+1]
-        tokens = torch.empty(b, n + 1, self.config.width, device=x.device)
-        tokens[:, 0] = self.start
         self_mask = torch.zeros(1, n + 1, dtype=torch.bool, device=x.device)
         self_mask[0, 0] = True
+        # keys / values of the tokens seen so far, per decoder block: each new action is
+        # projected once (the reference re-ran the decoder over all agents per agent)
+        start = self.start.expand(b, 1, -1)
+        cache = [block.attn.project_kv(start) for block in self.decoder]
         actions = torch.empty(b, n, dtype=torch.long, device=x.device)
         logp = torch.empty(b, n, device=x.device)
         for i in range(n):  # agent i sees the start token and actions 0..i-1 only
             z = h[:, i : i + 1]
-            for block in self.decoder:
-                z = block(z, tokens[:, : i + 1], adj[:, i : i + 1, : i + 1], self_mask[:, : i + 1])
-            logits = self.actor_head(z[:, 0], agent=i)
-            dist = MaskedCategorical(logits, torch.ones_like(logits, dtype=torch.bool))
-            a = dist.mode() if deterministic else dist.sample(generator)
-            actions[:, i], logp[:, i] = a, dist.log_prob(a)
-            tokens[:, i + 1] = self.action_embed(a)
+            for block, (k, v) in zip(self.decoder, cache, strict=True):
+                z = block.with_kv(z, k, v, adj[:, i : i + 1, : i + 1], self_mask[:, : i + 1])
+            log_probs = torch.log_softmax(self.actor_head(z[:, 0], agent=i), dim=-1)
+            if deterministic:
+                a = log_probs.argmax(-1)
+            else:  # Gumbel-max: argmax(log p - log Exp(1)) draws from p
+                noise = torch.empty_like(log_probs).exponential_(generator=generator)
+                a = (log_probs - noise.log()).argmax(-1)
+            actions[:, i], logp[:, i] = a, log_probs.gather(-1, a[:, None])[:, 0]
+            if i + 1 < n:
+                token = self.action_embed(a)[:, None]
+                for c, block in enumerate(self.decoder):
+                    k_new, v_new = block.attn.project_kv(token)
+                    cache[c] = (
+                        torch.cat([cache[c][0], k_new], dim=2),
+                        torch.cat([cache[c][1], v_new], dim=2),
+                    )
 
         extras = {"graph": graph.to(torch.uint8).cpu().numpy()}
         if gate is not None:
