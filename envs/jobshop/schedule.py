@@ -50,6 +50,33 @@ def load_schedule(path: str | Path) -> dict:
     return data
 
 
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _malformed(schedule: dict) -> str | None:
+    """The first value of the wrong type (the checks below compare numbers), or None."""
+    if not isinstance(schedule, dict):
+        return "a schedule is a JSON object"
+    for key in ("operations", "downtime"):
+        if not isinstance(schedule[key], list):
+            return f"{key} must be a list, got {_show(schedule[key])}"
+        for i, item in enumerate(schedule[key]):
+            if not isinstance(item, dict):
+                return f"{key}[{i}] must be an object, got {_show(item)}"
+            for field in ("start", "end", "leave"):
+                if field in item and not _is_number(item[field]):
+                    return f"{key}[{i}].{field} must be a number, got {_show(item[field])}"
+    if not _is_number(schedule["makespan"]):
+        return f"makespan must be a number, got {_show(schedule['makespan'])}"
+    return None
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _overlap(a: int, b: int, downs: list[tuple[int, int]]) -> int:
     return sum(max(0, min(b, e) - max(a, s)) for s, e in downs)
 
@@ -68,9 +95,13 @@ def violations(schedule: dict, instance: Instance, limit: int | None = None) -> 
             return out
     if (schedule["n_jobs"], schedule["n_machines"]) != instance.shape:
         bad(
-            f"shape {schedule['n_jobs']}x{schedule['n_machines']} does not match instance "
-            f"{instance.name} ({instance.n_jobs}x{instance.n_machines})"
+            f"shape {_show(schedule['n_jobs'])}x{_show(schedule['n_machines'])} does not match "
+            f"instance {instance.name} ({instance.n_jobs}x{instance.n_machines})"
         )
+        return out
+    problem = _malformed(schedule)
+    if problem is not None:
+        bad(problem)
         return out
     resume = bool(schedule.get("resume", True))
     n, K, m = instance.n_jobs, instance.n_ops, instance.n_machines
@@ -153,7 +184,9 @@ def violations(schedule: dict, instance: Instance, limit: int | None = None) -> 
                     return out
     by_machine: list[list[tuple[int, int, int, int]]] = [[] for _ in range(m)]
     for (j, k), op in ops.items():
-        if 0 <= j < n and 0 <= k < K and op.get("leave", 0) > op.get("start", 0):
+        if "start" not in op or "leave" not in op:
+            continue  # reported above as a missing field
+        if 0 <= j < n and 0 <= k < K and op["leave"] > op["start"]:
             by_machine[int(instance.machines[j, k])].append((op["start"], op["leave"], j, k))
     for i in range(m):
         occ = sorted(by_machine[i])
@@ -162,7 +195,7 @@ def violations(schedule: dict, instance: Instance, limit: int | None = None) -> 
                 f"machine {i}: job {j0} op {k0} [{s0},{l0}) overlaps job {j1} op {k1} [{s1},{l1})"
             ):
                 return out
-    if len(ops) == n * K:
+    if len(ops) == n * K and all("leave" in op for op in ops.values()):
         mk = max(op["leave"] for op in ops.values())
         if schedule["makespan"] != mk:
             bad(f"makespan {schedule['makespan']} != max leave {mk}")

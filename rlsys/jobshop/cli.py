@@ -246,6 +246,8 @@ def cmd_validate(args) -> int:
     name = args.instance or sched.get("instance")
     if not name:
         raise ValueError("the schedule names no instance; pass --instance")
+    if not isinstance(name, str):
+        raise ValueError(f"{args.schedule}: 'instance' must be a name or a file path")
     inst = load_instance(name)
     found = violations(sched, inst, limit=1)
     if found:
