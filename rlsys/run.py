@@ -254,6 +254,8 @@ def run_transport(cfg: TransportConfig, run_dir: Path) -> str:
 
 
 def run_calibration(cfg: CalibrationSuiteConfig, run_dir: Path, address: str | None) -> str:
+    import json
+
     from rlsys.calibration.calibrate import calibrate
     from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig
     from rlsys.calibration.objective import read_targets
@@ -280,7 +282,12 @@ def run_calibration(cfg: CalibrationSuiteConfig, run_dir: Path, address: str | N
         )
         ccfg.check()
         resume = (out / "summary.json").exists() or (out / "tune").exists()
-        s = calibrate(ccfg, out, resume=resume, address=address, quiet=True)
+        summary = out / "summary.json"
+        done = json.loads(summary.read_text()) if summary.exists() else {}
+        if done.get("evaluations", 0) >= ccfg.evaluations:
+            s = done  # finished before an interruption: not re-checked again
+        else:
+            s = calibrate(ccfg, out, resume=resume, address=address, quiet=True)
         best = s.get("best_l1")
         lines.append(
             f"| {method} | {best:.2f} | {s.get('iterations')} | {s.get('evaluations')} | "

@@ -207,10 +207,14 @@ def chain(config: dict[str, Any]) -> None:
     secant = SecantStep(epsilon=config["epsilon"], bounds=bounds, damping=config["damping"])
 
     payload, _ = load_payload(config)
-    if payload is not None:  # this trial's own checkpoint (a retry or Tuner.restore)
+    if payload is not None:  # this trial's own checkpoint (a retry of the trial)
         st = json.loads(payload["chain.json"])
     elif config.get("start_state"):  # a new session continuing an earlier one
-        st = dict(config["start_state"], first_step=config["start_state"]["step"], since_best=0)
+        start = config["start_state"]
+        # a killed loop goes on exactly as it would have; one that had stopped for lack
+        # of improvement (a finished run given more evaluations) gets its patience back
+        since = start["since_best"] if start["since_best"] < int(config["patience"]) else 0
+        st = dict(start, first_step=start["step"], since_best=since)
     else:
         st = {
             "asc": [0.0] * len(FREE_MODES),

@@ -167,7 +167,13 @@ def cmd_train(args) -> int:
         run_dir = make_run_dir("jobshop", cfg, root=args.runs_dir)
     print(f"run directory: {run_dir}")
     init_ray(args.address)
-    summary = train(cfg, run_dir, resume=bool(args.resume))
+    resume = bool(args.resume)
+    if resume and not (run_dir / "checkpoints" / "latest.pt").exists():
+        # killed before its first checkpoint: no finished update to keep, so start over
+        print("no checkpoint yet: training starts from update 0")
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        resume = False
+    summary = train(cfg, run_dir, resume=resume)
     from rlsys.jobshop.report import plot_learning_curve
 
     plot_learning_curve(run_dir / "metrics.jsonl", run_dir / "learning_curve.png")
