@@ -89,9 +89,19 @@ def test_bad_policy_file(tmp_path):
 
 def test_pretrained_policy_ships_and_schedules_validly():
     from envs.jobshop.instance import load_instance
+    from rlsys.jobshop.policies import PRETRAINED
 
     inst = load_instance("la01")
+    makespans = {}
     for p in (0.0, 0.05):
         sim = run_rule(Simulator(inst, p, seed=1), make_policy("pretrained"))
         assert violations(sim.schedule(), inst) == []
-    assert make_policy("PRETRAINED") is not None
+        makespans[p] = sim.makespan
+    # any spelling is the shipped file's network, acting greedily (the same schedules)
+    shipped = torch.load(PRETRAINED, weights_only=True)["model"]
+    upper = make_policy("PRETRAINED")
+    loaded = upper.policy.state_dict()
+    assert loaded.keys() == shipped.keys()
+    assert all(torch.equal(loaded[k], shipped[k]) for k in shipped)
+    for p, makespan in makespans.items():
+        assert run_rule(Simulator(inst, p, seed=1), upper).makespan == makespan
