@@ -65,11 +65,13 @@ EDGE_NUMBERS = [
     2**63,
     -(2**63) - 1,
     10**30,
+    10**400,
     math.nan,
     math.inf,
     -math.inf,
 ]
-"""Numbers that break readers: zero, negatives, denormal, overflowing, NaN, infinity."""
+"""Numbers that break readers: zero, negatives, denormal, beyond int64 and beyond float
+(10**400), NaN, infinity."""
 
 EDGE_STRINGS = [
     "",
@@ -85,16 +87,16 @@ EDGE_STRINGS = [
 ]
 
 scalars = st.one_of(
-    st.none(),
-    st.booleans(),
     st.sampled_from(EDGE_NUMBERS),
+    st.sampled_from(EDGE_NUMBERS),
+    st.none() | st.booleans(),
     st.integers(-5, 30),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(EDGE_STRINGS),
     st.text(max_size=12),
 )
-"""One YAML/JSON scalar of any type (small integers are common so that values are
-sometimes right)."""
+"""One YAML/JSON scalar of any type; edge numbers are drawn most, small integers
+often enough that values are sometimes right."""
 
 keys = st.one_of(st.text(max_size=10), st.sampled_from(["", "model", "meta", "from", "to"]))
 
@@ -104,6 +106,9 @@ values = st.recursive(
     max_leaves=12,
 )
 """Nested lists and mappings of scalars."""
+
+replacements = st.one_of(st.sampled_from(EDGE_NUMBERS), scalars, values)
+"""What a mutation puts in place of a value: an edge number, a scalar or a structure."""
 
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
@@ -124,24 +129,24 @@ def mutated(draw: st.DrawFn, base: Any, rounds: int = 3) -> Any:
     added, a mapping turned into a list or a scalar, an entry duplicated."""
     data = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, rounds))):
-        path = draw(st.sampled_from(_paths(data)))
+        path = draw(st.sampled_from(_paths(data)[1:] or [()]))
         action = draw(st.sampled_from(["replace", "replace", "drop", "add", "wrap", "dup"]))
         if not path:
             if action == "replace":
-                data = draw(values)
+                data = draw(replacements)
             continue
         parent = data
         for step in path[:-1]:
             parent = parent[step]
         last = path[-1]
         if action == "replace":
-            parent[last] = draw(values)
+            parent[last] = draw(replacements)
         elif action == "drop":
             del parent[last]
         elif action == "add" and isinstance(parent, dict):
-            parent[draw(keys)] = draw(values)
+            parent[draw(keys)] = draw(replacements)
         elif action == "add":
-            parent.append(draw(values))
+            parent.append(draw(replacements))
         elif action == "wrap":
             parent[last] = [parent[last]]
         elif action == "dup" and isinstance(parent, list):

@@ -8,6 +8,7 @@ ASCs are utility units (dollars) of the simulation's logit model.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,16 @@ give on urbansim-10k-like (seed 1, mean of the last 5 of 18 iterations) ship as
 ``configs/calibration/hidden-urbansim-10k-{shares,times}.yaml``."""
 
 
+def _finite_number(value: object) -> bool:
+    """An int or float (not a bool) that is finite as a float (10**400 is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def validate_targets(data: object, where: str = "targets") -> dict[str, float]:
     """Check a mode -> percent map; missing modes count as 0. Raises ValueError."""
     if not isinstance(data, dict) or not data:
@@ -57,7 +68,7 @@ def validate_targets(data: object, where: str = "targets") -> dict[str, float]:
     for mode, value in data.items():
         if mode not in MODES:
             raise ValueError(f"{where}: unknown mode {mode!r} (valid: {', '.join(MODES)})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        if not _finite_number(value):
             raise ValueError(f"{where}: share of {mode!r} must be a number, got {value!r}")
         if value < 0:
             raise ValueError(f"{where}: share of {mode!r} must be >= 0, got {value}")
@@ -197,7 +208,7 @@ def validate_time_targets(data: object, where: str = "time targets") -> dict[str
     for mode, value in data.items():
         if mode not in MODES:
             raise ValueError(f"{where}: unknown mode {mode!r} (valid: {', '.join(MODES)})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        if not _finite_number(value):
             raise ValueError(f"{where}: travel time of {mode!r} must be a number, got {value!r}")
         if value <= 0:
             raise ValueError(f"{where}: travel time of {mode!r} must be > 0 minutes, got {value}")
