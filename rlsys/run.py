@@ -19,8 +19,7 @@ import yaml
 
 from rlsys.calibration.config import Method
 from rlsys.config import Config, config_field, invalid, load_config
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+from rlsys.paths import CONFIG_DIR, check_writable, resolve_path
 
 
 def _check_spec(cfg: Config, key: str, parse: Callable[[str], Any]) -> None:
@@ -102,7 +101,7 @@ class SuiteConfig(Config):
 def suite_path(suite: str) -> Path:
     path = Path(suite)
     if path.suffix in (".yaml", ".yml"):
-        return path
+        return resolve_path(path)
     path = CONFIG_DIR / "suites" / f"{suite}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in (CONFIG_DIR / "suites").glob("*.yaml"))
@@ -120,12 +119,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args) -> int:
-    from rlsys.runtime import init_ray, load_run_config, make_run_dir
+    from rlsys.runtime import RUNS_ROOT, init_ray, load_run_config, make_run_dir
 
     if args.resume:
+        check_writable(args.resume, "--resume", directory=True)
         run_dir = Path(args.resume)
         cfg = load_run_config(SuiteConfig, run_dir)
     else:
+        check_writable(args.runs_dir or RUNS_ROOT, "--runs-dir", directory=True)
         cfg = load_config(SuiteConfig, suite_path(args.suite))
         run_dir = make_run_dir("run", cfg, root=args.runs_dir)
     print(f"run directory: {run_dir}")
@@ -260,9 +261,7 @@ def run_calibration(cfg: CalibrationSuiteConfig, run_dir: Path, address: str | N
     from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig
     from rlsys.calibration.objective import read_targets
 
-    targets_file = Path(cfg.targets_file)
-    if not targets_file.is_absolute() and not targets_file.exists():
-        targets_file = CONFIG_DIR.parent / targets_file
+    targets_file = resolve_path(cfg.targets_file)
     targets = read_targets(targets_file)
     lines = [
         "| method | best L1 (pp) | simulated iterations | evaluations | wall s |",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rlsys.paths import check_writable, resolve_path
+
 # options that a resumed calibration may change; every other one must match the run's
 _RESUME_CHANGEABLE = ("evaluations", "workers")
 
@@ -24,10 +26,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             "targets (L1 in percentage points), with evaluations running in parallel on Ray."
         ),
     )
-    p.add_argument("--targets", type=Path, help="YAML (mode: percent) or CSV (mode,share)")
+    p.add_argument("--targets", type=resolve_path, help="YAML (mode: percent) or CSV (mode,share)")
     p.add_argument(
         "--time-targets",
-        type=Path,
+        type=resolve_path,
         help="extra targets: mean travel time per mode, YAML (mode: minutes) or CSV",
     )
     p.add_argument(
@@ -46,7 +48,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--bounds", type=float, nargs=2, metavar=("LOW", "HIGH"), help="ASC bounds")
     p.add_argument("--no-early-stopping", action="store_true", help="disable the trend rule")
-    p.add_argument("--config", type=Path, help="YAML of CalibrationConfig fields")
+    p.add_argument("--config", type=resolve_path, help="YAML of CalibrationConfig fields")
     p.add_argument("--address", help="Ray cluster address (auto, host:port; default local)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue a calibration")
     p.add_argument("--out", type=Path, help="run directory (default runs/calibration/<time>)")
@@ -71,6 +73,12 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from rlsys.runtime import RUNS_ROOT
+
+    if args.resume is not None:
+        check_writable(args.resume, "--resume", directory=True)
+    else:
+        check_writable(args.out or RUNS_ROOT, "--out", directory=True)
     from rlsys.calibration.calibrate import calibrate
     from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig
     from rlsys.calibration.objective import read_targets, read_time_targets

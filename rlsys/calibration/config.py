@@ -12,7 +12,7 @@ from rlsys.config import Config, config_field, invalid
 Method = Literal["bohb", "random", "fixed-point", "hybrid"]
 """A calibration method."""
 METHODS: tuple[str, ...] = typing.get_args(Method)
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "calibration"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "calibration"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 

@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from rlsys.paths import check_writable, resolve_path
+
 PRETRAINED = Path(__file__).parent / "pretrained" / "commformer_pp10x10_5.pt"
 
 
@@ -14,7 +16,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     cmds = cf.add_subparsers(dest="commformer_command", required=True, metavar="COMMAND")
 
     p = cmds.add_parser("train", help="train on Ray rollout actors (PPO + bilevel graph)")
-    p.add_argument("--config", help="YAML config (configs/commformer/*.yaml); flags override it")
+    p.add_argument(
+        "--config",
+        type=resolve_path,
+        help="YAML config (configs/commformer/*.yaml); flags override it",
+    )
     p.add_argument("--env", help="predator_prey | capture | simple_spread (default predator_prey)")
     p.add_argument("--dim", type=int, help="grid side (default 10)")
     p.add_argument("--agents", type=int, help="agents in the team (default 5)")
@@ -78,6 +84,12 @@ def _apply_flags(cfg, args) -> None:
 
 
 def cmd_train(args) -> int:
+    from rlsys.runtime import RUNS_ROOT
+
+    if args.resume:
+        check_writable(args.resume, "--resume", directory=True)
+    else:
+        check_writable(args.runs_dir or RUNS_ROOT, "--runs-dir", directory=True)
     from rlsys.commformer.report import write_report
     from rlsys.commformer.train import CommFormerTrainConfig, train
     from rlsys.config import load_config

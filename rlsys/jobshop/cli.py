@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from rlsys.paths import check_writable, resolve_path
+
 DEFAULT_POLICIES = "SPT,LPT,MWKR,LWKR,MOR,LOR,FIFO,RANDOM"
 
 
@@ -56,7 +58,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_eval)
 
     p = cmds.add_parser("train", help="train the GNN policy with PPO on Ray rollout workers")
-    p.add_argument("--config", default="configs/jobshop/default.yaml", help="YAML config")
+    p.add_argument(
+        "--config",
+        default="configs/jobshop/default.yaml",
+        type=resolve_path,
+        help="YAML config (default configs/jobshop/default.yaml, shipped)",
+    )
     p.add_argument("--actors", type=int, help="rollout workers (overrides the config)")
     p.add_argument("--updates", type=int, help="PPO updates (overrides the config)")
     p.add_argument("--resume", help="continue a run from its directory")
@@ -90,6 +97,9 @@ def cmd_schedule(args) -> int:
     from envs.jobshop.schedule import save_schedule, validate
     from rlsys.jobshop.evaluate import run_policy
 
+    check_writable(args.out, "--out")
+    if args.plot:
+        check_writable(args.plot, "--plot")
     inst = load_instance(args.instance)
     if not 0.0 <= args.shutdown_prob < 1.0:
         raise ValueError(f"--shutdown-prob must be in [0, 1), got {args.shutdown_prob}")
@@ -123,6 +133,9 @@ def cmd_eval(args) -> int:
         write_csv,
     )
 
+    check_writable(args.out, "--out")
+    if args.schedules_dir:
+        check_writable(args.schedules_dir, "--schedules-dir", directory=True)
     instances = [s.strip() for s in args.instances.split(",") if s.strip()]
     policies = [s.strip() for s in args.policies.split(",") if s.strip()]
     from envs.jobshop.instance import load_instance
@@ -148,9 +161,14 @@ def cmd_eval(args) -> int:
 def cmd_train(args) -> int:
     import dataclasses
 
+    from rlsys.runtime import RUNS_ROOT, init_ray, load_run_config, make_run_dir
+
+    if args.resume:
+        check_writable(args.resume, "--resume", directory=True)
+    else:
+        check_writable(args.runs_dir or RUNS_ROOT, "--runs-dir", directory=True)
     from rlsys.config import load_config
     from rlsys.jobshop.train import JobshopTrainConfig, train
-    from rlsys.runtime import init_ray, load_run_config, make_run_dir
 
     if args.resume:
         run_dir = Path(args.resume)
@@ -224,6 +242,8 @@ def cmd_rules(args) -> int:
 
 
 def cmd_solve(args) -> int:
+    if args.out:
+        check_writable(args.out, "--out")
     from envs.jobshop.instance import load_instance
     from envs.jobshop.schedule import save_schedule, validate
     from rlsys.jobshop.cpsat import solve_bws
@@ -264,11 +284,12 @@ def cmd_validate(args) -> int:
 
 
 def cmd_plot(args) -> int:
+    out = Path(args.out) if args.out else Path(args.schedule).with_suffix(".png")
+    check_writable(out, "--out")
     from envs.jobshop.schedule import load_schedule
     from rlsys.jobshop.plot import plot_schedule
 
     sched = load_schedule(args.schedule)
-    out = Path(args.out) if args.out else Path(args.schedule).with_suffix(".png")
     plot_schedule(sched, out)
     print(f"Gantt chart -> {out}")
     return 0

@@ -24,6 +24,7 @@ from envs.transport import (
     read_asc,
     save_state,
 )
+from rlsys.paths import check_writable
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +66,9 @@ def simulate(args: argparse.Namespace) -> int:
         raise ValueError(f"--iterations must be >= 1, got {args.iterations}")
     if args.seed is not None and args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    for option in ("out", "plot", "state_out"):
+        if getattr(args, option) is not None:
+            check_writable(getattr(args, option), "--" + option.replace("_", "-"))
     scenario = load_scenario(args.scenario, agents=args.agents)
     asc = read_asc(args.asc) if args.asc is not None else None
     sim = TransportSim(scenario)
