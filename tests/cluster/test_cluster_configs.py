@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -197,3 +198,50 @@ def test_local_sh_is_shellcheck_clean():
     )
     assert result.returncode == 0, result.stdout
     assert os.access(CLUSTER / "local.sh", os.X_OK)
+
+
+# ---------------------------------------------------------------- pinned source
+
+COMMIT_PLACEHOLDER = "RLSYS_COMMIT_SHA"
+MOVING_REF = re.compile(
+    r"refs/heads/|/archive/(main|master|develop)\b|/(tree|blob)/(main|master)\b"
+    r"|[@#](main|master|HEAD)\b|--branch\b|\bgit (clone|pull|checkout)\b"
+)
+
+
+def test_no_manifest_fetches_a_moving_branch():
+    """The KubeRay pods fetch one commit's tarball; `ray up` syncs the local checkout."""
+    for path in [*sorted(KUBERAY.glob("*.yaml")), CLUSTER / "ray-cluster.yaml"]:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            assert not MOVING_REF.search(line), f"{path.name}:{n}: {line.strip()}"
+    assert _launcher_config()["file_mounts"]["~/rlsys"] == "."
+
+
+def test_raycluster_fetches_the_commit_it_names():
+    spec = _docs("raycluster.yaml")[1]["spec"]
+    for group in [spec["headGroupSpec"], *spec["workerGroupSpecs"]]:
+        (init,) = group["template"]["spec"]["initContainers"]
+        env = {e["name"]: e["value"] for e in init["env"]}
+        # Kubernetes expands $(RLSYS_COMMIT) from the variable defined before it
+        assert [e["name"] for e in init["env"]][:2] == ["RLSYS_COMMIT", "RLSYS_SOURCE"]
+        assert env["RLSYS_SOURCE"].endswith("/archive/$(RLSYS_COMMIT).tar.gz")
+        commit = env["RLSYS_COMMIT"]
+        assert commit == COMMIT_PLACEHOLDER or re.fullmatch(r"[0-9a-f]{40}", commit), commit
+    # the init script stops on anything but a full hash (the placeholder included)
+    (guard,) = [line for line in init["args"][0].splitlines() if "RLSYS_COMMIT" in line]
+    for value, code in [("0123abcd" * 5, 0), (COMMIT_PLACEHOLDER, 1), ("main", 1), ("", 1)]:
+        run = subprocess.run(
+            ["bash", "-c", f"set -euo pipefail\n{guard}"],
+            env={"RLSYS_COMMIT": value, "PATH": os.environ["PATH"]},
+            capture_output=True,
+        )
+        assert run.returncode == code, (value, run.stderr)
+
+
+def test_launcher_sync_keeps_the_shipped_policy():
+    """`ray up` rsyncs the checkout: the pretrained policy (package data) must go along."""
+    import fnmatch
+
+    for pattern in _launcher_config()["rsync_exclude"]:
+        for shipped in ("rlsys/jobshop/pretrained/gnn_ppo.pt", "rlsys/configs/suites/quick.yaml"):
+            assert not fnmatch.fnmatch(shipped, pattern.replace("**/", "*")), pattern
