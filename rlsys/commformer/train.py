@@ -93,11 +93,12 @@ def _default_train() -> TrainConfig:
             max_grad_norm=10.0,
             vloss_type="huber",
             update_epochs=10,
-            minibatch_size=320,
+            minibatch_size=640,
             ent_coef=0.01,
             anneal_lr=False,
         ),
-        rollout=RolloutConfig(num_workers=2, envs_per_worker=8, episodes_per_request=16),
+        # 16 envs in lockstep per actor: one batched policy call serves 16 env steps
+        rollout=RolloutConfig(num_workers=2, envs_per_worker=16, episodes_per_request=32),
     )
 
 

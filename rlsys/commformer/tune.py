@@ -1,0 +1,133 @@
+"""CommFormer as a Ray Tune function trainable, with its default search space.
+
+``commformer_trainable(config)``: one Tune iteration = one PPO update (the budget is
+real: more iterations continue the same run). Every update is reported
+(``train_success_rate`` and ``episodic_return`` of the update's training episodes,
+``env_steps``, and ``success_rate``, ``steps``, ``return`` of the latest evaluation once
+there is one); every ``checkpoint_every`` updates the trainer's
+checkpoint goes into a ``tune.Checkpoint`` (a weights-only torch file, no pickle), and a
+restored trial continues from it bit for bit.
+
+config keys: the hyperparameters of ``SEARCH_SPACE`` plus ``base`` (a plain dict of
+``CommFormerTrainConfig`` overrides, e.g. the env size) and ``updates`` (the trial's
+length; it also sets the learning-rate and freezing schedules).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+# Typed search space (plain data; the central tuner turns it into Tune's domains).
+SEARCH_SPACE: dict[str, dict[str, Any]] = {
+    "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 2e-3},
+    "graph_lr": {"type": "loguniform", "low": 1e-5, "high": 1e-3},
+    "ent_coef": {"type": "loguniform", "low": 1e-3, "high": 5e-2},
+    "sparsity": {"type": "choice", "values": [0.2, 0.4, 0.6]},
+    "warmup_updates": {"type": "choice", "values": [0, 5, 10]},
+}
+METRIC, MODE = "train_success_rate", "max"
+"""Reported every update: the success rate of the update's training episodes (sampling
+policy); ``success_rate`` (deterministic evaluation) comes every ``eval_every`` updates."""
+
+
+def tune_domains(space: dict[str, dict[str, Any]] = SEARCH_SPACE) -> dict[str, Any]:
+    """``SEARCH_SPACE`` as Ray Tune sampling domains."""
+    out = {}
+    for name, spec in space.items():
+        if spec["type"] == "loguniform":
+            out[name] = tune.loguniform(spec["low"], spec["high"])
+        elif spec["type"] == "choice":
+            out[name] = tune.choice(spec["values"])
+        else:
+            raise ValueError(f"{name}: unknown search-space type {spec['type']!r}")
+    return out
+
+
+def trial_resources(config: dict[str, Any], learner_cpus: float = 1.0) -> Any:
+    """A placement group per trial: the learner's bundle plus one per rollout actor, so
+    concurrent trials never oversubscribe the cluster (Tune places the actors a trial
+    starts in its own group)."""
+    cfg = build_config({"base": config.get("base")})  # the sizes only, no sampled values
+    r = cfg.train.rollout
+    bundles = [{"CPU": learner_cpus}] + [{"CPU": r.worker_num_cpus}] * r.num_workers
+    return tune.PlacementGroupFactory(bundles)
+
+
+def build_config(config: dict[str, Any]):
+    """The ``CommFormerTrainConfig`` of a trial (validated like a config file)."""
+    from rlsys.commformer.train import CommFormerTrainConfig
+    from rlsys.config import from_dict
+
+    cfg = from_dict(CommFormerTrainConfig, dict(config.get("base") or {}), source="base")
+    ppo = {k: config[k] for k in ("learning_rate", "ent_coef") if k in config}
+    cfg.train = dataclasses.replace(
+        cfg.train,
+        total_updates=int(config.get("updates", cfg.train.total_updates)),
+        ppo=dataclasses.replace(cfg.train.ppo, **ppo),
+    )
+    if "sparsity" in config:
+        cfg.model = dataclasses.replace(cfg.model, sparsity=float(config["sparsity"]))
+    bilevel = {k: config[k] for k in ("graph_lr", "warmup_updates") if k in config}
+    cfg.bilevel = dataclasses.replace(cfg.bilevel, **bilevel)
+    return cfg
+
+
+def commformer_trainable(config: dict[str, Any]) -> None:
+    """Tune function trainable (see the module docstring)."""
+    import functools
+
+    import torch
+
+    from rlsys.commformer.evaluate import Evaluator
+    from rlsys.commformer.train import TeamEnvFn, make_learner, make_policy, policy_kwargs
+    from rlsys.rl.trainer import Trainer
+
+    torch.set_num_threads(1)
+    cfg = build_config(config)
+    run_dir = Path(tempfile.mkdtemp(prefix="commformer-trial-"))
+    own = tune.get_checkpoint()
+    if own is not None:
+        with own.as_directory() as d:
+            (run_dir / "checkpoints").mkdir(parents=True)
+            (run_dir / "checkpoints" / "latest.pt").write_bytes(Path(d, "latest.pt").read_bytes())
+    kwargs = policy_kwargs(cfg)
+    trainer = Trainer(
+        cfg.train,
+        TeamEnvFn(cfg.env),
+        functools.partial(make_policy, kwargs),
+        run_dir,
+        evaluate_fn=Evaluator(cfg.env, cfg.eval_episodes),
+        policy_kwargs=kwargs,
+        resume=own is not None,
+        progress=False,
+        learner_fn=make_learner(cfg),
+        device=cfg.device,
+    )
+    every = max(cfg.train.checkpoint_every, 1)
+    latest: dict[str, float] = {}
+
+    def report(metrics: dict) -> None:
+        for key in ("success_rate", "steps", "return", "messages_per_step"):
+            if f"eval/{key}" in metrics:
+                latest[key] = metrics[f"eval/{key}"]
+        result = {
+            **latest,
+            "train_success_rate": metrics.get("episode/success", 0.0),
+            "episodic_return": metrics["charts/episodic_return"],
+            "env_steps": metrics["env_steps"],
+            "update": metrics["update"],
+        }
+        if metrics["update"] % every == 0 or metrics["update"] == cfg.train.total_updates:
+            path = trainer.save_checkpoint()
+            with tempfile.TemporaryDirectory() as d:
+                Path(d, "latest.pt").write_bytes(path.read_bytes())
+                tune.report(result, checkpoint=tune.Checkpoint.from_directory(d))
+        else:
+            tune.report(result)
+
+    trainer.train(callback=report)
