@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -89,6 +90,30 @@ class CalibrationSuiteConfig(Config):
 
 
 @dataclasses.dataclass
+class CommFormerSuiteConfig(Config):
+    """CommFormer on predator-prey, one training run per graph mode (same seed, budget)."""
+
+    dim: int = config_field(5, ge=2)
+    """Grid side."""
+    agents: int = config_field(3, ge=2)
+    """Predators."""
+    vision: int = config_field(1, ge=0)
+    """Window radius."""
+    graphs: list[Literal["learned", "full", "none", "random"]] = config_field(
+        ["learned", "none"], min_len=1
+    )
+    """Graph modes to train side by side."""
+    sparsity: float = config_field(0.4, gt=0, le=1)
+    """S of the learned and random graphs."""
+    updates: int = config_field(25, ge=1)
+    """PPO updates per run."""
+    warmup_updates: int = config_field(3, ge=0)
+    """Full-communication warm-up updates."""
+    seed: int = config_field(1, ge=0)
+    """Root seed of every run."""
+
+
+@dataclasses.dataclass
 class SuiteConfig(Config):
     jobshop_rules: JobshopRulesConfig | None = dataclasses.field(default_factory=JobshopRulesConfig)
     """The job-shop rules comparison (null: skipped)."""
@@ -96,6 +121,8 @@ class SuiteConfig(Config):
     """The transport simulation (null: skipped)."""
     calibration: CalibrationSuiteConfig | None = None
     """The transport calibration (null: skipped)."""
+    commformer: CommFormerSuiteConfig | None = None
+    """CommFormer graph modes on predator-prey (null: skipped)."""
 
 
 def suite_path(suite: str) -> Path:
@@ -139,6 +166,8 @@ def cmd_run(args) -> int:
         sections.append(run_transport(cfg.transport, run_dir))
     if cfg.calibration is not None:
         sections.append(run_calibration(cfg.calibration, run_dir, args.address))
+    if cfg.commformer is not None:
+        sections.append(run_commformer(cfg.commformer, run_dir))
     (run_dir / "report.md").write_text("\n".join(sections))
     print(f"report: {run_dir / 'report.md'}")
     return 0
@@ -300,4 +329,49 @@ def run_calibration(cfg: CalibrationSuiteConfig, run_dir: Path, address: str | N
         f"## Transport calibration\n\nTargets {cfg.targets_file} on {cfg.scenario}, "
         f"{cfg.evaluations} evaluations per method (details in calibration/<method>/report.md)."
         f"\n\n{table}\n"
+    )
+
+
+def run_commformer(cfg: CommFormerSuiteConfig, run_dir: Path) -> str:
+    """Train one CommFormer per graph mode (resumable: finished modes are skipped,
+    interrupted ones continue from their latest checkpoint)."""
+    from rlsys.commformer.evaluate import run_episodes
+    from rlsys.commformer.model import CommFormerPolicy
+    from rlsys.commformer.train import CommFormerTrainConfig, EnvConfig, make_team_env, train
+
+    t0 = time.perf_counter()
+    lines = [
+        "| graph | success rate | steps | return | messages / step | env steps |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    env = EnvConfig(dim=cfg.dim, agents=cfg.agents, vision=cfg.vision)
+    for graph in cfg.graphs:
+        out = run_dir / "commformer" / graph
+        tcfg = CommFormerTrainConfig(env=env, eval_episodes=100)
+        tcfg.model = dataclasses.replace(tcfg.model, graph=graph, sparsity=cfg.sparsity)
+        tcfg.bilevel = dataclasses.replace(tcfg.bilevel, warmup_updates=cfg.warmup_updates)
+        tcfg.train = dataclasses.replace(
+            tcfg.train, seed=cfg.seed, total_updates=cfg.updates, eval_every=0
+        )
+        if not (out / "final.pt").exists():
+            resume = (out / "checkpoints" / "latest.pt").exists()
+            print(f"commformer {graph}: {cfg.updates} updates -> {out}")
+            train(tcfg, out, resume=resume, progress=False)
+        policy = CommFormerPolicy.load(out / "final.pt")
+        r = run_episodes(policy, lambda rm=None: make_team_env(env, rm), 100)
+        steps = sum(
+            json.loads(x)["charts/batch_steps"]
+            for x in (out / "metrics.jsonl").read_text().splitlines()
+        )
+        lines.append(
+            f"| {graph} | {r['success_rate']:.2f} | {r['steps']:.2f} | {r['return']:.3f} | "
+            f"{r['messages_per_step']:.2f} | {steps} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    return (
+        f"## CommFormer\n\nPredator-prey {cfg.dim}x{cfg.dim}, {cfg.agents} agents, vision "
+        f"{cfg.vision}, sparsity {cfg.sparsity:g}, {cfg.updates} PPO updates per graph mode, "
+        f"seed {cfg.seed}; 100 deterministic evaluation episodes; "
+        f"{time.perf_counter() - t0:.1f} s.\n\n{table}\n"
     )
