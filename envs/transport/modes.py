@@ -48,7 +48,10 @@ def asc_vector(asc: Mapping[str, float] | np.ndarray | None) -> np.ndarray:
                 raise ValueError(f"unknown mode {name!r} in ASCs (valid: {', '.join(MODES)})")
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"ASC of {name!r} must be a number, got {value!r}")
-            vec[MODES.index(name)] = float(value)
+            try:
+                vec[MODES.index(name)] = float(value)
+            except OverflowError:  # an integer beyond float range
+                raise ValueError(f"ASC of {name!r} is beyond float range") from None
     else:
         vec = np.asarray(asc, dtype=np.float64).reshape(-1).copy()
         if vec.shape != (N_MODES,):
