@@ -1,0 +1,190 @@
+"""CommFormer graph modes side by side: learned S, full, none, random at density S.
+
+Each (graph, seed) is a real `rlsys commformer train` run (same trainer, same budget),
+then 100 deterministic evaluation episodes on fixed seeds. Prints mean +- 95% CI
+(Student t over seeds) of success rate, steps and return, writes results.csv, a table
+and a plot of evaluation success against env steps.
+
+    python bench/commformer_compare.py --dim 5 --agents 3 --updates 40 --seeds 1,2,3
+    python bench/commformer_compare.py --env simple_spread --agents 3 --max-steps 25 ...
+    python bench/commformer_compare.py --gating-study ...   # learned, with and without gates
+
+Runs go to --out (default bench/results/commformer/<env>-<dim>x<dim>-<agents>); a run
+that already has final.pt is not retrained (rerun the script to resume a study).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results" / "commformer"
+
+
+def ci95(values: list[float]) -> float:
+    """Half-width of the 95% Student-t interval of the mean (0 for one value)."""
+    from scipy import stats
+
+    n = len(values)
+    if n < 2:
+        return 0.0
+    return float(stats.t.ppf(0.975, n - 1) * statistics.stdev(values) / math.sqrt(n))
+
+
+def run_one(args, graph: str, gating: bool, seed: int, out: Path) -> dict:
+    from rlsys.commformer.evaluate import run_episodes
+    from rlsys.commformer.model import CommFormerPolicy
+    from rlsys.commformer.train import CommFormerTrainConfig, EnvConfig, make_team_env, train
+
+    env = EnvConfig(
+        name=args.env, dim=args.dim, agents=args.agents, vision=args.vision,
+        max_steps=args.max_steps,
+    )  # fmt: skip
+    cfg = CommFormerTrainConfig(env=env, eval_episodes=100)
+    cfg.model = dataclasses.replace(cfg.model, graph=graph, sparsity=args.sparsity, gating=gating)
+    cfg.bilevel = dataclasses.replace(cfg.bilevel, warmup_updates=args.warmup)
+    cfg.train = dataclasses.replace(
+        cfg.train, seed=seed, total_updates=args.updates, eval_every=args.eval_every
+    )
+    if not (out / "final.pt").exists():
+        resume = (out / "checkpoints" / "latest.pt").exists()
+        train(cfg, out, resume=resume, progress=False)
+    policy = CommFormerPolicy.load(out / "final.pt")
+    r = run_episodes(policy, lambda rm=None: make_team_env(env, rm), 100)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    return {
+        "graph": graph + ("+gating" if gating else ""),
+        "seed": seed,
+        "env_steps": rows[-1]["env_steps"],
+        "success_rate": r["success_rate"],
+        "steps": r["steps"],
+        "return": r["return"],
+        "messages_per_step": r["messages_per_step"],
+        "curve": [
+            (row["env_steps"], row["eval/success_rate"], row["eval/return"])
+            for row in rows
+            if "eval/success_rate" in row
+        ],
+    }
+
+
+def plot(results: list[dict], path: Path, title: str, key: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for graph in dict.fromkeys(r["graph"] for r in results):
+        curves = [r["curve"] for r in results if r["graph"] == graph and r["curve"]]
+        if not curves:
+            continue
+        n = min(len(c) for c in curves)
+        x = np.mean([[p[0] for p in c[:n]] for c in curves], axis=0)
+        y = np.array([[p[key] for p in c[:n]] for c in curves])
+        mean = y.mean(0)
+        half = [ci95(list(col)) for col in y.T]
+        ax.plot(x, mean, marker="o", ms=3, label=graph)
+        ax.fill_between(x, mean - half, mean + half, alpha=0.2)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("evaluation success rate" if key == 1 else "evaluation return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--env", default="predator_prey")
+    p.add_argument("--dim", type=int, default=5)
+    p.add_argument("--agents", type=int, default=3)
+    p.add_argument("--vision", type=int, default=1)
+    p.add_argument("--max-steps", type=int, default=20)
+    p.add_argument("--sparsity", type=float, default=0.4)
+    p.add_argument("--updates", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--eval-every", type=int, default=10)
+    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--graphs", default="learned,full,none,random")
+    p.add_argument("--gating-study", action="store_true", help="learned with vs without gates")
+    p.add_argument("--out", help="study directory")
+    args = p.parse_args()
+
+    from rlsys.runtime import init_ray
+
+    init_ray()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    tag = f"{args.env}-{args.dim}x{args.dim}-{args.agents}" + (
+        "-gating" if args.gating_study else ""
+    )
+    out = Path(args.out) if args.out else RESULTS / tag
+    out.mkdir(parents=True, exist_ok=True)
+    variants = (
+        [("learned", False), ("learned", True)]
+        if args.gating_study
+        else [(g, False) for g in args.graphs.split(",")]
+    )
+    results = []
+    for graph, gating in variants:
+        for seed in seeds:
+            name = f"{graph}{'-gating' if gating else ''}-seed{seed}"
+            r = run_one(args, graph, gating, seed, out / "runs" / name)
+            print(
+                f"{name}: success {r['success_rate']:.2f}, steps {r['steps']:.2f}, "
+                f"return {r['return']:.3f}, messages/step {r['messages_per_step']:.2f}"
+            )
+            results.append(r)
+
+    fields = ["graph", "seed", "env_steps", "success_rate", "steps", "return", "messages_per_step"]
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for r in results:
+            writer.writerow({k: r[k] for k in fields})
+    lines = [
+        f"# CommFormer graphs: {args.env} {args.dim}x{args.dim}, {args.agents} agents",
+        "",
+        f"Vision {args.vision}, max {args.max_steps} steps, S = {args.sparsity:g}, "
+        f"{args.updates} PPO updates per run ({args.warmup} warm-up), seeds {args.seeds}; "
+        "100 deterministic evaluation episodes per run; mean +- 95% CI over seeds.",
+        "",
+        "| graph | success rate | steps | return | messages / step | env steps |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for graph in dict.fromkeys(r["graph"] for r in results):
+        rs = [r for r in results if r["graph"] == graph]
+
+        def cell(key: str, fmt: str, rs=rs) -> str:
+            vals = [r[key] for r in rs]
+            return f"{statistics.mean(vals):{fmt}} +- {ci95(vals):{fmt}}"
+
+        lines.append(
+            f"| {graph} | {cell('success_rate', '.2f')} | {cell('steps', '.2f')} | "
+            f"{cell('return', '.3f')} | {statistics.mean(r['messages_per_step'] for r in rs):.2f}"
+            f" | {int(statistics.mean(r['env_steps'] for r in rs))} |"
+        )
+    command = "python bench/commformer_compare.py " + " ".join(
+        f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+        for k, v in vars(args).items()
+        if v not in (None, False) and k != "out"
+    )
+    lines += ["", f"`{command}`", "", "![success](success.png)", ""]
+    key = 2 if args.env == "simple_spread" else 1
+    plot(results, out / "success.png", tag, key)
+    text = "\n".join(lines)
+    (out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
