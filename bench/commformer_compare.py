@@ -103,6 +103,10 @@ def plot(results: list[dict], path: Path, title: str, key: int) -> None:
     plt.close(fig)
 
 
+def _size(args) -> str:
+    return "" if args.env == "simple_spread" else f"-{args.dim}x{args.dim}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--env", default="predator_prey")
@@ -152,7 +156,7 @@ def main() -> None:
         for r in results:
             writer.writerow({k: r[k] for k in fields})
     lines = [
-        f"# CommFormer graphs: {args.env} {args.dim}x{args.dim}, {args.agents} agents",
+        f"# CommFormer graphs: {args.env}{_size(args)}, {args.agents} agents",
         "",
         f"Vision {args.vision}, max {args.max_steps} steps, S = {args.sparsity:g}, "
         f"{args.updates} PPO updates per run ({args.warmup} warm-up), seeds {args.seeds}; "
