@@ -26,6 +26,7 @@ RAYJOBS = {
     "rayjob-jobshop-eval.yaml": "jobshop",
     "rayjob-transport.yaml": "transport",
     "rayjob-calibrate.yaml": "calibrate",
+    "rayjob-commformer.yaml": "commformer",
 }
 # The documented form of `rlsys calibrate` (its command is being written separately).
 CALIBRATE_OPTIONS = {
