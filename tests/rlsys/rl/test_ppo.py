@@ -146,3 +146,31 @@ def test_learner_target_kl_stops_epochs_early():
     cfg = PPOConfig(learning_rate=0.5, minibatch_size=4, update_epochs=10, target_kl=1e-6)
     stats = PPOLearner(policy, cfg).update(_small_batch())
     assert stats["epochs"] < 10
+
+
+def test_parameter_groups_step_on_their_own_schedule_and_round_trip():
+    from rlsys.rl.ppo import ParamGroup
+
+    torch.manual_seed(0)
+    policy = MLPPolicy(obs_dim=4, n_actions=2)
+    actor, critic = list(policy.actor.parameters()), list(policy.critic.parameters())
+    groups = [
+        ParamGroup("actor", actor, 1e-3, steps_in=lambda update, epoch: epoch % 2 == 0),
+        ParamGroup("critic", critic, 1e-2, max_grad_norm=10.0),
+    ]
+    cfg = PPOConfig(minibatch_size=1000, update_epochs=4, anneal_lr=True)
+    learner = PPOLearner(policy, cfg, groups=groups)
+    stats = learner.update(_small_batch(), progress_fraction=0.5)
+    steps = {
+        name: int(learner.optimizers[name].state[params[0]]["step"])
+        for name, params in (("actor", actor), ("critic", critic))
+    }
+    assert steps == {"actor": 2, "critic": 4}  # one minibatch per epoch
+    assert learner.optimizers["critic"].param_groups[0]["lr"] == pytest.approx(5e-3)
+    assert "grad_norm/actor" in stats and "grad_norm/critic" in stats
+    other = PPOLearner(policy, cfg, groups=groups)
+    other.load_state_dict(learner.state_dict())
+    assert other.updates == 1
+    assert torch.equal(other.generator.get_state(), learner.generator.get_state())
+    with pytest.raises(ValueError, match="partition"):
+        PPOLearner(policy, cfg, groups=groups[:1])
