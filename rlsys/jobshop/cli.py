@@ -129,6 +129,7 @@ def cmd_eval(args) -> int:
         evaluate,
         parse_probs,
         parse_seeds,
+        reference_gap_table,
         summary_table,
         write_csv,
     )
@@ -153,6 +154,9 @@ def cmd_eval(args) -> int:
     )
     write_csv(rows, args.out)
     print(summary_table(rows, title=f"mean makespan ({len(instances)} instances)"))
+    gaps = reference_gap_table(rows)  # instances with a published BWS reference
+    if gaps:
+        print(gaps)
     invalid = [r for r in rows if r["valid"] not in ("yes", "deadlock")]
     print(f"{len(rows)} runs -> {args.out}; invalid schedules: {len(invalid)}")
     return 1 if invalid else 0
