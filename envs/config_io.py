@@ -12,8 +12,9 @@ What a field accepts is declared on the field, nowhere else:
   of those (the YAML value's shape picks the branch: a mapping, a list, a number);
 - the range, with :func:`config_field`: ``minibatch_size: int = config_field(256, ge=1)``
   (``gt``, ``ge``, ``lt``, ``le``). On a list, a mapping or a nested dataclass the
-  range holds for every number inside it. ``doc`` documents the field (or a docstring
-  under it, CleanRL style); ``key`` is its YAML spelling when that differs (``from``).
+  range holds for every number inside it; ``min_len``/``max_len`` bound the entries of
+  a list or mapping. ``doc`` documents the field (or a docstring under it, CleanRL
+  style); ``key`` is its YAML spelling when that differs (``from``).
 
 A config dataclass derives from :class:`Config`, whose ``__post_init__`` runs
 :func:`validate`: ranges, allowed values and types are checked whenever a config is
@@ -22,8 +23,8 @@ several fields go in the subclass's ``__post_init__`` (after ``super().__post_in
 and raise ``invalid(self, "<field> ...")``.
 
 The reader is strict: unknown keys, missing required keys, wrong types (``"3"`` is not
-an int, ``1`` is not a bool), NaN and infinity are errors. An integer is accepted for a
-float and an integral float (``4.0``) for an int.
+an int, ``1`` is not a bool), NaN, infinity and numbers beyond +-1e15 (``MAX_MAGNITUDE``)
+are errors. An integer is accepted for a float and an integral float (``4.0``) for an int.
 
 Errors are :class:`ConfigError` (a ``ValueError``) with a one-line message that names
 the file, the key path and the bad value::
@@ -51,6 +52,8 @@ import numpy as np
 from envs.yaml_io import parse_yaml
 
 T = TypeVar("T")
+MAX_MAGNITUDE = 1e15
+"""No config number is larger; beyond it, sums and products of a few overflow float64."""
 _BOUNDS: tuple[tuple[str, str, Any], ...] = (
     ("gt", ">", lambda v, b: v > b),
     ("ge", ">=", lambda v, b: v >= b),
@@ -367,8 +370,18 @@ def _check_number(value: Any, where: str, meta: Mapping) -> None:
     for name, op, ok in _BOUNDS:
         bound = meta.get(name)
         if bound is not None and not ok(value, bound):
-            shown = f"{value:g}" if isinstance(value, float) else str(value)
-            raise _Invalid(f"{where} must be {op} {bound}, got {shown}")
+            raise _Invalid(f"{where} must be {op} {bound}, got {_show_number(value)}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise _Invalid(f"{where} must be within +-{MAX_MAGNITUDE:g}, got {_show_number(value)}")
+
+
+def _show_number(value: Any) -> str:
+    if isinstance(value, numbers.Integral) and abs(value) < 10**15:
+        return str(value)
+    try:
+        return f"{value:g}" if isinstance(value, float) else f"{float(value):.3g}"
+    except OverflowError:  # an int beyond float range
+        return f"an integer of {len(str(abs(value)))} digits"
 
 
 def _is_instance(hint: Any, value: Any) -> bool:

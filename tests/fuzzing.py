@@ -123,23 +123,39 @@ def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     return out
 
 
+def _at(node: Any, path: tuple) -> Any:
+    for step in path:
+        node = node[step]
+    return node
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+ACTIONS = ["number", "number", "number", "replace", "replace", "drop", "add", "wrap", "dup"]
+
+
 @st.composite
 def mutated(draw: st.DrawFn, base: Any, rounds: int = 3) -> Any:
-    """``base`` with 1..rounds edits: a value replaced, a key dropped, an unknown key
-    added, a mapping turned into a list or a scalar, an entry duplicated."""
+    """``base`` with 1..rounds edits: a number replaced by an edge number (most often),
+    a value replaced by anything, a key dropped, an unknown key added, a value wrapped
+    in a list, a list entry duplicated."""
     data = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, rounds))):
-        path = draw(st.sampled_from(_paths(data)[1:] or [()]))
-        action = draw(st.sampled_from(["replace", "replace", "drop", "add", "wrap", "dup"]))
-        if not path:
-            if action == "replace":
-                data = draw(replacements)
+        action = draw(st.sampled_from(ACTIONS))
+        paths = _paths(data)[1:]
+        if action == "number":  # same type, edge value: reaches the range checks
+            paths = [p for p in paths if _is_number(_at(data, p))]
+        if not paths:
+            data = draw(replacements) if action == "replace" else data
             continue
-        parent = data
-        for step in path[:-1]:
-            parent = parent[step]
+        path = draw(st.sampled_from(paths))
+        parent = _at(data, path[:-1])
         last = path[-1]
-        if action == "replace":
+        if action == "number":
+            parent[last] = draw(st.sampled_from(EDGE_NUMBERS) | st.integers(-2, 12))
+        elif action == "replace":
             parent[last] = draw(replacements)
         elif action == "drop":
             del parent[last]

@@ -47,15 +47,15 @@ class TimeBins(Config):
 
     start_hour: float = _f(6.0, "clock hour at which the first bin starts", ge=0, lt=24)
     minutes: float = _f(30.0, "length of one bin (min)", gt=0)
-    count: int = _f(6, "number of bins", ge=1)
+    count: int = _f(6, "number of bins", ge=1, le=1440)
 
 
 @dataclass(frozen=True)
 class GridNetwork(Config):
     """A rows x cols grid of two-way streets; node id = row * cols + col."""
 
-    rows: int = _f(doc="node rows", ge=2)
-    cols: int = _f(doc="node columns", ge=2)
+    rows: int = _f(doc="node rows", ge=2, le=1000)
+    cols: int = _f(doc="node columns", ge=2, le=1000)
     spacing_km: float = _f(1.0, "distance between neighbouring nodes (km)", gt=0)
     speed_kmh: float = _f(30.0, "free-flow speed of local streets (km/h)", gt=0)
     capacity_vph: float = _f(900.0, "capacity of a local street per direction (veh/h)", gt=0)
@@ -186,7 +186,7 @@ class ChoiceConfig(Config):
 class PopulationConfig(Config):
     """Synthetic population (drawn from its own seed: a scenario is one fixed population)."""
 
-    agents: int = _f(doc="number of agents (one commute trip each)", ge=1)
+    agents: int = _f(doc="number of agents (one commute trip each)", ge=1, le=10_000_000)
     seed: int = _f(0, "seed of the population generator", ge=0)
     sample_factor: float = _f(1.0, "share of the real population the agents represent", gt=0)
     vot_median: float = _f(18.0, "median value of time ($/h), lognormal", gt=0)

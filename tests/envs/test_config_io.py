@@ -88,6 +88,8 @@ def test_reads_nested_lists_unions_and_converts_numbers():
         ({"pair": [3, 1]}, "f.yaml: pair must be [low, high], got [3, 1]"),
         ({"table": {"x": -1}}, "table.x must be >= 0, got -1"),
         ({"table": {1: 1}}, "table key 1 must be a string, got 1"),
+        ({"table": {"x": 1e20}}, "table.x must be within +-1e+15, got 1e+20"),
+        ({"leaf": {"size": 10**400}}, "leaf.size must be within +-1e+15, got an integer of 401"),
         ({"either": {"size": 1, "kind": "z"}}, "either.kind must be one of"),
         ({"either": "x"}, "either must be a mapping or a list, got 'x'"),
         ({"links": [{"from": 1, "to": 2}, 5]}, "links[1] must be a mapping, got 5"),

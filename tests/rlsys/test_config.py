@@ -1,7 +1,6 @@
 """The project's configs through the one strict reader (rlsys.config = envs.config_io)."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ from rlsys.rl.ppo import PPOConfig
 from rlsys.rl.trainer import RolloutConfig, TrainConfig
 from rlsys.run import JobshopRulesConfig, SuiteConfig, TransportConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = DEFAULT_CONFIG.parents[1]  # the shipped configs/ (package data)
 
 
 @dataclasses.dataclass
@@ -185,8 +184,8 @@ def test_configs_built_in_python_are_checked_too():
 
 
 def _config_files():
-    out = [(p, JobshopTrainConfig) for p in sorted((ROOT / "configs/jobshop").glob("*.yaml"))]
-    out += [(p, SuiteConfig) for p in sorted((ROOT / "configs/suites").glob("*.yaml"))]
+    out = [(p, JobshopTrainConfig) for p in sorted((CONFIGS / "jobshop").glob("*.yaml"))]
+    out += [(p, SuiteConfig) for p in sorted((CONFIGS / "suites").glob("*.yaml"))]
     out.append((DEFAULT_CONFIG, CalibrationConfig))
     return out
 
@@ -201,8 +200,7 @@ def test_every_shipped_targets_and_scenario_file_is_valid():
     from envs.transport.scenario import SCENARIO_DIR
     from rlsys.calibration.objective import read_targets, read_time_targets
 
-    calibration = ROOT / "configs/calibration"
-    for path in calibration.glob("*.yaml"):
+    for path in DEFAULT_CONFIG.parent.glob("*.yaml"):
         if path == DEFAULT_CONFIG:
             continue
         (read_time_targets if path.stem.endswith("-times") else read_targets)(path)
@@ -218,9 +216,9 @@ def test_resolved_run_config_reads_back(tmp_path):
     from rlsys.runtime import load_run_config, make_run_dir
 
     for cfg in (
-        load_config(JobshopTrainConfig, ROOT / "configs/jobshop/default.yaml"),
+        load_config(JobshopTrainConfig, CONFIGS / "jobshop/default.yaml"),
         CalibrationConfig(targets={"car": 100.0}, bohb=BOHBConfig(num_samples=8)),
-        load_config(SuiteConfig, ROOT / "configs/suites/quick.yaml"),
+        load_config(SuiteConfig, CONFIGS / "suites/quick.yaml"),
     ):
         run_dir = make_run_dir("cfg", cfg, root=tmp_path)
         assert load_run_config(type(cfg), run_dir) == cfg

@@ -27,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envs.transport import MODES
+from rlsys.calibration.config import DEFAULT_CONFIG
 from rlsys.calibration.objective import (
     BEAM_URBANSIM_10K,
     SUM_TOLERANCE,
@@ -36,7 +37,7 @@ from rlsys.calibration.objective import (
 
 pytestmark = pytest.mark.fuzz
 
-BEAM = Path(__file__).resolve().parents[3] / "configs/calibration/beam-urbansim-10k.yaml"
+BEAM = DEFAULT_CONFIG.parent / "beam-urbansim-10k.yaml"
 TIMES = {"car": 11.21, "drive_transit": 16.47, "ride_hail": 11.54, "walk_transit": 15.18}
 CELLS = [*MODES, "mode", "tram", "", " car", "#car", '"car"', "car,1", "\x00", "1e400"]
 NUMBERS = st.one_of(st.sampled_from([repr(x) for x in EDGE_NUMBERS]), st.sampled_from(CELLS))
