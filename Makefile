@@ -8,9 +8,15 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# The lock pins every package (torch 2.13.0 CPU build included); re-run only when it changes.
+# Optional: TORCH_INDEX=https://download.pytorch.org/whl/cpu takes torch (the lock's pin) from
+# PyTorch's CPU-only index; everything else, and torch by default, comes from PyPI.
+TORCH_INDEX ?=
+
+# The lock pins every package (torch ==2.13.0: PyPI's build, or the CPU one above); re-run
+# only when it changes (`make clean` first to switch TORCH_INDEX).
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(BIN)/pip install -q --no-deps --index-url $(TORCH_INDEX) "$$(grep '^torch==' requirements.lock)")
 	$(BIN)/pip install -q -r requirements.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
