@@ -287,7 +287,12 @@ def _convert(hint: Any, value: Any, where: str, meta: Mapping) -> Any:
     if hint is float:
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise _Invalid(f"{where} must be a number, got {_show(value)}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float range
+            raise _Invalid(
+                f"{where} must be within +-{MAX_MAGNITUDE:g}, got {_show_number(value)}"
+            ) from None
     raise TypeError(f"unsupported config field type {hint!r}")  # a bug here, not the user's
 
 
