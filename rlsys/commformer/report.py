@@ -11,7 +11,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 
 def plot_learning_curves(metrics_jsonl: Path, path: Path) -> Path:
@@ -40,23 +39,23 @@ def plot_learning_curves(metrics_jsonl: Path, path: Path) -> Path:
 
 
 def plot_graph(policy: Any, path: Path) -> Path:
-    """Heat map of the edge logits' per-receiver softmax, execution graph outlined."""
-    logits = policy.edge_logits.detach().cpu()
+    """Two heat maps: the edge logits (off-diagonal, their own colour scale, so small
+    learned differences show) and the execution graph (each row's top-k senders)."""
+    logits = policy.edge_logits.detach().cpu().numpy().copy()
     n = logits.shape[0]
-    off = logits.masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))
-    probs = torch.softmax(off, dim=-1).numpy()
+    np.fill_diagonal(logits, np.nan)
     graph = policy.execution_graph().detach().cpu().numpy()
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.55 * n))
-    im = ax.imshow(probs, cmap="viridis", vmin=0.0)
-    for i, j in zip(*np.nonzero(graph), strict=True):
-        if i != j:
-            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="white", lw=2))
-    ax.set_xlabel("sender j")
-    ax.set_ylabel("receiver i")
-    ax.set_xticks(range(n))
-    ax.set_yticks(range(n))
-    ax.set_title(f"graph ({policy.config.graph}, k={policy.k}); boxes = execution edges")
-    fig.colorbar(im, ax=ax, label="softmax of edge logits (row)")
+    fig, axes = plt.subplots(1, 2, figsize=(2.6 + 1.2 * n, 1.2 + 0.55 * n))
+    im = axes[0].imshow(logits, cmap="viridis")
+    fig.colorbar(im, ax=axes[0], label="edge logit")
+    axes[0].set_title("edge logits (init: all 1)")
+    axes[1].imshow(graph, cmap="Greys", vmin=0, vmax=1)
+    axes[1].set_title(f"execution graph ({policy.config.graph}, k={policy.k} + self)")
+    for ax in axes:
+        ax.set_xlabel("sender j")
+        ax.set_ylabel("receiver i")
+        ax.set_xticks(range(n))
+        ax.set_yticks(range(n))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -59,3 +59,13 @@ def test_eval_runs_a_checkpoint_and_writes_a_gif(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "predator_prey 5x5 N=3 graph=none" in out and "messages/step 0.00" in out
     assert gif.stat().st_size > 0
+
+
+def test_the_shipped_checkpoint_is_a_trained_10x10_policy(capsys):
+    """`--checkpoint pretrained`: the 10x10/5 policy of rlsys/commformer/pretrained/
+    (README: success 0.94 on the 100 evaluation episodes); the first 20 here."""
+    assert main(["commformer", "eval", "--checkpoint", "pretrained", "--episodes", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "predator_prey 10x10 N=5 graph=learned S=0.4" in out
+    success = float(out.split("success rate ")[1].split(",")[0])
+    assert success >= 0.7
