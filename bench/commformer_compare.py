@@ -113,7 +113,7 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=5)
     p.add_argument("--agents", type=int, default=3)
     p.add_argument("--vision", type=int, default=1)
-    p.add_argument("--max-steps", type=int, default=20)
+    p.add_argument("--max-steps", type=int, help="default: 4 x dim (simple_spread 25)")
     p.add_argument("--sparsity", type=float, default=0.4)
     p.add_argument("--updates", type=int, default=40)
     p.add_argument("--warmup", type=int, default=5)

@@ -25,7 +25,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dim", type=int, help="grid side (default 10)")
     p.add_argument("--agents", type=int, help="agents in the team (default 5)")
     p.add_argument("--vision", type=int, help="window radius (default 1)")
-    p.add_argument("--max-steps", type=int, help="episode length limit (default 20)")
+    p.add_argument("--max-steps", type=int, help="episode length limit (default 4 x dim)")
     p.add_argument("--sparsity", type=float, help="S in (0, 1]: k = max(int(N*S), 1) (0.4)")
     p.add_argument("--graph", help="learned | full | none | random (default learned)")
     p.add_argument("--gating", action="store_true", help="temporal gating of messages")
@@ -63,6 +63,8 @@ def _apply_flags(cfg, args) -> None:
         }.items()
         if v is not None
     }
+    if ("dim" in env or "name" in env) and "max_steps" not in env:
+        env["max_steps"] = None  # the episode limit follows the new size (4 x dim)
     if env:
         cfg.env = EnvConfig(**{**dataclasses.asdict(cfg.env), **env})
     model = {"sparsity": args.sparsity, "graph": args.graph, "gating": args.gating or None}

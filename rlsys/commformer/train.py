@@ -41,13 +41,16 @@ class EnvConfig(Config):
     """capture env only: blind capture agents (the others perceive)"""
     vision: int = config_field(1, ge=0)
     """window radius v: agents see (2v + 1)^2 cells (predator-prey envs)"""
-    max_steps: int = config_field(20, ge=1)
-    """episode length limit (simple_spread: mpe2's max_cycles)"""
+    max_steps: int | None = config_field(None, ge=1)
+    """episode length limit (simple_spread: mpe2's max_cycles); None: IC3Net's 20 / 40 /
+    80 for 5x5 / 10x10 / 20x20, i.e. 4 x dim (simple_spread: mpe2's 25)"""
     mode: Literal["cooperative", "competitive", "mixed"] = "cooperative"
     """predator-prey reward mode"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.max_steps is None:
+            self.max_steps = 25 if self.name == "simple_spread" else 4 * self.dim
         if self.name != "simple_spread" and self.agents + 1 > self.dim * self.dim:
             raise invalid(
                 self,

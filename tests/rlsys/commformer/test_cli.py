@@ -69,3 +69,36 @@ def test_the_shipped_checkpoint_is_a_trained_10x10_policy(capsys):
     assert "predator_prey 10x10 N=5 graph=learned S=0.4" in out
     success = float(out.split("success rate ")[1].split(",")[0])
     assert success >= 0.7
+
+
+def test_episode_limit_follows_the_grid_unless_given():
+    import argparse
+
+    from rlsys.commformer.cli import _apply_flags
+    from rlsys.commformer.train import CommFormerTrainConfig
+
+    def flags(**kw):
+        base = dict(
+            env=None,
+            dim=None,
+            agents=None,
+            vision=None,
+            max_steps=None,
+            sparsity=None,
+            graph=None,
+            gating=False,
+            seed=None,
+            actors=None,
+            steps=None,
+        )
+        return argparse.Namespace(**{**base, **kw})
+
+    for kw, limit in (
+        ({}, 40),
+        ({"dim": 5, "agents": 3}, 20),
+        ({"dim": 20}, 80),
+        ({"dim": 5, "agents": 3, "max_steps": 9}, 9),
+    ):
+        cfg = CommFormerTrainConfig()
+        _apply_flags(cfg, flags(**kw))
+        assert cfg.env.max_steps == limit, kw
