@@ -181,11 +181,21 @@ class JobShopGNNPolicy(nn.Module):
         except Exception as exc:  # not a torch file, or not weights-only
             raise ValueError(f"{path}: not a policy file ({type(exc).__name__})") from None
         state = blob.get("model") if isinstance(blob, dict) else None
-        if not isinstance(state, dict) or "encoder.0.weight" not in state:
+        if (
+            not isinstance(state, dict)
+            or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items())
+            or getattr(state.get("encoder.0.weight"), "ndim", 0) != 2
+        ):
             raise ValueError(f"{path}: not a job-shop GNN policy file")
+        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+            raise ValueError(f"{path}: the policy's weights are not all finite")
         hidden = int(state["encoder.0.weight"].shape[0])
         layers = len({key.split(".")[1] for key in state if key.startswith("convs.")})
-        policy = cls(hidden=hidden, layers=layers)
-        policy.load_state_dict(state)
+        try:
+            policy = cls(hidden=hidden, layers=layers)
+            policy.load_state_dict(state)
+        except (RuntimeError, ValueError) as exc:  # no convs; missing or misshapen weights
+            detail = str(exc).splitlines()[-1].strip()
+            raise ValueError(f"{path}: weights do not fit the GNN policy ({detail})") from None
         policy.eval()
         return policy
