@@ -104,15 +104,29 @@ def state_to_bytes(state: SimState) -> bytes:
 
 
 def state_from_bytes(data: bytes) -> SimState:
-    """Inverse of :func:`state_to_bytes`."""
+    """Inverse of :func:`state_to_bytes`. Raises ValueError (one line) for anything else:
+    the bytes are a user's file (a broken archive, wrong types, an invalid rng state)."""
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in _ARRAYS}
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"not a transport simulation state: {exc}") from None
+    except Exception as exc:  # zipfile, zlib, EOF, format, key and JSON errors alike
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"not a transport simulation state: {detail}") from None
+    if not isinstance(meta, dict):
+        raise ValueError("not a transport simulation state: no metadata")
     if meta.get("version") != STATE_VERSION:
-        raise ValueError(f"state version {meta.get('version')} is not {STATE_VERSION}")
+        raise ValueError(f"state version {meta.get('version')!r} is not {STATE_VERSION}")
+    for key in ("iteration", "seed"):
+        value = meta.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"state {key} must be a non-negative integer, got {value!r}")
+    if not isinstance(meta.get("scenario"), str):
+        raise ValueError("state scenario fingerprint missing")
+    try:
+        np.random.default_rng().bit_generator.state = meta.get("rng_state")
+    except (TypeError, ValueError, KeyError, OverflowError):
+        raise ValueError("state rng_state is not a generator state") from None
     return SimState(
         iteration=int(meta["iteration"]),
         seed=int(meta["seed"]),
@@ -283,6 +297,22 @@ class TransportSim:
             raise ValueError(f"seed {seed} differs from the state's seed {state.seed}")
         if state.mode.shape != (sc.n_agents,):
             raise ValueError(f"the state has {state.mode.size} agents, {sc.name} has {sc.n_agents}")
+        if state.mode.dtype.kind not in "iu" or not ((state.mode >= -1) & (state.mode < 8)).all():
+            raise ValueError("the state's modes must be integers in -1..7")
+        # minimum of each smoothed quantity (link times are positive, crowding factors >= 1)
+        expected = {
+            "link_time_min": ((self.n_bins, sc.net.n_links), 0.0, False),
+            "ride_hail_wait_min": ((self.n_bins,), 0.0, True),
+            "crowding": ((self.n_bins, sc.transit.n_lines), 1.0, True),
+        }
+        for name, (shape, low, closed) in expected.items():
+            a = getattr(state, name)
+            ok = a.shape == shape and a.dtype.kind in "fiu" and np.isfinite(a).all()
+            if not ok or not (a >= low if closed else a > low).all():
+                op = ">=" if closed else ">"
+                raise ValueError(
+                    f"the state's {name} must be a {shape} array of numbers {op} {low}"
+                )
 
     # --- one iteration --------------------------------------------------------------------
 
