@@ -127,6 +127,15 @@ def state_from_bytes(data: bytes) -> SimState:
         np.random.default_rng().bit_generator.state = meta.get("rng_state")
     except (TypeError, ValueError, KeyError, OverflowError):
         raise ValueError("state rng_state is not a generator state") from None
+    mode = arrays["mode"]
+    if mode.dtype.kind not in "iu" or not ((mode >= -1) & (mode < 8)).all():
+        raise ValueError("the state's modes must be integers in -1..7")
+    arrays["mode"] = mode.astype(np.int8)
+    for name in _ARRAYS[1:]:  # smoothed times and factors: finite, and not absurd
+        a = arrays[name]
+        if a.dtype.kind not in "fiu" or not (np.isfinite(a) & (np.abs(a) <= 1e9)).all():
+            raise ValueError(f"the state's {name} must hold finite numbers up to 1e9")
+        arrays[name] = a.astype(np.float64)
     return SimState(
         iteration=int(meta["iteration"]),
         seed=int(meta["seed"]),
@@ -297,8 +306,6 @@ class TransportSim:
             raise ValueError(f"seed {seed} differs from the state's seed {state.seed}")
         if state.mode.shape != (sc.n_agents,):
             raise ValueError(f"the state has {state.mode.size} agents, {sc.name} has {sc.n_agents}")
-        if state.mode.dtype.kind not in "iu" or not ((state.mode >= -1) & (state.mode < 8)).all():
-            raise ValueError("the state's modes must be integers in -1..7")
         # minimum of each smoothed quantity (link times are positive, crowding factors >= 1)
         expected = {
             "link_time_min": ((self.n_bins, sc.net.n_links), 0.0, False),
@@ -307,8 +314,7 @@ class TransportSim:
         }
         for name, (shape, low, closed) in expected.items():
             a = getattr(state, name)
-            ok = a.shape == shape and a.dtype.kind in "fiu" and np.isfinite(a).all()
-            if not ok or not (a >= low if closed else a > low).all():
+            if a.shape != shape or not (a >= low if closed else a > low).all():
                 op = ">=" if closed else ">"
                 raise ValueError(
                     f"the state's {name} must be a {shape} array of numbers {op} {low}"
