@@ -493,11 +493,19 @@ class Trainer:
         self.request_indices = list(state["request_indices"])
         self.counters.update(state["counters"])
         set_rng_state(state["rng"])
-        # Updates logged after this checkpoint will be redone: drop their old lines.
+        # Updates logged after this checkpoint will be redone: drop their old lines (and a
+        # last line torn by a killed driver).
         log = self.run_dir / "metrics.jsonl"
         if log.exists():
-            lines = log.read_text().splitlines(keepends=True)
-            log.write_text("".join(x for x in lines if json.loads(x)["update"] <= self.update))
+            kept = []
+            for line in log.read_text().splitlines(keepends=True):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if row["update"] <= self.update:
+                    kept.append(line if line.endswith("\n") else line + "\n")
+            log.write_text("".join(kept))
 
     def save_final(self) -> Path:
         """final.pt: the policy state_dict and what is needed to rebuild and judge it."""

@@ -159,6 +159,8 @@ def test_resume_gives_the_same_next_batch_and_update(ray_local, tmp_path):
     # The driver "dies" after update 3, whose checkpoint is lost: resume from update 2.
     interrupted = Trainer(cfg, env_fn, MLP, tmp_path / "b", progress=False)
     interrupted.train(stop_after=3)
+    with open(tmp_path / "b" / "metrics.jsonl", "a") as f:
+        f.write('{"update": 4, "env_st')  # a line torn by the kill
     ckpt = tmp_path / "b" / "checkpoints" / "ckpt_2.pt"
     resumed = Trainer.resume(tmp_path / "b", env_fn, MLP, checkpoint=ckpt, progress=False)
     assert resumed.update == 2 and resumed.request_indices == [2, 2]
