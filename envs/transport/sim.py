@@ -132,10 +132,11 @@ def state_from_bytes(data: bytes) -> SimState:
         raise ValueError("the state's modes must be integers in -1..7")
     arrays["mode"] = mode.astype(np.int8)
     for name in _ARRAYS[1:]:  # smoothed times and factors: finite, and not absurd
-        a = arrays[name]
-        if a.dtype.kind not in "fiu" or not (np.isfinite(a) & (np.abs(a) <= 1e9)).all():
+        if arrays[name].dtype.kind not in "fiu":
+            raise ValueError(f"the state's {name} must hold numbers")
+        a = arrays[name] = arrays[name].astype(np.float64)
+        if not (np.isfinite(a) & (np.abs(a) <= 1e9)).all():
             raise ValueError(f"the state's {name} must hold finite numbers up to 1e9")
-        arrays[name] = a.astype(np.float64)
     return SimState(
         iteration=int(meta["iteration"]),
         seed=int(meta["seed"]),
