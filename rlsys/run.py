@@ -109,7 +109,7 @@ class CommFormerSuiteConfig(Config):
     """PPO updates per run."""
     warmup_updates: int = config_field(3, ge=0)
     """Full-communication warm-up updates."""
-    seed: int = config_field(1, ge=0)
+    seed: int = config_field(1, ge=0, lt=2**32)
     """Root seed of every run."""
 
 
