@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from rlsys.commformer.graph import edges_per_receiver, gumbel_topk, straight_through, topk_graph
-from rlsys.config import Config, config_field, invalid
+from rlsys.config import Config, config_field, from_dict, invalid
 from rlsys.rl.distributions import MaskedCategorical
 
 GRAPH_MODES = ("learned", "full", "none", "random")
@@ -46,17 +46,17 @@ GRAPH_MODES = ("learned", "full", "none", "random")
 class CommFormerConfig(Config):
     """Size and graph options of a CommFormer policy (also stored in its checkpoints)."""
 
-    n_agents: int = config_field(5, ge=2)
+    n_agents: int = config_field(5, ge=2, le=1024)
     """agents in the team (the graph is N x N; heads are per agent)"""
-    obs_dim: int = config_field(29, ge=1)
+    obs_dim: int = config_field(29, ge=1, le=1_000_000)
     """length of one agent's observation vector"""
-    n_actions: int = config_field(5, ge=1)
+    n_actions: int = config_field(5, ge=1, le=100_000)
     """discrete actions per agent"""
-    width: int = config_field(64, ge=1)
+    width: int = config_field(64, ge=1, le=4096)
     """embedding width D (reference: 64)"""
-    blocks: int = config_field(1, ge=1)
+    blocks: int = config_field(1, ge=1, le=64)
     """encoder and decoder blocks (reference: 1)"""
-    heads: int = config_field(1, ge=1)
+    heads: int = config_field(1, ge=1, le=256)
     """attention heads (reference: 1)"""
     sparsity: float = config_field(0.4, gt=0, le=1)
     """share S of the other agents each agent listens to: k = max(int(N * S), 1)"""
@@ -386,10 +386,26 @@ class CommFormerPolicy(nn.Module):
             raise ValueError(f"{path}: not a checkpoint file ({type(exc).__name__})") from None
         meta = blob.get("meta") if isinstance(blob, dict) else None
         kwargs = meta.get("policy_kwargs") if isinstance(meta, dict) else None
-        if not isinstance(kwargs, dict) or "edge_logits" not in blob.get("model", {}):
+        state = blob.get("model") if isinstance(blob, dict) else None
+        if (
+            not isinstance(kwargs, dict)
+            or not isinstance(state, dict)
+            or "edge_logits" not in state
+        ):
             raise ValueError(f"{path}: not a CommFormer checkpoint")
-        policy = cls(**kwargs)
-        policy.load_state_dict(blob["model"])
+        # the sizes are checked (and capped) before anything is allocated
+        config = from_dict(CommFormerConfig, kwargs, source=f"{path}: policy_kwargs")
+        policy = cls(**asdict(config))
+        bad = [k for k, v in state.items() if not isinstance(v, Tensor)]
+        if bad:
+            raise ValueError(f"{path}: {bad[0]} is not a tensor")
+        try:
+            policy.load_state_dict(state)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[-1].strip()
+            raise ValueError(f"{path}: weights do not fit the stored config ({first})") from None
+        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+            raise ValueError(f"{path}: non-finite weights")
         policy.eval()
         return policy
 

@@ -187,3 +187,28 @@ def test_save_and_load_round_trip(tmp_path):
 def test_bad_configs_are_one_line_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         _policy(**kwargs)
+
+
+def test_tampered_checkpoints_are_one_line_errors_before_any_allocation(tmp_path):
+    good = _policy().save(tmp_path / "good.pt")
+    blob = torch.load(good, weights_only=True)
+    cases = {
+        "huge": {
+            **blob,
+            "meta": {"policy_kwargs": {**blob["meta"]["policy_kwargs"], "width": 10**9}},
+        },
+        "unknown": {
+            **blob,
+            "meta": {"policy_kwargs": {**blob["meta"]["policy_kwargs"], "colour": 1}},
+        },
+        "misshapen": {**blob, "model": {**blob["model"], "start": torch.zeros(3)}},
+        "nan": {**blob, "model": {**blob["model"], "start": torch.full((64,), float("nan"))}},
+        "not_tensor": {**blob, "model": {**blob["model"], "start": [1, 2]}},
+    }
+    for name, content in cases.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save(content, path)
+        with pytest.raises(ValueError) as info:
+            CommFormerPolicy.load(path)
+        message = str(info.value)
+        assert "\n" not in message and str(path) in message, name
