@@ -298,7 +298,7 @@ class PPOLearner:
                     # computed during the evaluate call above
                     extra = aux_loss()
                     loss = loss + extra
-                    stats["aux_loss"] = float(extra)
+                    stats["aux_loss"] = float(torch.as_tensor(extra).detach())
                 for opt in self.optimizers.values():
                     opt.zero_grad()
                 loss.backward()
