@@ -103,6 +103,14 @@ def plot(results: list[dict], path: Path, title: str, key: int) -> None:
     plt.close(fig)
 
 
+def results_max_steps(args) -> int:
+    """The episode limit the runs used (the EnvConfig default when not given)."""
+    from rlsys.commformer.train import EnvConfig
+
+    env = EnvConfig(name=args.env, dim=args.dim, agents=args.agents, max_steps=args.max_steps)
+    return int(env.max_steps)
+
+
 def _size(args) -> str:
     return "" if args.env == "simple_spread" else f"-{args.dim}x{args.dim}"
 
@@ -158,7 +166,7 @@ def main() -> None:
     lines = [
         f"# CommFormer graphs: {args.env}{_size(args)}, {args.agents} agents",
         "",
-        f"Vision {args.vision}, max {args.max_steps} steps, S = {args.sparsity:g}, "
+        f"Vision {args.vision}, max {results_max_steps(args)} steps, S = {args.sparsity:g}, "
         f"{args.updates} PPO updates per run ({args.warmup} warm-up), seeds {args.seeds}; "
         "100 deterministic evaluation episodes per run; mean +- 95% CI over seeds.",
         "",
