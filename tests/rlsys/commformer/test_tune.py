@@ -55,21 +55,35 @@ def test_search_space_values_reach_the_config():
         build_config({"base": BASE, "sparsity": 2.0})
 
 
+class _Results(tune.Callback):
+    """Every reported result per trial (Tune's own CSV/JSON loggers may be switched off
+    process-wide by the calibration tuner, so metrics_dataframe is not used)."""
+
+    def __init__(self):
+        self.by_trial = {}
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.by_trial.setdefault(trial.trial_id, []).append(result)
+
+
 @pytest.mark.slow
 def test_trials_report_every_update_and_checkpoint(ray_local, tmp_path):
     space = {"base": BASE, "updates": 2, **tune_domains()}
+    seen = _Results()
     tuner = tune.Tuner(
         tune.with_resources(commformer_trainable, trial_resources(space, learner_cpus=0.25)),
         param_space=space,
         tune_config=tune.TuneConfig(num_samples=2, metric=METRIC, mode="max"),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), name="cf"),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="cf", callbacks=[seen]),
     )
     results = tuner.fit()
     assert len(results) == 2 and not results.errors
+    assert len(seen.by_trial) == 2
+    for history in seen.by_trial.values():
+        assert [r["update"] for r in history] == [1, 2]
+        assert {"train_success_rate", "episodic_return"} <= set(history[0])
+        assert "success_rate" in history[1]  # the evaluation of update 2 (eval_every 2)
     for result in results:
-        history = result.metrics_dataframe
-        assert list(history["update"]) == [1, 2]
-        assert {"train_success_rate", "episodic_return", "success_rate"} <= set(history.columns)
         with result.checkpoint.as_directory() as d:
             state = torch.load(f"{d}/latest.pt", weights_only=True)
         assert state["update"] == 2
