@@ -71,7 +71,9 @@ def test_validate_command_on_generated_schedule_files(content, name_instance):
             assert_one_line_error(code, err)
             return
         schedule = json.loads(path.read_text())
-        found = violations(schedule, load_instance("ft06" if name_instance else schedule["instance"]))
+        found = violations(
+            schedule, load_instance("ft06" if name_instance else schedule["instance"])
+        )
         if code == 0:
             assert found == [] and "valid, makespan" in out
         else:
