@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from rlsys.commformer.graph import edges_per_receiver, gumbel_topk, straight_through, topk_graph
 from rlsys.config import Config, config_field, from_dict, invalid
 from rlsys.rl.distributions import MaskedCategorical
+from rlsys.rl.policy import read_policy_file, save_policy_file
 
 GRAPH_MODES = ("learned", "full", "none", "random")
 
@@ -368,44 +369,24 @@ class CommFormerPolicy(nn.Module):
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path, metadata: dict | None = None) -> Path:
         """{"model": state_dict, "meta": {"policy_kwargs": config, ...}}."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"policy_kwargs": asdict(self.config), **(metadata or {})}
-        torch.save({"model": self.state_dict(), "meta": meta}, path)
-        return path
+        return save_policy_file(path, self, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> CommFormerPolicy:
         """Rebuild from ``save``'s file or the trainer's final.pt (weights only)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"{path}: no such checkpoint")
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # not a torch file, or not weights-only
-            raise ValueError(f"{path}: not a checkpoint file ({type(exc).__name__})") from None
-        meta = blob.get("meta") if isinstance(blob, dict) else None
-        kwargs = meta.get("policy_kwargs") if isinstance(meta, dict) else None
-        state = blob.get("model") if isinstance(blob, dict) else None
-        if (
-            not isinstance(kwargs, dict)
-            or not isinstance(state, dict)
-            or "edge_logits" not in state
-        ):
+        state, meta = read_policy_file(path, "checkpoint file")
+        kwargs = meta.get("policy_kwargs")
+        if not isinstance(kwargs, dict) or "edge_logits" not in state:
             raise ValueError(f"{path}: not a CommFormer checkpoint")
         # the sizes are checked (and capped) before anything is allocated
         config = from_dict(CommFormerConfig, kwargs, source=f"{path}: policy_kwargs")
         policy = cls(**asdict(config))
-        bad = [k for k, v in state.items() if not isinstance(v, Tensor)]
-        if bad:
-            raise ValueError(f"{path}: {bad[0]} is not a tensor")
         try:
             policy.load_state_dict(state)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[-1].strip()
             raise ValueError(f"{path}: weights do not fit the stored config ({first})") from None
-        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-            raise ValueError(f"{path}: non-finite weights")
         policy.eval()
         return policy
 

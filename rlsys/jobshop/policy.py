@@ -34,6 +34,7 @@ from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES
 from rlsys.config import Config, config_field
 from rlsys.jobshop.nn import TypedGINConv
 from rlsys.rl.distributions import MaskedCategorical
+from rlsys.rl.policy import read_policy_file, save_policy_file
 
 IN_FEATURES = len(OP_FEATURES) + len(MACHINE_FEATURES)
 PRED, SUCC = 0, 1
@@ -163,32 +164,16 @@ class JobShopGNNPolicy(nn.Module):
     # -------------------------------------------------------------- files
     def save(self, path: str | Path, metadata: dict | None = None) -> Path:
         """The same layout as the trainer's final.pt: {"model": state_dict, "meta": ...}."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"policy_kwargs": asdict(self.config), **(metadata or {})}
-        torch.save({"model": self.state_dict(), "meta": meta}, path)
-        return path
+        return save_policy_file(path, self, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> JobShopGNNPolicy:
         """Rebuild a policy from a file with its weights: ``save``'s, the trainer's final.pt
         or a training checkpoint (the network's size is read off the weights)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"{path}: no such policy file")
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # not a torch file, or not weights-only
-            raise ValueError(f"{path}: not a policy file ({type(exc).__name__})") from None
-        state = blob.get("model") if isinstance(blob, dict) else None
-        if (
-            not isinstance(state, dict)
-            or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items())
-            or getattr(state.get("encoder.0.weight"), "ndim", 0) != 2
-        ):
+        state, _ = read_policy_file(path)
+        if getattr(state.get("encoder.0.weight"), "ndim", 0) != 2:
             raise ValueError(f"{path}: not a job-shop GNN policy file")
-        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-            raise ValueError(f"{path}: the policy's weights are not all finite")
         hidden = int(state["encoder.0.weight"].shape[0])
         layers = len({key.split(".")[1] for key in state if key.startswith("convs.")})
         try:

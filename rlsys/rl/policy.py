@@ -25,6 +25,7 @@ ragged action sets to the widest row and mark the padding illegal in ``mask``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -110,6 +111,39 @@ class MaskedActorCritic(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dist, values = self.distribution(obs)
         return dist.log_prob(actions), dist.entropy(), values
+
+
+def save_policy_file(path: str | Path, policy: nn.Module, meta: dict) -> Path:
+    """The trainer's final.pt layout, ``{"model": state_dict, "meta": meta}``, loadable with
+    ``weights_only=True``; ``meta["policy_kwargs"]`` rebuilds the network."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": policy.state_dict(), "meta": meta}, path)
+    return path
+
+
+def read_policy_file(path: str | Path, what: str = "policy file") -> tuple[dict, dict]:
+    """(state_dict, meta) of a weights file a user hands in, weights only (no pickle).
+
+    One-line ``ValueError``s: a missing file, not a torch weights file, no ``model``
+    mapping of name -> tensor, non-finite weights. ``what`` names the file in messages.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such {what}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, or not weights-only
+        raise ValueError(f"{path}: not a {what} ({type(exc).__name__})") from None
+    state = blob.get("model") if isinstance(blob, dict) else None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError(f"{path}: not a {what} (no mapping of weights)")
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise ValueError(f"{path}: the policy's weights are not all finite")
+    meta = blob.get("meta")
+    return state, meta if isinstance(meta, dict) else {}
 
 
 def _layer_init(layer: nn.Linear, std: float = float(np.sqrt(2)), bias: float = 0.0) -> nn.Linear:
