@@ -86,3 +86,22 @@ def load_run_config(cls, run_dir: Path | str):
     if not (run_dir / "config.yaml").exists():
         raise ValueError(f"{run_dir}: not a run directory (no config.yaml)")
     return load_config(cls, run_dir / "config.yaml")
+
+
+def run_config(cls, config_path: str | Path | None, resume: str | Path | None, runs_dir=None):
+    """The config of a training command and the run directory it continues.
+
+    ``resume`` given: that directory's resolved ``config.yaml`` and the directory; else the
+    ``config_path`` file (or the defaults) and None (the caller makes the run directory
+    once its flags are applied). Checks first that the directory can be written, so a bad
+    ``--resume``/``--runs-dir`` is a one-line error before any work.
+    """
+    from rlsys.paths import check_writable
+
+    if resume:
+        check_writable(resume, "--resume", directory=True)
+        return load_run_config(cls, resume), Path(resume)
+    check_writable(runs_dir or RUNS_ROOT, "--runs-dir", directory=True)
+    from rlsys.config import load_config
+
+    return load_config(cls, config_path), None

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from rlsys.paths import check_writable, resolve_path
+from rlsys.paths import resolve_path
 
 PRETRAINED = Path(__file__).parent / "pretrained" / "commformer_pp10x10_5.pt"
 
@@ -86,22 +86,12 @@ def _apply_flags(cfg, args) -> None:
 
 
 def cmd_train(args) -> int:
-    from rlsys.runtime import RUNS_ROOT
-
-    if args.resume:
-        check_writable(args.resume, "--resume", directory=True)
-    else:
-        check_writable(args.runs_dir or RUNS_ROOT, "--runs-dir", directory=True)
     from rlsys.commformer.report import write_report
     from rlsys.commformer.train import CommFormerTrainConfig, train
-    from rlsys.config import load_config
-    from rlsys.runtime import init_ray, load_run_config, make_run_dir
+    from rlsys.runtime import init_ray, make_run_dir, run_config
 
-    if args.resume:
-        run_dir = Path(args.resume)
-        cfg = load_run_config(CommFormerTrainConfig, run_dir)
-    else:
-        cfg = load_config(CommFormerTrainConfig, args.config)
+    cfg, run_dir = run_config(CommFormerTrainConfig, args.config, args.resume, args.runs_dir)
+    if run_dir is None:
         _apply_flags(cfg, args)
         run_dir = make_run_dir("commformer", cfg, root=args.runs_dir)
     print(f"run directory: {run_dir}")

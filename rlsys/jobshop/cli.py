@@ -165,20 +165,10 @@ def cmd_eval(args) -> int:
 def cmd_train(args) -> int:
     import dataclasses
 
-    from rlsys.runtime import RUNS_ROOT, init_ray, load_run_config, make_run_dir
-
-    if args.resume:
-        check_writable(args.resume, "--resume", directory=True)
-    else:
-        check_writable(args.runs_dir or RUNS_ROOT, "--runs-dir", directory=True)
-    from rlsys.config import load_config
     from rlsys.jobshop.train import JobshopTrainConfig, train
+    from rlsys.runtime import init_ray, make_run_dir, run_config
 
-    if args.resume:
-        run_dir = Path(args.resume)
-        cfg = load_run_config(JobshopTrainConfig, run_dir)
-    else:
-        cfg = load_config(JobshopTrainConfig, args.config)
+    cfg, run_dir = run_config(JobshopTrainConfig, args.config, args.resume, args.runs_dir)
     if args.actors is not None:
         if args.actors < 1:
             raise ValueError("--actors must be at least 1")
