@@ -90,8 +90,9 @@ def _update_child(n: int, graph: str, sparsity: float, steps: int) -> None:
     actions, logp, values, extras = policy.act(obs, generator=torch.Generator().manual_seed(0))
     adv = rng.standard_normal(actions.shape).astype(np.float32)
     batch = SimpleNamespace(
-        obs=obs, actions=actions, logp=logp, values=values, advantages=adv,
-        returns=values + adv, policy_extras=extras,
+        obs=obs, actions=actions, logp=logp, values=values, rewards=adv,
+        terminated=np.zeros(steps, dtype=bool), episode_lengths=np.array([steps]),
+        bootstrap_values=np.zeros((1, n), dtype=np.float32), policy_extras=extras,
     )  # fmt: skip
     cfg = PPOConfig(update_epochs=10, minibatch_size=steps // 2, vloss_type="huber")
     learner = BilevelLearner(policy, cfg, BilevelConfig(warmup_updates=0), 100)

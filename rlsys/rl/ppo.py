@@ -92,6 +92,33 @@ def compute_gae(rewards, values, dones, last_value, gamma: float, lam: float):
     return advantages, advantages + values
 
 
+def batch_advantages(batch: Any, gamma: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """GAE of every episode of a ``RolloutBatch`` (per agent for a team): (advantages,
+    returns), float32, shaped like ``batch.rewards`` ([S] or [S, N]).
+
+    Episodes are the contiguous runs of ``batch.episode_lengths``; a terminated episode
+    bootstraps nothing, a truncated one its ``bootstrap_values`` entry.
+    """
+    rewards = np.asarray(batch.rewards, dtype=np.float64)
+    values = np.asarray(batch.values, dtype=np.float64)
+    advantages = np.zeros_like(rewards)
+    start = 0
+    for e, length in enumerate(np.asarray(batch.episode_lengths).tolist()):
+        sl = slice(start, start + length)
+        dones = np.zeros(rewards[sl].shape)
+        dones[-1] = bool(batch.terminated[start + length - 1])
+        advantages[sl], _ = compute_gae(
+            rewards[sl],
+            values[sl],
+            dones,
+            np.asarray(batch.bootstrap_values[e], dtype=np.float64),
+            gamma,
+            lam,
+        )
+        start += length
+    return advantages.astype(np.float32), (advantages + values).astype(np.float32)
+
+
 def ppo_loss(
     new_logp: torch.Tensor,
     old_logp: torch.Tensor,
@@ -237,9 +264,10 @@ class PPOLearner:
     def update(self, batch: Any, progress_fraction: float = 0.0) -> dict[str, float]:
         """One PPO update on ``batch``; returns mean stats over the minibatches.
 
-        batch: anything with ``obs`` (list of S raw observations), numpy/torch arrays
-            [S] or [S, N] ``actions``, ``logp``, ``values``, ``advantages``, ``returns``
-            and optionally ``policy_extras`` (dict of [S, ...] arrays): a ``RolloutBatch``.
+        batch: a ``RolloutBatch`` of complete episodes (``obs``, [S] or [S, N]
+            ``actions``, ``logp``, ``values``, ``rewards``, ``terminated``, per-episode
+            ``episode_lengths`` and ``bootstrap_values``, optionally ``policy_extras``);
+            GAE is computed here (``batch_advantages``) with this config's gamma/lambda.
         progress_fraction: share of training done before this update, in [0, 1); each
             group's learning rate is ``learning_rate * (1 - progress_fraction)`` when
             anneal_lr.
@@ -255,11 +283,13 @@ class PPOLearner:
         def tensor(x: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
             return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
-        actions = tensor(batch.actions, torch.long)
+        adv, ret = batch_advantages(batch, cfg.gamma, cfg.gae_lambda)
+        discrete = np.asarray(batch.actions).dtype.kind in "iu"
+        actions = tensor(batch.actions, torch.long if discrete else torch.float32)
         old_logp = tensor(batch.logp, torch.float32)
         old_values = tensor(batch.values, torch.float32)
-        advantages = tensor(batch.advantages, torch.float32)
-        returns = tensor(batch.returns, torch.float32)
+        advantages = tensor(adv, torch.float32)
+        returns = tensor(ret, torch.float32)
         extras = {k: tensor(v) for k, v in (getattr(batch, "policy_extras", None) or {}).items()}
         n = len(actions)
         n_minibatches = max(1, math.ceil(n / cfg.minibatch_size))

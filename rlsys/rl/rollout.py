@@ -3,8 +3,13 @@
 One worker for every workload: a gymnasium ``Env`` (one agent: per-step arrays [S]) or a
 PettingZoo ``ParallelEnv`` (a team: per-step arrays [S, N], agents in
 ``env.possible_agents`` order, through ``TeamEnv``). A team's agents must end their
-episode together (the predator-prey envs and mpe2's envs do); GAE then runs per agent
-(``compute_gae`` on [T, N]).
+episode together (the predator-prey envs and mpe2's envs do).
+
+A batch is plain transitions (obs, action, reward, next obs, terminated, truncated) plus
+what the sampling policy said (log-probabilities, values, extras), for discrete (int64)
+and continuous (float32) actions. Learners turn it into what they need: PPO computes
+GAE per agent (``rlsys.rl.ppo.batch_advantages``), SAC fills its replay buffer
+(``RolloutBatch.next_observations``).
 
 ``RolloutWorker`` is a plain class; the trainer wraps it with
 ``ray.remote(max_restarts=-1, max_task_retries=-1)``. A restart re-runs ``__init__``,
@@ -28,8 +33,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlsys.rl.ppo import compute_gae
-
 
 @dataclass
 class RolloutBatch:
@@ -42,17 +45,22 @@ class RolloutBatch:
     """S raw observations, each the one the action was taken from (a team env's: the
     joint observation, [N, ...] stacked over agents)"""
     actions: np.ndarray
-    """[S] int64 ([S, N] for a team)"""
+    """[S] int64 ([S, N] for a team); continuous actions [S, A] (or [S, N, A]) float32"""
     logp: np.ndarray
     """[S] float32 ([S, N]), log-probability of the action under the sampling policy"""
     values: np.ndarray
     """[S] float32 ([S, N]), the sampling policy's value estimates"""
     rewards: np.ndarray
     """[S] float32 ([S, N])"""
-    advantages: np.ndarray
-    """[S] float32 ([S, N]), GAE within each episode (per agent)"""
-    returns: np.ndarray
-    """[S] float32 ([S, N]), advantages + values (the value targets)"""
+    terminated: np.ndarray
+    """[S] bool: the episode terminated after this step (nothing to bootstrap)"""
+    truncated: np.ndarray
+    """[S] bool: the episode was cut off after this step (time limit)"""
+    final_obs: list
+    """E observations after each episode's last step (the last step's next_obs)"""
+    bootstrap_values: np.ndarray
+    """[E] float32 ([E, N]): the sampling policy's value of ``final_obs`` for a truncated
+    episode, 0 for a terminated one"""
     episode_returns: np.ndarray
     """[E] float64, undiscounted sum of rewards (a team: the mean over its agents)"""
     episode_lengths: np.ndarray
@@ -87,8 +95,10 @@ class RolloutBatch:
             logp=cat("logp"),
             values=cat("values"),
             rewards=cat("rewards"),
-            advantages=cat("advantages"),
-            returns=cat("returns"),
+            terminated=cat("terminated"),
+            truncated=cat("truncated"),
+            final_obs=[o for b in batches for o in b.final_obs],
+            bootstrap_values=cat("bootstrap_values"),
             episode_returns=cat("episode_returns"),
             episode_lengths=cat("episode_lengths"),
             episode_infos=[i for b in batches for i in b.episode_infos],
@@ -103,6 +113,17 @@ class RolloutBatch:
                 for k in batches[0].policy_extras
             },
         )
+
+    def next_observations(self) -> list:
+        """S observations after each step: the next step's obs within an episode, the
+        episode's ``final_obs`` after its last step."""
+        out: list = []
+        start = 0
+        for e, length in enumerate(self.episode_lengths.tolist()):
+            out.extend(self.obs[start + 1 : start + length])
+            out.append(self.final_obs[e])
+            start += length
+        return out
 
 
 def request_seeds(
@@ -231,8 +252,6 @@ class RolloutWorker:
         worker_index: int,
         root_seed: int,
         envs_per_worker: int,
-        gamma: float = 0.99,
-        gae_lambda: float = 0.95,
     ) -> None:
         # One thread per actor: N actors on N cores beat N actors fighting over N*N threads.
         torch.set_num_threads(1)
@@ -242,7 +261,6 @@ class RolloutWorker:
         self.worker_index = worker_index
         self.root_seed = root_seed
         self.envs_per_worker = envs_per_worker
-        self.gamma, self.gae_lambda = gamma, gae_lambda
         self.instance = uuid.uuid4().hex
         self._team_envs: dict[int, tuple[Any, TeamEnv]] = {}
 
@@ -262,7 +280,7 @@ class RolloutWorker:
     def sample(
         self, weights: dict[str, torch.Tensor], version: int, request_index: int, episodes: int
     ) -> RolloutBatch:
-        """Run ``episodes`` complete episodes with ``weights`` and return them with GAE."""
+        """Run ``episodes`` complete episodes with ``weights`` and return their steps."""
         start = time.perf_counter()
         self.policy.load_state_dict(weights)
         torch_seed, seeds = request_seeds(
@@ -277,7 +295,8 @@ class RolloutWorker:
         for s in range(len(slots)):
             slots[s] = self._start_episode(s, seeds[next_episode])
             next_episode += 1
-        finished: list[tuple[_Episode, dict, bool, Any]] = []
+        # (episode, final info, terminated, final obs, bootstrap value)
+        finished: list[tuple[_Episode, dict, bool, Any, Any]] = []
 
         while any(ep is not None for ep in slots):
             live = [s for s, ep in enumerate(slots) if ep is not None]
@@ -287,7 +306,8 @@ class RolloutWorker:
             truncated_at: list[tuple[_Episode, dict, Any]] = []
             for j, s in enumerate(live):
                 ep = slots[s]
-                # a team env takes the [N] row; a gymnasium env one int
+                # a team env takes the [N] row, a continuous env its [A] row; a discrete
+                # gymnasium env one int
                 action = actions[j] if actions.ndim > 1 else int(actions[j])
                 next_obs, reward, terminated, truncated, info = ep.env.step(action)
                 if next_obs is None:  # a finished team env: no observations left
@@ -300,7 +320,7 @@ class RolloutWorker:
                 ep.extras.append({k: v[j] for k, v in extras.items()})
                 ep.obs = next_obs
                 if terminated:
-                    finished.append((ep, info, True, 0.0))
+                    finished.append((ep, info, True, next_obs, np.zeros_like(values[j])))
                 elif truncated:
                     truncated_at.append((ep, info, next_obs))
                 if terminated or truncated:
@@ -314,40 +334,30 @@ class RolloutWorker:
                 _, _, last_values, _ = self.policy.act(
                     [o for _, _, o in truncated_at], deterministic=True
                 )
-                for (ep, info, _), v in zip(truncated_at, last_values, strict=True):
-                    finished.append((ep, info, False, v))
+                for (ep, info, o), v in zip(truncated_at, last_values, strict=True):
+                    finished.append((ep, info, False, o, v))
 
         return self._to_batch(finished, version, request_index, time.perf_counter() - start)
 
     def _to_batch(
         self,
-        finished: list[tuple[_Episode, dict, bool, Any]],
+        finished: list[tuple[_Episode, dict, bool, Any, Any]],
         version: int,
         request_index: int,
         wall_time: float,
     ) -> RolloutBatch:
-        advantages, returns = [], []
-        for ep, _, terminated, last_value in finished:
-            rewards = np.asarray(ep.rewards, dtype=np.float64)  # [T] or [T, N]
-            dones = np.zeros(rewards.shape)
-            dones[-1] = terminated
-            adv, ret = compute_gae(
-                rewards,
-                np.asarray(ep.values, dtype=np.float64),
-                dones,
-                np.asarray(last_value, dtype=np.float64),
-                self.gamma,
-                self.gae_lambda,
-            )
-            advantages.append(adv)
-            returns.append(ret)
-
         def per_step(name: str, dtype: Any) -> np.ndarray:
             return np.concatenate(
                 [np.asarray(getattr(ep, name), dtype=dtype) for ep, *_ in finished]
             )
 
         lengths = np.array([len(ep.rewards) for ep, *_ in finished], dtype=np.int64)
+        ends = np.cumsum(lengths) - 1
+        terminated = np.zeros(int(lengths.sum()), dtype=bool)
+        truncated = np.zeros(int(lengths.sum()), dtype=bool)
+        for end, (_, _, term, *_) in zip(ends, finished, strict=True):
+            (terminated if term else truncated)[end] = True
+        continuous = np.asarray(finished[0][0].actions[0]).dtype.kind == "f" if finished else False
         extra_keys = finished[0][0].extras[0].keys() if finished else ()
         policy_extras = {
             k: np.stack([x[k] for ep, *_ in finished for x in ep.extras]) for k in extra_keys
@@ -356,12 +366,14 @@ class RolloutWorker:
         episode_returns = [float(np.mean(np.sum(ep.rewards, axis=0))) for ep, *_ in finished]
         return RolloutBatch(
             obs=[o for ep, *_ in finished for o in ep.observations],
-            actions=per_step("actions", np.int64),
+            actions=per_step("actions", np.float32 if continuous else np.int64),
             logp=per_step("logp", np.float32),
             values=per_step("values", np.float32),
             rewards=per_step("rewards", np.float32),
-            advantages=np.concatenate(advantages).astype(np.float32),
-            returns=np.concatenate(returns).astype(np.float32),
+            terminated=terminated,
+            truncated=truncated,
+            final_obs=[final for _, _, _, final, _ in finished],
+            bootstrap_values=np.array([v for *_, v in finished], dtype=np.float32),
             episode_returns=np.array(episode_returns, dtype=np.float64),
             episode_lengths=lengths,
             episode_infos=[info for _, info, *_ in finished],

@@ -2,7 +2,8 @@
 
 Read ``Trainer.train`` top to bottom: broadcast weights -> collect batches from the
 workers (``_collect_sync`` / ``_collect_async``) -> ``learner.update`` -> evaluate,
-log, checkpoint. GAE happens on the workers (``rollout.py``), the loss in ``ppo.py``.
+log, checkpoint. Workers return transitions (``rollout.py``); GAE and the loss are the
+PPO learner's (``ppo.py``), the replay buffer the SAC learner's (``sac.py``).
 The learner is any ``rlsys.rl.ppo.Learner`` (``learner_fn(policy)``; PPO by default), so
 every workload (job shop, CommFormer's bilevel PPO) runs this one loop.
 
@@ -33,6 +34,7 @@ from tqdm import tqdm
 from rlsys.config import Config, config_field, from_dict
 from rlsys.rl.ppo import Learner, PPOConfig, PPOLearner
 from rlsys.rl.rollout import RolloutBatch, RolloutWorker
+from rlsys.rl.sac import SACConfig, SACLearner
 from rlsys.runtime import derive_seeds, init_ray
 
 # A request that fails this many times in a row (its worker keeps dying) stops training.
@@ -65,20 +67,26 @@ class RolloutConfig(Config):
 
 @dataclass
 class TrainConfig(Config):
-    """A PPO run: loop lengths, logging cadence, PPO and rollout settings."""
+    """A training run: loop lengths, logging cadence, the learner's and rollout settings."""
 
     seed: int = config_field(0, ge=0, lt=2**32)
     """root seed; workers, episodes and the learner derive theirs from it"""
     total_updates: int = config_field(100, ge=1)
-    """PPO updates in the run (the learning rate anneals over these)"""
+    """learner updates in the run, one per collected batch (PPO's learning rate anneals
+    over these)"""
     checkpoint_every: int = config_field(10, ge=0)
     """write checkpoints/ckpt_<update>.pt every this many updates (0: only at the end)"""
     eval_every: int = config_field(0, ge=0)
     """call evaluate_fn every this many updates and at the end (0: never)"""
     log_every: int = config_field(1, ge=1)
     """write TensorBoard scalars every this many updates (metrics.jsonl gets every one)"""
+    algorithm: Literal["ppo", "sac"] = "ppo"
+    """the default learner: 'ppo' (discrete actions, ``ppo``) or 'sac' (continuous
+    actions, ``sac``; the policy is a ``SquashedGaussianActor``)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO hyperparameters"""
+    sac: SACConfig = field(default_factory=SACConfig)
+    """SAC hyperparameters"""
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     """rollout actors"""
 
@@ -127,7 +135,7 @@ def load_policy(path: str | Path, policy_cls: Callable[..., nn.Module]) -> nn.Mo
 
 
 class Trainer:
-    """PPO over ``cfg.rollout.num_workers`` Ray rollout actors.
+    """PPO or SAC over ``cfg.rollout.num_workers`` Ray rollout actors.
 
     env_fn(episode_seed) -> gymnasium.Env and policy_fn() -> ActorCritic are shipped to
     the workers (module-level callables, ``functools.partial`` or small classes);
@@ -135,7 +143,8 @@ class Trainer:
     floats runs on the driver every ``eval_every`` updates. policy_kwargs (plain data) is
     stored in final.pt so ``load_policy`` can rebuild the network from the file alone.
     learner_fn(policy, cfg, seed) -> Learner builds the learner (default: ``PPOLearner``
-    with ``cfg.ppo``); the learner's state is part of every checkpoint.
+    with ``cfg.ppo``, or ``SACLearner`` with ``cfg.sac`` when cfg.algorithm is 'sac');
+    the learner's state is part of every checkpoint.
     device: where the learner's copy of the policy lives ("auto": CUDA when present);
     rollout workers always act on CPU copies.
     final_meta: more plain data for final.pt's ``meta`` (e.g. the env it was trained on).
@@ -174,8 +183,10 @@ class Trainer:
         self.device = resolve_device(device)
         self.policy = policy_fn().to(self.device)
         learner_seed = derive_seeds(cfg.seed, 1)[0]
-        if learner_fn is None:
-            self.learner: Learner = PPOLearner(self.policy, cfg.ppo, seed=learner_seed)
+        if learner_fn is None and cfg.algorithm == "sac":
+            self.learner: Learner = SACLearner(self.policy, cfg.sac, seed=learner_seed)
+        elif learner_fn is None:
+            self.learner = PPOLearner(self.policy, cfg.ppo, seed=learner_seed)
         else:
             self.learner = learner_fn(self.policy, cfg, learner_seed)
 
@@ -309,8 +320,6 @@ class Trainer:
                 i,
                 self.cfg.seed,
                 r.envs_per_worker,
-                self.cfg.ppo.gamma,
-                self.cfg.ppo.gae_lambda,
             )
             for i in range(r.num_workers)
         ]

@@ -21,8 +21,10 @@ def _batch(policy, steps=40, seed=0):
         actions=actions,
         logp=logp,
         values=values,
-        advantages=adv,
-        returns=values + adv,
+        rewards=adv,
+        terminated=np.zeros(steps, dtype=bool),
+        episode_lengths=np.array([steps]),
+        bootstrap_values=np.zeros((1, *actions.shape[1:]), dtype=np.float32),
         policy_extras=extras,
     )
 

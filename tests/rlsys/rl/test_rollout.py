@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rlsys.rl.policy import MaskedActorCritic, MLPPolicy
-from rlsys.rl.ppo import compute_gae
+from rlsys.rl.ppo import batch_advantages, compute_gae
 from rlsys.rl.rollout import GymEnvFn, RolloutBatch, RolloutWorker
 
 CARTPOLE = GymEnvFn("CartPole-v1")
@@ -26,7 +26,7 @@ def test_same_request_same_batch_even_on_a_new_worker():
     assert restarted.instance != w.instance
     for other in (again, b):
         assert other.episode_seeds == a.episode_seeds
-        for key in ("actions", "logp", "rewards", "advantages", "returns"):
+        for key in ("actions", "logp", "rewards", "terminated", "bootstrap_values"):
             np.testing.assert_array_equal(getattr(other, key), getattr(a, key))
     c = w.sample(_weights(), version=0, request_index=6, episodes=5)
     d = RolloutWorker(CARTPOLE, MLP, 2, 7, 3).sample(_weights(), 0, 5, 5)
@@ -88,8 +88,9 @@ class _ValueIsTime(MaskedActorCritic):
 
 def test_env_fn_per_episode_and_truncation_bootstrap():
     _CountingEnv.calls.clear()
-    w = RolloutWorker(_counting_env_fn, _ValueIsTime, 0, 0, envs_per_worker=2, gamma=0.9)
+    w = RolloutWorker(_counting_env_fn, _ValueIsTime, 0, 0, envs_per_worker=2)
     batch = w.sample(_ValueIsTime().state_dict(), 0, 0, episodes=8)
+    advantages, returns = batch_advantages(batch, 0.9, 0.95)
     assert sorted(_CountingEnv.calls) == sorted(batch.episode_seeds)
     assert len(_CountingEnv.calls) == 8
     start = 0
@@ -107,8 +108,13 @@ def test_env_fn_per_episode_and_truncation_bootstrap():
         else:  # truncated after 4: bootstrapped with V(final obs) = 4
             assert length == 4
             expected, _ = compute_gae(np.ones(4), values, [0, 0, 0, 0], 4.0, 0.9, 0.95)
-        np.testing.assert_allclose(batch.advantages[sl], expected, rtol=1e-6)
-        np.testing.assert_allclose(batch.returns[sl], expected + values, rtol=1e-6)
+        np.testing.assert_allclose(advantages[sl], expected, rtol=1e-6)
+        np.testing.assert_allclose(returns[sl], expected + values, rtol=1e-6)
+        # transitions: next obs within the episode, final obs (t = length) at its end
+        next_obs = batch.next_observations()[sl]
+        np.testing.assert_array_equal([o[0] for o in next_obs], np.arange(1, length + 1))
+        assert batch.terminated[sl].tolist() == [False] * (length - 1) + [seed % 2 == 0]
+        assert batch.truncated[sl].tolist() == [False] * (length - 1) + [seed % 2 == 1]
     assert {s % 2 for s in batch.episode_seeds} == {0, 1}
 
 
@@ -147,12 +153,15 @@ def _pp_env_fn(seed, dim=5, n_agents=3):
 
 
 def test_team_env_batches_are_per_agent_with_gae_per_agent():
-    w = RolloutWorker(_pp_env_fn, _TeamPolicy, 0, 3, envs_per_worker=2, gamma=0.9)
+    w = RolloutWorker(_pp_env_fn, _TeamPolicy, 0, 3, envs_per_worker=2)
     batch = w.sample(_TeamPolicy().state_dict(), 0, 0, episodes=4)
+    advantages, returns = batch_advantages(batch, 0.9, 0.95)
     s = batch.env_steps
     assert len(batch.obs) == s and batch.obs[0].shape == (3, 29)
-    for key in ("actions", "logp", "values", "rewards", "advantages", "returns"):
+    for key in ("actions", "logp", "values", "rewards"):
         assert getattr(batch, key).shape == (s, 3), key
+    assert advantages.shape == returns.shape == (s, 3)
+    assert batch.bootstrap_values.shape == (4, 3)
     start = 0
     for length, info in zip(batch.episode_lengths, batch.episode_infos, strict=True):
         sl = slice(start, start + length)
@@ -168,7 +177,7 @@ def test_team_env_batches_are_per_agent_with_gae_per_agent():
             adv, _ = compute_gae(
                 batch.rewards[sl, agent], batch.values[sl, agent], dones, 0.0, 0.9, 0.95
             )
-            np.testing.assert_allclose(batch.advantages[sl, agent], adv, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(advantages[sl, agent], adv, rtol=1e-5, atol=1e-6)
     # the team's episode return is the mean over agents of each agent's sum of rewards
     first = batch.episode_lengths[0]
     assert batch.episode_returns[0] == pytest.approx(batch.rewards[:first].sum(0).mean(), 1e-5)
@@ -191,7 +200,7 @@ def test_team_env_from_a_third_party_package_mpe2():
     policy = functools.partial(_TeamPolicy, obs_dim=18, n_agents=3)
     batch = RolloutWorker(env_fn, policy, 0, 0, 2).sample(policy().state_dict(), 0, 0, 2)
     assert batch.actions.shape == (14, 3) and list(batch.episode_lengths) == [7, 7]
-    assert np.isfinite(batch.advantages).all()
+    assert np.isfinite(batch_advantages(batch, 0.99, 0.95)[0]).all()
 
 
 class _EarlyLeaver:

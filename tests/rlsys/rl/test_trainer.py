@@ -169,7 +169,7 @@ def test_resume_gives_the_same_next_batch_and_update(ray_local, tmp_path):
 
     a, b = straight.last_batch, resumed.last_batch
     assert a.episode_seeds == b.episode_seeds
-    for key in ("actions", "rewards", "logp", "values", "advantages"):
+    for key in ("actions", "rewards", "logp", "values", "bootstrap_values"):
         np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
     for name, p in _params(straight).items():
         torch.testing.assert_close(resumed.policy.state_dict()[name], p, rtol=0, atol=1e-7)
