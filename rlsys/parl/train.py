@@ -1,0 +1,400 @@
+"""PARL and its PEBBLE-style baseline on continuous-control tasks, on the shared core.
+
+One loop for every method: the shared ``Trainer`` (Ray rollout actors, checkpoints,
+TensorBoard, resume) drives a ``PreferenceLearner``, which is SAC (``rlsys.rl.sac``)
+whose reward comes from a learned reward model, plus a feedback round every
+``feedback_every`` updates until the query budget is spent:
+
+1. candidates: pairs of length-L segments, ``reward.candidates`` per query asked.
+   parl draws them from the batch just collected (the current policy: the upper
+   objective's distribution is rho(theta*(nu))); pebble from every stored episode
+   (replayed data, as PEBBLE);
+2. the queries with the most ensemble disagreement (``reward.selection``) go to the
+   scripted teacher (``rlsys.parl.teachers``), which sees the true rewards;
+3. the ensemble is refitted by Bradley-Terry on all labels so far (T1); parl adds the
+   T2 surrogate (``rlsys.parl.hypergrad``: the query distribution moves with nu),
+   unless ``first_order``;
+4. the whole replay buffer is relabelled with the new reward model.
+
+Between rounds the lower level takes SAC steps (``sac.updates_per_step`` per env step,
+K = feedback_every updates' worth). ``oracle`` skips feedback and learns from the true
+reward (the upper bound). The logged ``charts/episodic_return`` is always the true
+return; ``losses/queries`` counts the labels used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlsys.config import Config, config_field, invalid
+from rlsys.parl.hypergrad import t2_surrogate, t2_weights
+from rlsys.parl.reward_model import (
+    RewardLearner,
+    RewardModelConfig,
+    preference_probability,
+    select_queries,
+)
+from rlsys.parl.teachers import Teacher, TeacherConfig
+from rlsys.rl.rollout import GymEnvFn
+from rlsys.rl.sac import SACConfig, SACLearner, SquashedGaussianActor
+from rlsys.rl.trainer import RolloutConfig, TrainConfig
+
+TASKS = {"pendulum": "Pendulum-v1", "reacher": "Reacher-v5"}
+"""task name -> gymnasium id (reacher needs the ``mujoco`` package)"""
+METHODS = ("parl", "pebble", "oracle")
+
+
+@dataclass
+class HypergradConfig(Config):
+    """A-PARL's T2 term (see ``rlsys.parl.hypergrad``)."""
+
+    first_order: bool = False
+    """drop T2 (reward learning on the on-policy queries only)"""
+    damping: float = config_field(0.1, gt=0)
+    """added to the Fisher matrix before the CG solve"""
+    cg_iterations: int = config_field(10, ge=1)
+    """conjugate-gradient iterations"""
+    coef: float = config_field(1.0, ge=0)
+    """weight of T2 against T1 (variance control; 1 = the hypergradient)"""
+    trust_ratio: float = config_field(1.0, gt=0)
+    """trust region: T2's gradient norm is scaled down to at most this multiple of T1's
+    (at the start of each fit)"""
+    rollout_steps: int = config_field(1000, ge=1)
+    """most recent on-policy steps the surrogate g(theta, nu) averages over"""
+
+
+def _train_defaults() -> TrainConfig:
+    return TrainConfig(
+        algorithm="sac",
+        total_updates=50,
+        checkpoint_every=5,
+        eval_every=5,
+        sac=SACConfig(learning_starts=1000),
+        rollout=RolloutConfig(num_workers=1, envs_per_worker=1, episodes_per_request=1),
+    )
+
+
+@dataclass
+class PARLConfig(Config):
+    """A PARL / PEBBLE / oracle run on a gymnasium continuous-control task."""
+
+    task: Literal["pendulum", "reacher"] = "pendulum"
+    """the task (gymnasium id in rlsys.parl.train.TASKS)"""
+    method: Literal["parl", "pebble", "oracle"] = "parl"
+    """parl (on-policy queries + T2), pebble (replayed queries, T1), oracle (true reward)"""
+    queries: int = config_field(200, ge=0)
+    """feedback budget: labels the teacher gives over the run"""
+    queries_per_feedback: int = config_field(20, ge=1)
+    """labels per feedback round"""
+    feedback_every: int = config_field(2, ge=1)
+    """updates (collected batches) between feedback rounds: the K lower-level steps"""
+    segment_length: int = config_field(25, ge=1)
+    """steps per segment shown to the teacher"""
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    """the scripted teacher"""
+    reward: RewardModelConfig = field(default_factory=RewardModelConfig)
+    """the reward ensemble"""
+    hypergradient: HypergradConfig = field(default_factory=HypergradConfig)
+    """parl's T2 term"""
+    hidden_sizes: list[int] = field(default_factory=lambda: [128, 128])
+    """the actor's hidden layers"""
+    eval_episodes: int = config_field(5, ge=1)
+    """deterministic episodes with the true reward per evaluation"""
+    device: str = "cpu"
+    """learner device: cpu, cuda or auto"""
+    train: TrainConfig = field(default_factory=_train_defaults)
+    """loop, SAC and rollout settings (train.algorithm must be 'sac')"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.train.algorithm != "sac":
+            raise invalid(self, f"train.algorithm must be 'sac', got {self.train.algorithm!r}")
+
+
+def env_spec(task: str) -> dict:
+    """obs_dim, act_dim, action bounds and episode length of a task (builds it once)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown PARL task {task!r}: one of {', '.join(TASKS)}")
+    try:
+        env = gym.make(TASKS[task])
+    except (ImportError, gym.error.DependencyNotInstalled) as exc:
+        raise ValueError(f"task {task!r} needs an optional package: {exc}") from None
+    spec = {
+        "obs_dim": int(np.prod(env.observation_space.shape)),
+        "act_dim": int(np.prod(env.action_space.shape)),
+        "action_low": env.action_space.low.astype(float).tolist(),
+        "action_high": env.action_space.high.astype(float).tolist(),
+        "episode_steps": int(env.spec.max_episode_steps),
+    }
+    env.close()
+    return spec
+
+
+def check_budget(cfg: PARLConfig, spec: dict) -> None:
+    """Queries must fit the sample budget (at most one label per env step collected), and
+    a segment must fit in an episode."""
+    r = cfg.train.rollout
+    steps = cfg.train.total_updates * r.num_workers * r.episodes_per_request * spec["episode_steps"]
+    if cfg.segment_length > spec["episode_steps"]:
+        raise ValueError(
+            f"segment length {cfg.segment_length} is longer than a {cfg.task} episode "
+            f"({spec['episode_steps']} steps)"
+        )
+    if cfg.method != "oracle" and cfg.queries > steps:
+        raise ValueError(
+            f"{cfg.queries} queries is more than the sample budget of {steps} env steps"
+        )
+
+
+class PreferenceLearner(SACLearner):
+    """SAC on a learned reward, with feedback rounds (see the module docstring)."""
+
+    def __init__(self, actor: SquashedGaussianActor, cfg: PARLConfig, seed: int = 0) -> None:
+        self.parl = cfg
+        self.oracle = cfg.method == "oracle"
+        self.rewards = RewardLearner(actor.obs_dim, actor.act_dim, cfg.reward, seed=seed + 1)
+        super().__init__(
+            actor, cfg.train.sac, seed, reward_fn=None if self.oracle else self.model_reward
+        )
+        self.teacher = Teacher(cfg.teacher, seed=seed + 2)
+        self.query_generator = torch.Generator().manual_seed(seed + 3)
+        self.queries_asked = 0
+        # whole episodes (obs [T, d], actions [T, A], true rewards [T]) for pebble's
+        # replayed candidates, at most a buffer's worth of steps
+        self.episodes: deque = deque()
+        self.last_feedback: dict[str, float] = {}
+
+    def model_reward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.rewards.model.reward(obs, actions)
+
+    # ---------------------------------------------------------------- the loop
+    def update(self, batch, progress_fraction: float = 0.0) -> dict[str, float]:
+        episodes = self._split(batch)
+        self.episodes.extend(episodes)
+        while sum(len(e[2]) for e in self.episodes) > self.cfg.buffer_size:
+            self.episodes.popleft()
+        stats: dict[str, float] = {}
+        due = self.updates % self.parl.feedback_every == 0
+        if not self.oracle and due and self.queries_asked < self.parl.queries:
+            self.last_feedback = self.feedback(episodes, batch)
+        stats.update(super().update(batch, progress_fraction))
+        stats.update(self.last_feedback)
+        stats["queries"] = float(self.queries_asked)
+        return stats
+
+    @staticmethod
+    def _split(batch) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        out, start = [], 0
+        obs = np.stack(batch.obs).astype(np.float32)
+        actions = np.asarray(batch.actions, dtype=np.float32).reshape(len(obs), -1)
+        for length in batch.episode_lengths.tolist():
+            sl = slice(start, start + length)
+            out.append((obs[sl], actions[sl], np.asarray(batch.rewards[sl], dtype=np.float64)))
+            start += length
+        return out
+
+    def _segments(self, episodes: list, n: int) -> tuple[np.ndarray, ...]:
+        """n random segments (obs [n, L, d], actions [n, L, A], true rewards [n, L])."""
+        length = self.parl.segment_length
+        usable = [e for e in episodes if len(e[2]) >= length]
+        pick = torch.randint(0, len(usable), (n,), generator=self.query_generator).tolist()
+        obs, act, rew = [], [], []
+        for i in pick:
+            o, a, r = usable[i]
+            s = int(torch.randint(0, len(r) - length + 1, (1,), generator=self.query_generator))
+            obs.append(o[s : s + length])
+            act.append(a[s : s + length])
+            rew.append(r[s : s + length])
+        return np.stack(obs), np.stack(act), np.stack(rew)
+
+    def feedback(self, fresh: list, batch) -> dict[str, float]:
+        """One feedback round: candidates, selection, labels, reward fit, relabel."""
+        cfg = self.parl
+        n = min(cfg.queries_per_feedback, cfg.queries - self.queries_asked)
+        source = fresh if cfg.method == "parl" else list(self.episodes)
+        candidates = n * cfg.reward.candidates
+        o0, a0, r0 = self._segments(source, candidates)
+        o1, a1, r1 = self._segments(source, candidates)
+        t = functools.partial(torch.as_tensor, dtype=torch.float32)
+        with torch.no_grad():
+            probs = preference_probability(self.rewards.model, t(o0), t(a0), t(o1), t(a1))
+        idx = select_queries(probs, n, cfg.reward.selection, self.query_generator).numpy()
+        labels = self.teacher.label(r0[idx], r1[idx])
+        self.rewards.data.add(o0[idx], a0[idx], o1[idx], a1[idx], labels)
+        self.queries_asked += n
+
+        extra_loss = None
+        stats: dict[str, float] = {}
+        hg = cfg.hypergradient
+        if cfg.method == "parl" and not hg.first_order and hg.coef > 0:
+            segments = (t(o0[idx]), t(a0[idx]), t(o1[idx]), t(a1[idx]))
+            extra_loss, stats = self._t2(batch, *segments, labels)
+        stats.update(self.rewards.fit(extra_loss))
+        self.relabel(self.model_reward)
+        return stats
+
+    def _t2(self, batch, o0, a0, o1, a1, labels) -> tuple:
+        """The T2 surrogate for this round's fit, from the newest on-policy steps."""
+        hg = self.parl.hypergradient
+        keep = ~np.isnan(labels)
+        if not keep.any():
+            return None, {}
+        y = torch.as_tensor(labels[keep], dtype=torch.float32)
+        with torch.no_grad():
+            diff = self.rewards.model.reward(o0[keep], a0[keep]).sum(
+                -1
+            ) - self.rewards.model.reward(o1[keep], a1[keep]).sum(-1)
+        utility = y * torch.nn.functional.logsigmoid(diff) + (1 - y) * (
+            torch.nn.functional.logsigmoid(-diff)
+        )
+        obs = torch.as_tensor(np.stack(batch.obs[-hg.rollout_steps :]), dtype=torch.float32)
+        actions = torch.as_tensor(
+            np.asarray(batch.actions[-hg.rollout_steps :]), dtype=torch.float32
+        ).reshape(len(obs), -1)
+        first = batch.env_steps - len(obs)
+        starts = np.concatenate([[0], np.cumsum(batch.episode_lengths)[:-1]]) - first
+        starts = sorted({0, *[int(s) for s in starts if 0 <= s < len(obs)]})
+        seg_obs = torch.stack([o0[keep], o1[keep]], 1)
+        seg_act = torch.stack([a0[keep], a1[keep]], 1)
+        device = self.actor.device
+        weights = t2_weights(
+            self.actor, obs.to(device), actions.to(device), starts, seg_obs.to(device),
+            seg_act.to(device), utility.to(device),
+            gamma=self.cfg.gamma, damping=hg.damping, cg_iterations=hg.cg_iterations,
+        )  # fmt: skip
+        # the reward model (CPU) scores the same steps
+        weights = dataclasses.replace(weights, c=weights.c.cpu(), obs=obs, actions=actions)
+        scale = hg.coef * self._trust_scale(weights)
+
+        def extra_loss(model) -> torch.Tensor:
+            # minimising -G: the T2 part enters with a minus sign
+            return -scale * t2_surrogate(model.reward, weights)
+
+        return extra_loss, {"cg_residual": weights.cg_residual, "t2_scale": scale}
+
+    def _trust_scale(self, weights) -> float:
+        """min(1, trust_ratio * |T1| / |T2|), both gradients over every labelled query."""
+        from rlsys.parl.reward_model import bradley_terry_loss, segment_returns
+
+        params = list(self.rewards.model.parameters())
+        obs0, act0, obs1, act1, labels = self.rewards.data.tensors()
+        model = self.rewards.model
+        t1 = torch.autograd.grad(
+            bradley_terry_loss(
+                segment_returns(model, obs0, act0), segment_returns(model, obs1, act1), labels
+            ),
+            params,
+            allow_unused=True,
+        )
+        t2 = torch.autograd.grad(t2_surrogate(model.reward, weights), params, allow_unused=True)
+
+        def norm(grads) -> float:
+            return float(torch.sqrt(sum((g**2).sum() for g in grads if g is not None)))
+
+        n1, n2 = norm(t1), norm(t2)
+        return (
+            1.0
+            if n2 <= self.parl.hypergradient.trust_ratio * n1
+            else (self.parl.hypergradient.trust_ratio * n1 / n2)
+        )
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        return {
+            **super().state_dict(),
+            "rewards": self.rewards.state_dict(),
+            "teacher_rng": self.teacher.rng.bit_generator.state,
+            "query_generator": self.query_generator.get_state(),
+            "queries_asked": self.queries_asked,
+            "episodes": [
+                [torch.as_tensor(o), torch.as_tensor(a), torch.as_tensor(r)]
+                for o, a, r in self.episodes
+            ],
+            "last_feedback": dict(self.last_feedback),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rewards.load_state_dict(state["rewards"])
+        super().load_state_dict(state)
+        self.teacher.rng.bit_generator.state = state["teacher_rng"]
+        self.query_generator.set_state(state["query_generator"])
+        self.queries_asked = int(state["queries_asked"])
+        self.episodes = deque((o.numpy(), a.numpy(), r.numpy()) for o, a, r in state["episodes"])
+        self.last_feedback = dict(state["last_feedback"])
+        if not self.oracle:
+            self.reward_fn = self.model_reward
+
+
+class TrueReturn:
+    """evaluate_fn: mean true return of the deterministic actor on fixed seeds."""
+
+    def __init__(self, task: str, episodes: int) -> None:
+        self.task, self.episodes = task, episodes
+
+    def __call__(self, policy, update: int) -> dict[str, float]:
+        env = gym.make(TASKS[self.task])
+        total = 0.0
+        for e in range(self.episodes):
+            obs, _ = env.reset(seed=10_000 + e)
+            done = False
+            while not done:
+                action, *_ = policy.act([obs], deterministic=True)
+                obs, reward, terminated, truncated, _ = env.step(action[0])
+                total += float(reward)
+                done = terminated or truncated
+        env.close()
+        return {"true_return": total / self.episodes}
+
+
+def policy_kwargs(cfg: PARLConfig, spec: dict) -> dict:
+    return {
+        "obs_dim": spec["obs_dim"],
+        "act_dim": spec["act_dim"],
+        "action_low": spec["action_low"],
+        "action_high": spec["action_high"],
+        "hidden_sizes": list(cfg.hidden_sizes),
+    }
+
+
+def updates_for_steps(cfg: PARLConfig, steps: int, spec: dict) -> int:
+    """Updates that collect at least ``steps`` env steps."""
+    r = cfg.train.rollout
+    per_update = r.num_workers * r.episodes_per_request * spec["episode_steps"]
+    return max(1, -(-steps // per_update))
+
+
+def _learner(cfg: PARLConfig, policy, train_cfg, seed: int) -> PreferenceLearner:
+    return PreferenceLearner(policy, cfg, seed)
+
+
+def train(cfg: PARLConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+    from rlsys.rl.trainer import Trainer
+
+    torch.set_num_threads(1)
+    spec = env_spec(cfg.task)
+    check_budget(cfg, spec)
+    kwargs = policy_kwargs(cfg, spec)
+    trainer = Trainer(
+        cfg.train,
+        env_fn=GymEnvFn(TASKS[cfg.task]),
+        policy_fn=functools.partial(SquashedGaussianActor, **kwargs),
+        run_dir=run_dir,
+        evaluate_fn=TrueReturn(cfg.task, cfg.eval_episodes),
+        policy_kwargs=kwargs,
+        resume=resume,
+        progress=progress,
+        learner_fn=functools.partial(_learner, cfg),
+        device=cfg.device,
+        final_meta={"task": cfg.task, "method": cfg.method},
+    )
+    return trainer.train()
