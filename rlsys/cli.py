@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commformer_cli.add_commands(sub)
 
+    from rlsys.parl import cli as parl_cli
+
+    parl_cli.add_commands(sub)
+
     from rlsys.transport import cli as transport_cli
 
     transport_cli.add_commands(sub)

@@ -1,0 +1,105 @@
+"""`rlsys parl train|eval`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from rlsys.paths import resolve_path
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    parl = sub.add_parser("parl", help="PARL: bilevel policy alignment from preferences")
+    cmds = parl.add_subparsers(dest="parl_command", required=True, metavar="COMMAND")
+
+    p = cmds.add_parser("train", help="SAC on a learned reward with a scripted teacher")
+    p.add_argument("--config", type=resolve_path, help="YAML config; flags override it")
+    p.add_argument("--task", help="pendulum | reacher (default pendulum)")
+    p.add_argument("--method", help="parl | pebble | oracle (default parl)")
+    p.add_argument("--teacher", help="oracle | noisy | myopic | skip | equal | mistake")
+    p.add_argument("--beta", type=float, help="noisy teacher's rationality (> 0, default 1)")
+    p.add_argument("--queries", type=int, help="feedback budget: labels (default 200)")
+    p.add_argument("--steps", type=int, help="env-step budget (sets the number of updates)")
+    p.add_argument("--seed", type=int, help="root seed")
+    p.add_argument("--actors", type=int, help="rollout actors (default 1)")
+    p.add_argument("--resume", help="continue a run from its directory")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local)")
+    p.add_argument("--runs-dir", help="root of run directories (default runs/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = cmds.add_parser("eval", help="true return of a trained actor")
+    p.add_argument("--checkpoint", required=True, help="a run's final.pt")
+    p.add_argument("--episodes", type=int, default=10, help="evaluation episodes (default 10)")
+    p.set_defaults(func=cmd_eval)
+
+
+def apply_flags(cfg, args) -> None:
+    """Command-line flags over the config (each validated by its dataclass)."""
+    from rlsys.parl.teachers import TeacherConfig
+    from rlsys.parl.train import env_spec, updates_for_steps
+
+    top = {"task": args.task, "method": args.method, "queries": args.queries}
+    top = {k: v for k, v in top.items() if v is not None}
+    if top:
+        cfg = dataclasses.replace(cfg, **top)
+    teacher = {"kind": args.teacher, "beta": args.beta}
+    teacher = {k: v for k, v in teacher.items() if v is not None}
+    if teacher:
+        cfg.teacher = TeacherConfig(**{**dataclasses.asdict(cfg.teacher), **teacher})
+    if args.seed is not None:
+        cfg.train = dataclasses.replace(cfg.train, seed=args.seed)
+    if args.actors is not None:
+        if args.actors < 1:
+            raise ValueError(f"--actors must be at least 1, got {args.actors}")
+        cfg.train.rollout = dataclasses.replace(cfg.train.rollout, num_workers=args.actors)
+    if args.steps is not None:
+        if args.steps < 1:
+            raise ValueError(f"--steps must be at least 1, got {args.steps}")
+        updates = updates_for_steps(cfg, args.steps, env_spec(cfg.task))
+        cfg.train = dataclasses.replace(cfg.train, total_updates=updates)
+    return cfg
+
+
+def cmd_train(args) -> int:
+    from rlsys.parl.report import write_report
+    from rlsys.parl.train import PARLConfig, check_budget, env_spec, train
+    from rlsys.runtime import init_ray, make_run_dir, run_config
+
+    cfg, run_dir = run_config(PARLConfig, args.config, args.resume, args.runs_dir)
+    if run_dir is None:
+        cfg = apply_flags(cfg, args)
+        check_budget(cfg, env_spec(cfg.task))  # before a run directory exists
+        run_dir = make_run_dir("parl", cfg, root=args.runs_dir)
+    print(f"run directory: {run_dir}")
+    init_ray(args.address)
+    summary = train(cfg, run_dir, resume=bool(args.resume), progress=not args.no_progress)
+    report = write_report(run_dir, cfg)
+    ev = summary.get("eval") or {}
+    print(
+        f"done: {summary['updates']} updates, {summary['env_steps']} env steps, "
+        f"{summary['wall_time_s']:.0f} s; last eval "
+        + ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
+    )
+    print(f"policy: {run_dir / 'final.pt'}; report: {report}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from rlsys.parl.train import TrueReturn
+    from rlsys.rl.policy import read_policy_file
+    from rlsys.rl.sac import SquashedGaussianActor
+
+    if args.episodes < 1:
+        raise ValueError(f"--episodes must be at least 1, got {args.episodes}")
+    state, meta = read_policy_file(args.checkpoint, "PARL policy file")
+    if "task" not in meta or not meta.get("policy_kwargs"):
+        raise ValueError(f"{args.checkpoint}: not a PARL run's final.pt (no task in it)")
+    actor = SquashedGaussianActor(**meta["policy_kwargs"])
+    actor.load_state_dict(state)
+    result = TrueReturn(meta["task"], args.episodes)(actor, 0)
+    print(
+        f"{meta['task']} ({meta.get('method', '?')}), {args.episodes} episodes: "
+        f"true return {result['true_return']:.1f}"
+    )
+    return 0

@@ -1,0 +1,130 @@
+"""PARL / PEBBLE / oracle on the shared trainer: budgets, feedback rounds, resume, CLI."""
+
+import dataclasses
+import json
+import sys
+
+import numpy as np
+import pytest
+import ray.cloudpickle
+import torch
+
+from rlsys.cli import main
+from rlsys.config import ConfigError
+from rlsys.parl.reward_model import RewardModelConfig
+from rlsys.parl.train import PARLConfig, check_budget, env_spec, train
+from rlsys.rl.sac import SACConfig
+from rlsys.rl.trainer import RolloutConfig, TrainConfig
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _cfg(method="parl", updates=4, **kwargs):
+    return PARLConfig(
+        method=method,
+        queries=30,
+        queries_per_feedback=10,
+        feedback_every=1,
+        segment_length=10,
+        hidden_sizes=[32, 32],
+        reward=RewardModelConfig(members=2, hidden_sizes=[16], epochs=2, candidates=3),
+        eval_episodes=1,
+        train=TrainConfig(
+            seed=4,
+            total_updates=updates,
+            checkpoint_every=2,
+            eval_every=0,
+            algorithm="sac",
+            sac=SACConfig(
+                learning_starts=200, batch_size=32, hidden_sizes=[32, 32], updates_per_step=0.1
+            ),
+            rollout=RolloutConfig(
+                num_workers=1, envs_per_worker=1, episodes_per_request=1, worker_num_cpus=0.5
+            ),
+        ),  # fmt: skip
+        **kwargs,
+    )
+
+
+def test_config_and_budget_errors_name_the_value():
+    with pytest.raises(ConfigError, match="train.algorithm must be 'sac'"):
+        PARLConfig(train=TrainConfig(algorithm="ppo"))
+    with pytest.raises(ConfigError, match="method must be one of"):
+        PARLConfig(method="rlhf")
+    spec = env_spec("pendulum")
+    assert spec["episode_steps"] == 200 and spec["act_dim"] == 1
+    with pytest.raises(ValueError, match="300 queries is more than the sample budget of 200 "):
+        check_budget(dataclasses.replace(_cfg(updates=1), queries=300), spec)
+    with pytest.raises(ValueError, match="segment length 500"):
+        check_budget(dataclasses.replace(_cfg(), segment_length=500), spec)
+    with pytest.raises(ValueError, match="unknown PARL task 'walker'"):
+        env_spec("walker")
+
+
+@pytest.mark.parametrize("method", ["parl", "pebble"])
+def test_feedback_rounds_spend_the_budget_and_relabel_the_buffer(ray_local, tmp_path, method):
+    summary = train(_cfg(method), tmp_path, progress=False)
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["losses/queries"] for r in rows] == [10, 20, 30, 30]
+    assert summary["env_steps"] == 800
+    if method == "parl":  # the T2 term was computed and scaled into its trust region
+        assert 0 < rows[0]["losses/t2_scale"] <= 1
+    else:
+        assert "losses/t2_scale" not in rows[0]
+    assert (tmp_path / "final.pt").exists()
+
+
+def test_resume_is_bit_identical(ray_local, tmp_path):
+    cfg = _cfg("parl")
+    straight = train(cfg, tmp_path / "a", progress=False)
+    # a run killed after 3 updates, resumed from its update-2 checkpoint
+    train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, total_updates=3)),
+          tmp_path / "b", progress=False)  # fmt: skip
+    for p in (tmp_path / "b" / "checkpoints").glob("ckpt_3.pt"):
+        p.unlink()
+    (tmp_path / "b" / "checkpoints" / "ckpt_2.pt").replace(
+        tmp_path / "b" / "checkpoints" / "latest.pt"
+    )
+    (tmp_path / "b" / "final.pt").unlink(missing_ok=True)
+    resumed = train(cfg, tmp_path / "b", resume=True, progress=False)
+    assert resumed["updates"] == straight["updates"] == 4
+    a = torch.load(tmp_path / "a" / "final.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "final.pt", weights_only=True)["model"]
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+    la = torch.load(tmp_path / "a/checkpoints/latest.pt", weights_only=True)["learner"]
+    lb = torch.load(tmp_path / "b/checkpoints/latest.pt", weights_only=True)["learner"]
+    for name in la["rewards"]["model"]:
+        torch.testing.assert_close(la["rewards"]["model"][name], lb["rewards"]["model"][name])
+    assert la["queries_asked"] == lb["queries_asked"] == 30
+    np.testing.assert_array_equal(
+        la["rewards"]["data"]["labels"].numpy(), lb["rewards"]["data"]["labels"].numpy()
+    )
+
+
+def test_cli_train_then_eval(ray_local, tmp_path, capsys):
+    rc = main(["parl", "train", "--steps", "400", "--queries", "10", "--teacher", "noisy",
+               "--beta", "2", "--runs-dir", str(tmp_path), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    (run,) = (tmp_path / "parl").iterdir()
+    assert (run / "report.md").exists() and (run / "learning_curves.png").exists()
+    assert "noisy" in (run / "config.yaml").read_text()
+    capsys.readouterr()
+    assert main(["parl", "eval", "--checkpoint", str(run / "final.pt"), "--episodes", "1"]) == 0
+    assert "true return" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--teacher", "psychic"], "kind must be one of"),
+        (["--teacher", "noisy", "--beta", "0"], "beta must be > 0"),
+        (["--task", "walker"], "task must be one of"),
+        (["--queries", "5000", "--steps", "1000"], "5000 queries is more than"),
+        (["--steps", "0"], "--steps must be at least 1"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, message):
+    assert main(["parl", "train", "--runs-dir", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
