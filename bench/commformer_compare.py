@@ -19,23 +19,13 @@ import argparse
 import csv
 import dataclasses
 import json
-import math
 import statistics
 from pathlib import Path
 
 import numpy as np
+from ci import ci95
 
 RESULTS = Path(__file__).parent / "results" / "commformer"
-
-
-def ci95(values: list[float]) -> float:
-    """Half-width of the 95% Student-t interval of the mean (0 for one value)."""
-    from scipy import stats
-
-    n = len(values)
-    if n < 2:
-        return 0.0
-    return float(stats.t.ppf(0.975, n - 1) * statistics.stdev(values) / math.sqrt(n))
 
 
 def run_one(args, graph: str, gating: bool, seed: int, out: Path) -> dict:

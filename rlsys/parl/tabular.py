@@ -28,14 +28,18 @@ uses); M^T x is one mixed vector-Jacobian product, so M is never formed.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from torch.func import grad, jacrev
 
-from rlsys.parl.teachers import Teacher
+from rlsys.config import Config, config_field
+from rlsys.parl.teachers import Teacher, TeacherConfig
 
 MAX_SEGMENTS = 5000
 """exact G pairs every segment with every other: (S A)^L must stay below this"""
@@ -233,3 +237,140 @@ class TabularProblem:
             raise ValueError(f"hypergradient solver {solver!r}: 'exact' or 'cg'")
         t2 = self.mixed_vjp(theta, nu, x)
         return {"T1": t1, "T2": t2, "total": t1 + t2}
+
+
+# -------------------------------------------------------------------- the sampled loop
+@dataclass
+class TabularConfig(Config):
+    """A-PARL / PEBBLE / oracle on the gridworld, with sampled queries (exact model)."""
+
+    size: int = config_field(3, ge=2)
+    """grid side"""
+    slip: float = config_field(0.2, ge=0, le=1)
+    """chance that a move goes in a random direction"""
+    gamma: float = config_field(0.8, gt=0, lt=1)
+    """discount"""
+    tau: float = config_field(0.5, gt=0)
+    """entropy weight of the lower level"""
+    segment_length: int = config_field(2, ge=1)
+    """steps per segment"""
+    method: Literal["parl", "pebble", "oracle"] = "parl"
+    """parl (on-policy queries, T1 + T2), pebble (replayed queries, T1), oracle"""
+    teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
+    """the scripted teacher"""
+    iterations: int = config_field(40, ge=1)
+    """outer (upper-level) steps"""
+    lower_steps: int = config_field(5, ge=1)
+    """K: exact policy-gradient steps of the lower level per outer step (warm-started)"""
+    lower_lr: float = config_field(2.0, gt=0)
+    """step size of the lower level"""
+    queries_per_iteration: int = config_field(10, ge=1)
+    """fresh labels per outer step"""
+    upper_lr: float = config_field(0.1, gt=0)
+    """Adam step size of the reward table"""
+    first_order: bool = False
+    """parl without T2"""
+    damping: float = config_field(0.01, ge=0)
+    """CG damping of the T2 solve"""
+    cg_iterations: int = config_field(20, ge=1)
+    """CG iterations of the T2 solve"""
+    seed: int = config_field(0, ge=0)
+    """seeds query sampling and the teacher"""
+
+
+def run_tabular(cfg: TabularConfig, progress=None) -> list[dict[str, float]]:
+    """Run the loop; one row per outer step: iteration, queries, true_return (of the
+    current policy, discounted, no entropy), samples (2 L env steps per query)."""
+    from envs.preference import GridWorld
+
+    prob = TabularProblem(
+        GridWorld(cfg.size, cfg.slip),
+        Teacher(cfg.teacher, seed=cfg.seed),
+        cfg.gamma,
+        cfg.tau,
+        cfg.segment_length,
+    )
+    states, actions, _ = prob.segments()
+    true_seg = prob.R[states, actions].numpy()  # [N, L]
+    gen = torch.Generator().manual_seed(cfg.seed)
+    nu = torch.zeros(prob.S, prob.A, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([nu], lr=cfg.upper_lr)
+    theta = torch.zeros(prob.S, prob.A - 1, dtype=torch.float64)
+    past: list[torch.Tensor] = []
+    labelled_i: list[int] = []
+    labelled_j: list[int] = []
+    labels: list[float] = []
+    rows = []
+    for it in range(cfg.iterations):
+        reward = prob.R if cfg.method == "oracle" else nu.detach()
+        for _ in range(cfg.lower_steps):
+            theta = theta + cfg.lower_lr * grad(lambda t, r=reward: prob.objective(t, r))(theta)
+        past.append(theta.clone())
+        if cfg.method != "oracle":
+            q = cfg.queries_per_iteration
+            if cfg.method == "parl":
+                source = [theta] * q
+            else:  # replay: each query from a uniformly drawn past policy
+                pick = torch.randint(0, len(past), (q,), generator=gen).tolist()
+                source = [past[k] for k in pick]
+            i, j = [], []
+            for th in source:
+                rho = prob.segment_probabilities(th).clamp_min(0)
+                a, b = torch.multinomial(rho, 2, replacement=True, generator=gen).tolist()
+                i.append(a)
+                j.append(b)
+            y = prob.teacher.label(true_seg[i], true_seg[j])
+            labelled_i += i
+            labelled_j += j
+            labels += y.tolist()
+
+            li = torch.tensor(labelled_i)
+            lj = torch.tensor(labelled_j)
+            ly = torch.tensor(labels, dtype=torch.float64)
+
+            def loglik(n: torch.Tensor, a=li, b=lj, lab=ly) -> torch.Tensor:
+                ret = n[states, actions].sum(1)
+                keep = ~torch.isnan(lab)
+                d = (ret[a] - ret[b])[keep]
+                yy = lab[keep]
+                return (
+                    yy * torch.nn.functional.logsigmoid(d)
+                    + (1 - yy) * torch.nn.functional.logsigmoid(-d)
+                ).mean()
+
+            total = grad(loglik)(nu.detach())  # T1 on every label so far
+            if cfg.method == "parl" and not cfg.first_order:
+                fi, fj = torch.tensor(i), torch.tensor(j)
+                fy = torch.tensor(y, dtype=torch.float64)
+                keep = ~torch.isnan(fy)
+                with torch.no_grad():
+                    ret = nu[states, actions].sum(1)
+                    d = ret[fi] - ret[fj]
+                    u = fy * torch.nn.functional.logsigmoid(d) + (1 - fy) * (
+                        torch.nn.functional.logsigmoid(-d)
+                    )
+                    u = torch.where(keep, u - u[keep].mean(), torch.zeros_like(u))
+
+                def score(t: torch.Tensor, a=fi, b=fj, weight=u) -> torch.Tensor:
+                    log_rho = prob.segment_probabilities(t).clamp_min(1e-300).log()
+                    return (weight * (log_rho[a] + log_rho[b])).mean()
+
+                w = grad(score)(theta).reshape(-1)
+                x = conjugate_gradient(
+                    prob.hvp(theta, nu.detach()), w, cfg.cg_iterations, cfg.damping
+                )
+                total = total + prob.mixed_vjp(theta, nu.detach(), x)
+            optimizer.zero_grad()
+            nu.grad = -total  # ascent on G
+            optimizer.step()
+        rows.append(
+            {
+                "iteration": it + 1,
+                "queries": float(len(labels)),
+                "samples": float(2 * cfg.segment_length * len(labels)),
+                "true_return": prob.true_return(theta),
+            }
+        )
+        if progress is not None:
+            progress(rows[-1])
+    return rows

@@ -82,3 +82,16 @@ def test_too_many_segments_is_a_clear_error():
     prob = TabularProblem(GridWorld(6), Teacher(TeacherConfig()), segment_length=3)
     with pytest.raises(ValueError, match="segments"):
         prob.G(torch.zeros(36, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", ["parl", "pebble", "oracle"])
+def test_a_short_sampled_run_improves_true_return(method):
+    from rlsys.parl.tabular import TabularConfig, run_tabular
+
+    rows = run_tabular(TabularConfig(method=method, iterations=15, seed=1))
+    initial = rows[0]["true_return"]
+    assert rows[-1]["true_return"] > initial + 0.2, [r["true_return"] for r in rows]
+    if method == "oracle":
+        assert rows[-1]["queries"] == 0
+    else:
+        assert rows[-1]["queries"] == 150 and rows[-1]["samples"] == 600
