@@ -23,7 +23,8 @@ import statistics
 from pathlib import Path
 
 import numpy as np
-from ci import ci95
+
+from rlsys.stats import ci95
 
 RESULTS = Path(__file__).parent / "results" / "commformer"
 

@@ -17,7 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ci import ci95
+from rlsys.stats import ci95
 
 OUT = Path(__file__).parent / "results" / "parl" / "tabular"
 METHODS = [("oracle", False), ("parl", False), ("parl", True), ("pebble", False)]

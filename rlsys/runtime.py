@@ -73,9 +73,15 @@ def make_run_dir(workload: str, config: Any, root: Path | str | None = None) -> 
         suffix += 1
         run_dir = root / workload / f"{stamp}-{suffix}"
     run_dir.mkdir(parents=True)
-    with open(run_dir / "config.yaml", "w") as f:
-        yaml.safe_dump(_to_plain(config), f, sort_keys=False)
+    write_config(config, run_dir / "config.yaml")
     return run_dir
+
+
+def write_config(config: Any, path: Path | str) -> Path:
+    """A resolved config (dataclasses) as YAML: the run directory's ``config.yaml``."""
+    with open(path, "w") as f:
+        yaml.safe_dump(_to_plain(config), f, sort_keys=False)
+    return Path(path)
 
 
 def load_run_config(cls, run_dir: Path | str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from rlsys.paths import resolve_path
 
@@ -27,6 +28,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs-dir", help="root of run directories (default runs/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = cmds.add_parser("compare", help="methods x seeds in parallel on Ray, one table")
+    p.add_argument("--config", type=resolve_path, help="YAML config of every run")
+    p.add_argument("--task", help="pendulum | reacher (default pendulum)")
+    p.add_argument("--methods", default="parl,pebble", help="comma list (default parl,pebble)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 1..N (default 5)")
+    p.add_argument("--teacher", help="oracle | noisy | myopic | skip | equal | mistake")
+    p.add_argument("--beta", type=float, help="noisy teacher's rationality (> 0)")
+    p.add_argument("--queries", type=int, help="feedback budget per run")
+    p.add_argument("--steps", type=int, help="env-step budget per run")
+    p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run (1)")
+    p.add_argument("--out", required=True, help="study directory (rerun to continue it)")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local)")
+    p.set_defaults(func=cmd_compare, seed=None, actors=None, method=None)
 
     p = cmds.add_parser("eval", help="true return of a trained actor")
     p.add_argument("--checkpoint", required=True, help="a run's final.pt")
@@ -82,6 +97,30 @@ def cmd_train(args) -> int:
         + ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
     )
     print(f"policy: {run_dir / 'final.pt'}; report: {report}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from rlsys.config import load_config
+    from rlsys.parl.compare import run_compare
+    from rlsys.parl.train import METHODS, PARLConfig, check_budget, env_spec
+    from rlsys.runtime import init_ray
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise ValueError(f"--methods {args.methods!r}: each one of {', '.join(METHODS)}")
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.cpus_per_run <= 0:
+        raise ValueError(f"--cpus-per-run must be > 0, got {args.cpus_per_run}")
+    cfg = apply_flags(load_config(PARLConfig, args.config), args)
+    check_budget(cfg, env_spec(cfg.task))
+    init_ray(args.address)
+    path = run_compare(
+        cfg, methods, list(range(1, args.seeds + 1)), Path(args.out), args.cpus_per_run
+    )
+    print(f"results: {path}")
     return 0
 
 

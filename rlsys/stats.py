@@ -1,4 +1,4 @@
-"""The one confidence interval the bench scripts report: 95% Student t over seeds."""
+"""The one confidence interval rlsys reports over seeds (bench scripts, `parl compare`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,163 @@
+"""`rlsys parl compare`: methods x seeds in parallel on Ray, same teacher and budgets.
+
+Each (method, seed) is one ``rlsys.parl.train.train`` run inside a Ray task (its own
+rollout actor inside), in ``<out>/runs/<method>-seed<seed>/``; a finished run (final.pt)
+is kept and an interrupted one resumed, so rerunning the command continues a study.
+Writes ``results.csv`` (method, seed, env_steps, queries, true_return: one row per
+evaluation), ``results.md`` (final true return, mean +- 95% CI, and the env steps each
+method needs to reach the baseline's final return) and plots of true return against
+env steps and against queries.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from rlsys.config import from_dict
+from rlsys.parl.train import PARLConfig
+from rlsys.runtime import load_run_config
+from rlsys.stats import ci95
+
+
+def _train_task(cfg_dict: dict, run_dir: str) -> dict:
+    from rlsys.parl.train import train
+
+    cfg = from_dict(PARLConfig, cfg_dict)
+    resume = (Path(run_dir) / "checkpoints" / "latest.pt").exists()
+    return train(cfg, Path(run_dir), resume=resume, progress=False)
+
+
+def run_compare(
+    base: PARLConfig,
+    methods: list[str],
+    seeds: list[int],
+    out: Path,
+    cpus_per_run: float = 1.0,
+) -> Path:
+    """Run (or continue) the study and write its results; returns results.md."""
+    import ray
+    from tqdm import tqdm
+
+    from rlsys.runtime import init_ray, write_config
+
+    init_ray()
+    out.mkdir(parents=True, exist_ok=True)
+    remote = ray.remote(num_cpus=cpus_per_run / 2)(_train_task)
+    pending = {}
+    for method in methods:
+        for seed in seeds:
+            run_dir = out / "runs" / f"{method}-seed{seed}"
+            if (run_dir / "final.pt").exists():
+                continue
+            cfg = dataclasses.replace(base, method=method)
+            cfg.train = dataclasses.replace(cfg.train, seed=seed)
+            cfg.train.rollout = dataclasses.replace(
+                cfg.train.rollout, worker_num_cpus=cpus_per_run / 2
+            )
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_config(cfg, run_dir / "config.yaml")
+            pending[remote.remote(dataclasses.asdict(cfg), str(run_dir))] = run_dir
+    with tqdm(total=len(pending), unit="run", desc="parl compare") as bar:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ray.get(done[0])
+            pending.pop(done[0])
+            bar.update(1)
+    return write_results(out, methods, seeds)
+
+
+def _evals(run_dir: Path) -> list[dict]:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [
+        {
+            "env_steps": r["env_steps"],
+            "queries": r.get("losses/queries", 0.0),
+            "true_return": r["eval/true_return"],
+        }
+        for r in rows
+        if "eval/true_return" in r
+    ]
+
+
+def steps_to_reach(evals: list[dict], target: float) -> float:
+    """Env steps of the first evaluation at or above ``target`` (inf: never)."""
+    for e in evals:
+        if e["true_return"] >= target:
+            return float(e["env_steps"])
+    return math.inf
+
+
+def write_results(out: Path, methods: list[str], seeds: list[int]) -> Path:
+    runs = {(m, s): _evals(out / "runs" / f"{m}-seed{s}") for m in methods for s in seeds}
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["method", "seed", "env_steps", "queries", "true_return"])
+        for (m, s), evals in runs.items():
+            for e in evals:
+                writer.writerow(
+                    [m, s, e["env_steps"], int(e["queries"]), f"{e['true_return']:.3f}"]
+                )
+    baseline = "pebble" if "pebble" in methods else methods[-1]
+    target = statistics.mean(runs[(baseline, s)][-1]["true_return"] for s in seeds)
+    cfg = load_run_config(PARLConfig, out / "runs" / f"{methods[0]}-seed{seeds[0]}")
+    lines = [
+        f"# PARL compare: {cfg.task}, teacher {cfg.teacher.kind}",
+        "",
+        f"{cfg.queries} queries, {runs[(methods[0], seeds[0])][-1]['env_steps']} env steps per "
+        f"run, seeds {', '.join(map(str, seeds))}; deterministic evaluations of "
+        f"{cfg.eval_episodes} episodes on the true reward; mean +- 95% CI over seeds. "
+        f"Target: {baseline}'s mean final true return ({target:.1f}).",
+        "",
+        "| method | final true return | env steps to the target (median) | runs reaching it |",
+        "|---|---:|---:|---:|",
+    ]
+    for m in methods:
+        finals = [runs[(m, s)][-1]["true_return"] for s in seeds]
+        reach = [steps_to_reach(runs[(m, s)], target) for s in seeds]
+        med = statistics.median(reach)
+        lines.append(
+            f"| {m} | {statistics.mean(finals):.1f} +- {ci95(finals):.1f} | "
+            f"{'never' if math.isinf(med) else int(med)} | "
+            f"{sum(not math.isinf(r) for r in reach)}/{len(seeds)} |"
+        )
+    lines += ["", "![true return](true_return.png)", ""]
+    _plot(runs, methods, seeds, out / "true_return.png", cfg.task)
+    text = "\n".join(lines)
+    (out / "results.md").write_text(text)
+    print(text)
+    return out / "results.md"
+
+
+def _plot(runs: dict, methods: list[str], seeds: list[int], path: Path, task: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for m in methods:
+        curves = [runs[(m, s)] for s in seeds]
+        n = min(len(c) for c in curves)
+        for ax, key in zip(axes, ("env_steps", "queries"), strict=True):
+            x = np.mean([[e[key] for e in c[:n]] for c in curves], axis=0)
+            y = np.array([[e["true_return"] for e in c[:n]] for c in curves])
+            half = np.array([ci95(list(col)) for col in y.T])
+            ax.plot(x, y.mean(0), marker="o", ms=3, label=m)
+            ax.fill_between(x, y.mean(0) - half, y.mean(0) + half, alpha=0.2)
+    axes[0].set_xlabel("environment steps")
+    axes[1].set_xlabel("queries answered")
+    axes[0].set_ylabel("true return (mean +- 95% CI)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.set_title(task)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
