@@ -16,11 +16,8 @@ length; it also sets the learning-rate and freezing schedules).
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from pathlib import Path
 from typing import Any
-
-from ray import tune
 
 # Typed search space (plain data; the central tuner turns it into Tune's domains).
 SEARCH_SPACE: dict[str, dict[str, Any]] = {
@@ -38,25 +35,17 @@ policy); ``success_rate`` (deterministic evaluation) comes every ``eval_every`` 
 
 def tune_domains(space: dict[str, dict[str, Any]] = SEARCH_SPACE) -> dict[str, Any]:
     """``SEARCH_SPACE`` as Ray Tune sampling domains."""
-    out = {}
-    for name, spec in space.items():
-        if spec["type"] == "loguniform":
-            out[name] = tune.loguniform(spec["low"], spec["high"])
-        elif spec["type"] == "choice":
-            out[name] = tune.choice(spec["values"])
-        else:
-            raise ValueError(f"{name}: unknown search-space type {spec['type']!r}")
-    return out
+    from rlsys.tuner.trainable import tune_domains as domains
+
+    return domains(space)
 
 
 def trial_resources(config: dict[str, Any], learner_cpus: float = 1.0) -> Any:
-    """A placement group per trial: the learner's bundle plus one per rollout actor, so
-    concurrent trials never oversubscribe the cluster (Tune places the actors a trial
-    starts in its own group)."""
+    """The trial's placement group (``rlsys.tuner.trainable.trainer_resources``)."""
+    from rlsys.tuner.trainable import trainer_resources
+
     cfg = build_config({"base": config.get("base")})  # the sizes only, no sampled values
-    r = cfg.train.rollout
-    bundles = [{"CPU": learner_cpus}] + [{"CPU": r.worker_num_cpus}] * r.num_workers
-    return tune.PlacementGroupFactory(bundles)
+    return trainer_resources(cfg.train.rollout, learner_cpus)
 
 
 def build_config(config: dict[str, Any]):
@@ -87,48 +76,40 @@ def commformer_trainable(config: dict[str, Any]) -> None:
     from rlsys.commformer.evaluate import Evaluator
     from rlsys.commformer.train import TeamEnvFn, make_learner, make_policy, policy_kwargs
     from rlsys.rl.trainer import Trainer
+    from rlsys.tuner.trainable import trainer_trial
 
     torch.set_num_threads(1)
     cfg = build_config(config)
-    run_dir = Path(tempfile.mkdtemp(prefix="commformer-trial-"))
-    own = tune.get_checkpoint()
-    if own is not None:
-        with own.as_directory() as d:
-            (run_dir / "checkpoints").mkdir(parents=True)
-            (run_dir / "checkpoints" / "latest.pt").write_bytes(Path(d, "latest.pt").read_bytes())
     kwargs = policy_kwargs(cfg)
-    trainer = Trainer(
-        cfg.train,
-        TeamEnvFn(cfg.env),
-        functools.partial(make_policy, kwargs),
-        run_dir,
-        evaluate_fn=Evaluator(cfg.env, cfg.eval_episodes),
-        policy_kwargs=kwargs,
-        resume=own is not None,
-        progress=False,
-        learner_fn=make_learner(cfg),
-        device=cfg.device,
-    )
-    every = max(cfg.train.checkpoint_every, 1)
+
+    def make_trainer(run_dir: Path, resume: bool) -> Trainer:
+        return Trainer(
+            cfg.train,
+            TeamEnvFn(cfg.env),
+            functools.partial(make_policy, kwargs),
+            run_dir,
+            evaluate_fn=Evaluator(cfg.env, cfg.eval_episodes),
+            policy_kwargs=kwargs,
+            resume=resume,
+            progress=False,
+            learner_fn=make_learner(cfg),
+            device=cfg.device,
+        )
+
     latest: dict[str, float] = {}
 
-    def report(metrics: dict) -> None:
+    def result(metrics: dict) -> dict:
         for key in ("success_rate", "steps", "return", "messages_per_step"):
             if f"eval/{key}" in metrics:
                 latest[key] = metrics[f"eval/{key}"]
-        result = {
+        return {
             **latest,
             "train_success_rate": metrics.get("episode/success", 0.0),
             "episodic_return": metrics["charts/episodic_return"],
             "env_steps": metrics["env_steps"],
             "update": metrics["update"],
         }
-        if metrics["update"] % every == 0 or metrics["update"] == cfg.train.total_updates:
-            path = trainer.save_checkpoint()
-            with tempfile.TemporaryDirectory() as d:
-                Path(d, "latest.pt").write_bytes(path.read_bytes())
-                tune.report(result, checkpoint=tune.Checkpoint.from_directory(d))
-        else:
-            tune.report(result)
 
-    trainer.train(callback=report)
+    trainer_trial(
+        make_trainer, result, cfg.train.checkpoint_every, cfg.train.total_updates, "commformer-"
+    )

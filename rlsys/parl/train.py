@@ -72,15 +72,26 @@ class HypergradConfig(Config):
     """most recent on-policy steps the surrogate g(theta, nu) averages over"""
 
 
-def _train_defaults() -> TrainConfig:
-    return TrainConfig(
-        algorithm="sac",
-        total_updates=50,
-        checkpoint_every=5,
-        eval_every=5,
-        sac=SACConfig(learning_starts=1000),
-        rollout=RolloutConfig(num_workers=1, envs_per_worker=1, episodes_per_request=1),
+@dataclass
+class PARLTrainConfig(TrainConfig):
+    """``TrainConfig`` with PARL's defaults: SAC, one rollout actor, one episode each."""
+
+    algorithm: Literal["ppo", "sac"] = "sac"
+    """must be 'sac' (the lower level)"""
+    total_updates: int = config_field(50, ge=1)
+    """updates (one collected episode each by default)"""
+    checkpoint_every: int = config_field(5, ge=0)
+    """checkpoint every this many updates"""
+    eval_every: int = config_field(5, ge=0)
+    """deterministic true-return evaluation every this many updates"""
+    sac: SACConfig = field(default_factory=lambda: SACConfig(learning_starts=1000))
+    """SAC hyperparameters"""
+    rollout: RolloutConfig = field(
+        default_factory=lambda: RolloutConfig(
+            num_workers=1, envs_per_worker=1, episodes_per_request=1
+        )
     )
+    """rollout actors"""
 
 
 @dataclass
@@ -111,7 +122,7 @@ class PARLConfig(Config):
     """deterministic episodes with the true reward per evaluation"""
     device: str = "cpu"
     """learner device: cpu, cuda or auto"""
-    train: TrainConfig = field(default_factory=_train_defaults)
+    train: PARLTrainConfig = field(default_factory=PARLTrainConfig)
     """loop, SAC and rollout settings (train.algorithm must be 'sac')"""
 
     def __post_init__(self) -> None:
@@ -377,14 +388,15 @@ def _learner(cfg: PARLConfig, policy, train_cfg, seed: int) -> PreferenceLearner
     return PreferenceLearner(policy, cfg, seed)
 
 
-def train(cfg: PARLConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+def make_trainer(cfg: PARLConfig, run_dir: Path, resume: bool = False, progress: bool = True):
+    """The shared ``Trainer`` of a PARL run (``train`` and the Tune trainable use it)."""
     from rlsys.rl.trainer import Trainer
 
     torch.set_num_threads(1)
     spec = env_spec(cfg.task)
     check_budget(cfg, spec)
     kwargs = policy_kwargs(cfg, spec)
-    trainer = Trainer(
+    return Trainer(
         cfg.train,
         env_fn=GymEnvFn(TASKS[cfg.task]),
         policy_fn=functools.partial(SquashedGaussianActor, **kwargs),
@@ -397,4 +409,7 @@ def train(cfg: PARLConfig, run_dir: Path, resume: bool = False, progress: bool =
         device=cfg.device,
         final_meta={"task": cfg.task, "method": cfg.method},
     )
-    return trainer.train()
+
+
+def train(cfg: PARLConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+    return make_trainer(cfg, run_dir, resume, progress).train()

@@ -156,3 +156,66 @@ def with_warm_up(trainable: Any, name: str, target: int) -> Any:
     wrapped.__name__ = getattr(trainable, "__name__", "trainable")
     wrapped.__qualname__ = wrapped.__name__
     return wrapped
+
+
+def tune_domains(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A workload's typed search space (plain data: ``{"type": "loguniform", "low",
+    "high"}``, ``{"type": "uniform", ...}`` or ``{"type": "choice", "values"}``) as Ray Tune
+    sampling domains."""
+    out = {}
+    for name, spec in space.items():
+        if spec["type"] == "loguniform":
+            out[name] = tune.loguniform(spec["low"], spec["high"])
+        elif spec["type"] == "uniform":
+            out[name] = tune.uniform(spec["low"], spec["high"])
+        elif spec["type"] == "choice":
+            out[name] = tune.choice(spec["values"])
+        else:
+            raise ValueError(f"{name}: unknown search-space type {spec['type']!r}")
+    return out
+
+
+def trainer_trial(
+    make_trainer: Any,
+    result: Any,
+    checkpoint_every: int,
+    total_updates: int,
+    prefix: str = "trial-",
+) -> None:
+    """Run an ``rlsys.rl.trainer.Trainer`` as a Tune function trainable: one Tune
+    iteration per update, ``result(metrics) -> dict`` reported after each; every
+    ``checkpoint_every`` updates (and at the end) the trainer's checkpoint goes into a
+    ``tune.Checkpoint`` (a weights-only torch file, no pickle), and a restored trial
+    continues from it bit for bit.
+
+    make_trainer(run_dir, resume) -> Trainer builds the trial's trainer in a fresh
+    temporary run directory (resume: continue from run_dir/checkpoints/latest.pt).
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    own = tune.get_checkpoint()
+    if own is not None:
+        with own.as_directory() as d:
+            (run_dir / "checkpoints").mkdir(parents=True)
+            (run_dir / "checkpoints" / "latest.pt").write_bytes(Path(d, "latest.pt").read_bytes())
+    trainer = make_trainer(run_dir, own is not None)
+    every = max(checkpoint_every, 1)
+
+    def report_update(metrics: dict) -> None:
+        out = result(metrics)
+        if metrics["update"] % every == 0 or metrics["update"] == total_updates:
+            path = trainer.save_checkpoint()
+            with tempfile.TemporaryDirectory() as d:
+                Path(d, "latest.pt").write_bytes(path.read_bytes())
+                tune.report(out, checkpoint=tune.Checkpoint.from_directory(d))
+        else:
+            tune.report(out)
+
+    trainer.train(callback=report_update)
+
+
+def trainer_resources(rollout: Any, learner_cpus: float = 1.0) -> Any:
+    """A placement group per ``trainer_trial``: the learner's bundle plus one per rollout
+    actor (``rollout``: an ``rlsys.rl.trainer.RolloutConfig``), so concurrent trials never
+    oversubscribe the cluster (Tune places the actors a trial starts in its own group)."""
+    bundles = [{"CPU": learner_cpus}] + [{"CPU": rollout.worker_num_cpus}] * rollout.num_workers
+    return tune.PlacementGroupFactory(bundles)

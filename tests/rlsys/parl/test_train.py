@@ -12,9 +12,9 @@ import torch
 from rlsys.cli import main
 from rlsys.config import ConfigError
 from rlsys.parl.reward_model import RewardModelConfig
-from rlsys.parl.train import PARLConfig, check_budget, env_spec, train
+from rlsys.parl.train import PARLConfig, PARLTrainConfig, check_budget, env_spec, train
 from rlsys.rl.sac import SACConfig
-from rlsys.rl.trainer import RolloutConfig, TrainConfig
+from rlsys.rl.trainer import RolloutConfig
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -29,7 +29,7 @@ def _cfg(method="parl", updates=4, **kwargs):
         hidden_sizes=[32, 32],
         reward=RewardModelConfig(members=2, hidden_sizes=[16], epochs=2, candidates=3),
         eval_episodes=1,
-        train=TrainConfig(
+        train=PARLTrainConfig(
             seed=4,
             total_updates=updates,
             checkpoint_every=2,
@@ -48,7 +48,7 @@ def _cfg(method="parl", updates=4, **kwargs):
 
 def test_config_and_budget_errors_name_the_value():
     with pytest.raises(ConfigError, match="train.algorithm must be 'sac'"):
-        PARLConfig(train=TrainConfig(algorithm="ppo"))
+        PARLConfig(train=PARLTrainConfig(algorithm="ppo"))
     with pytest.raises(ConfigError, match="method must be one of"):
         PARLConfig(method="rlhf")
     spec = env_spec("pendulum")
