@@ -114,6 +114,25 @@ class CommFormerSuiteConfig(Config):
 
 
 @dataclasses.dataclass
+class ParlSuiteConfig(Config):
+    """PARL against the PEBBLE-style baseline: the tabular task, then Pendulum (same
+    teacher, same query and sample budgets)."""
+
+    methods: list[Literal["parl", "pebble", "oracle"]] = config_field(["parl", "pebble"], min_len=1)
+    """Methods side by side (oracle: the true reward)."""
+    teacher: Literal["oracle", "noisy", "myopic", "skip", "equal", "mistake"] = "oracle"
+    """The scripted teacher."""
+    tabular_iterations: int = config_field(20, ge=1)
+    """Outer steps on the tabular gridworld (10 queries each)."""
+    pendulum_steps: int = config_field(3000, ge=200)
+    """Env steps per Pendulum run."""
+    pendulum_queries: int = config_field(60, ge=1)
+    """Feedback budget per Pendulum run."""
+    seed: int = config_field(1, ge=0, lt=2**32)
+    """Root seed of every run."""
+
+
+@dataclasses.dataclass
 class SuiteConfig(Config):
     jobshop_rules: JobshopRulesConfig | None = dataclasses.field(default_factory=JobshopRulesConfig)
     """The job-shop rules comparison (null: skipped)."""
@@ -123,6 +142,8 @@ class SuiteConfig(Config):
     """The transport calibration (null: skipped)."""
     commformer: CommFormerSuiteConfig | None = None
     """CommFormer graph modes on predator-prey (null: skipped)."""
+    parl: ParlSuiteConfig | None = None
+    """PARL against PEBBLE on the tabular task and Pendulum (null: skipped)."""
 
 
 def suite_path(suite: str) -> Path:
@@ -168,6 +189,8 @@ def cmd_run(args) -> int:
         sections.append(run_calibration(cfg.calibration, run_dir, args.address))
     if cfg.commformer is not None:
         sections.append(run_commformer(cfg.commformer, run_dir))
+    if cfg.parl is not None:
+        sections.append(run_parl(cfg.parl, run_dir))
     (run_dir / "report.md").write_text("\n".join(sections))
     print(f"report: {run_dir / 'report.md'}")
     return 0
@@ -374,4 +397,53 @@ def run_commformer(cfg: CommFormerSuiteConfig, run_dir: Path) -> str:
         f"{cfg.vision}, sparsity {cfg.sparsity:g}, {cfg.updates} PPO updates per graph mode, "
         f"seed {cfg.seed}; 100 deterministic evaluation episodes; "
         f"{time.perf_counter() - t0:.1f} s.\n\n{table}\n"
+    )
+
+
+def run_parl(cfg: ParlSuiteConfig, run_dir: Path) -> str:
+    """The tabular task for each method, then one Pendulum run per method (resumable:
+    finished runs are read back, interrupted ones continue)."""
+    from rlsys.parl.tabular import TabularConfig, run_tabular
+    from rlsys.parl.teachers import TeacherConfig
+    from rlsys.parl.train import PARLConfig, env_spec, train, updates_for_steps
+
+    t0 = time.perf_counter()
+    teacher = TeacherConfig(cfg.teacher)
+    lines = [
+        "| method | tabular true return | Pendulum true return | Pendulum env steps | queries |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for method in cfg.methods:
+        rows = run_tabular(
+            TabularConfig(
+                method=method, teacher=teacher, iterations=cfg.tabular_iterations, seed=cfg.seed
+            )
+        )
+        out = run_dir / "parl" / method
+        pcfg = PARLConfig(
+            task="pendulum",
+            method=method,
+            teacher=teacher,
+            queries=cfg.pendulum_queries,
+            queries_per_feedback=min(20, cfg.pendulum_queries),
+        )
+        updates = updates_for_steps(pcfg, cfg.pendulum_steps, env_spec("pendulum"))
+        pcfg.train = dataclasses.replace(pcfg.train, seed=cfg.seed, total_updates=updates)
+        if not (out / "final.pt").exists():
+            resume = (out / "checkpoints" / "latest.pt").exists()
+            print(f"parl {method}: Pendulum, {cfg.pendulum_steps} env steps -> {out}")
+            train(pcfg, out, resume=resume, progress=False)
+        last = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()][-1]
+        lines.append(
+            f"| {method} | {rows[-1]['true_return']:.3f} | "
+            f"{last.get('eval/true_return', float('nan')):.1f} | {last['env_steps']} | "
+            f"{int(last.get('losses/queries', 0))} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    return (
+        f"## PARL\n\nTeacher {cfg.teacher}; tabular gridworld {cfg.tabular_iterations} outer "
+        f"steps x 10 queries (true discounted return); Pendulum-v1 {cfg.pendulum_steps} env "
+        f"steps and {cfg.pendulum_queries} queries per method (deterministic true return); "
+        f"seed {cfg.seed}; {time.perf_counter() - t0:.1f} s.\n\n{table}\n"
     )
