@@ -27,6 +27,7 @@ RAYJOBS = {
     "rayjob-transport.yaml": "transport",
     "rayjob-calibrate.yaml": "calibrate",
     "rayjob-commformer.yaml": "commformer",
+    "rayjob-parl.yaml": "parl",
 }
 # The documented form of `rlsys calibrate` (its command is being written separately).
 CALIBRATE_OPTIONS = {

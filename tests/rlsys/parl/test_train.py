@@ -128,3 +128,12 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert main(["parl", "train", "--runs-dir", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_reacher_task_runs_end_to_end(ray_local, tmp_path):
+    cfg = _cfg("parl", updates=2, task="reacher")
+    cfg.train.sac = dataclasses.replace(cfg.train.sac, learning_starts=50)
+    cfg = dataclasses.replace(cfg, queries=10)
+    summary = train(cfg, tmp_path, progress=False)
+    assert summary["env_steps"] == 100  # two 50-step episodes
+    assert env_spec("reacher")["obs_dim"] == 10 and env_spec("reacher")["act_dim"] == 2
