@@ -111,3 +111,38 @@ def run_config(cls, config_path: str | Path | None, resume: str | Path | None, r
     from rlsys.config import load_config
 
     return load_config(cls, config_path), None
+
+
+def start_training_run(workload: str, cls, args, apply_flags=None, flags_on_resume=False):
+    """(config, run directory, resume) of an ``rlsys <workload> train`` command.
+
+    ``args`` carries ``config``, ``resume``, ``runs_dir`` and ``address``. A new run gets
+    its flags (``apply_flags(cfg, args) -> cfg``) and a new run directory; a resumed run
+    keeps its stored config (flags too when ``flags_on_resume``). Joins or starts Ray. A
+    run killed before its first checkpoint has no finished update to keep: it starts over
+    in the same directory (its partial metrics are dropped).
+    """
+    cfg, run_dir = run_config(cls, args.config, args.resume, args.runs_dir)
+    if apply_flags is not None and (run_dir is None or flags_on_resume):
+        cfg = apply_flags(cfg, args)
+    if run_dir is None:
+        run_dir = make_run_dir(workload, cfg, root=args.runs_dir)
+    print(f"run directory: {run_dir}")
+    init_ray(args.address)
+    resume = bool(args.resume)
+    if resume and not (run_dir / "checkpoints" / "latest.pt").exists():
+        print("no checkpoint yet: training starts from update 0")
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        resume = False
+    return cfg, run_dir, resume
+
+
+def print_training_summary(summary: dict, run_dir: Path, report: Path | None = None) -> None:
+    """The last lines of a training command: size, time, last evaluation, where things are."""
+    ev = summary.get("eval") or {}
+    print(
+        f"done: {summary['updates']} updates, {summary['env_steps']} env steps, "
+        f"{summary['wall_time_s']:.0f} s; last eval "
+        + ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
+    )
+    print(f"policy: {run_dir / 'final.pt'}" + (f"; report: {report}" if report else ""))

@@ -166,25 +166,20 @@ def cmd_train(args) -> int:
     import dataclasses
 
     from rlsys.jobshop.train import JobshopTrainConfig, train
-    from rlsys.runtime import init_ray, make_run_dir, run_config
+    from rlsys.runtime import start_training_run
 
-    cfg, run_dir = run_config(JobshopTrainConfig, args.config, args.resume, args.runs_dir)
-    if args.actors is not None:
-        if args.actors < 1:
-            raise ValueError("--actors must be at least 1")
-        cfg.train.rollout = dataclasses.replace(cfg.train.rollout, num_workers=args.actors)
-    if args.updates is not None:
-        cfg.train = dataclasses.replace(cfg.train, total_updates=args.updates)
-    if not args.resume:
-        run_dir = make_run_dir("jobshop", cfg, root=args.runs_dir)
-    print(f"run directory: {run_dir}")
-    init_ray(args.address)
-    resume = bool(args.resume)
-    if resume and not (run_dir / "checkpoints" / "latest.pt").exists():
-        # killed before its first checkpoint: no finished update to keep, so start over
-        print("no checkpoint yet: training starts from update 0")
-        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-        resume = False
+    def flags(cfg, args):
+        if args.actors is not None:
+            if args.actors < 1:
+                raise ValueError("--actors must be at least 1")
+            cfg.train.rollout = dataclasses.replace(cfg.train.rollout, num_workers=args.actors)
+        if args.updates is not None:
+            cfg.train = dataclasses.replace(cfg.train, total_updates=args.updates)
+        return cfg
+
+    cfg, run_dir, resume = start_training_run(
+        "jobshop", JobshopTrainConfig, args, flags, flags_on_resume=True
+    )
     summary = train(cfg, run_dir, resume=resume)
     from rlsys.jobshop.report import plot_learning_curve
 

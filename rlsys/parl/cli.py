@@ -79,24 +79,16 @@ def apply_flags(cfg, args) -> None:
 def cmd_train(args) -> int:
     from rlsys.parl.report import write_report
     from rlsys.parl.train import PARLConfig, check_budget, env_spec, train
-    from rlsys.runtime import init_ray, make_run_dir, run_config
+    from rlsys.runtime import print_training_summary, start_training_run
 
-    cfg, run_dir = run_config(PARLConfig, args.config, args.resume, args.runs_dir)
-    if run_dir is None:
+    def flags(cfg, args):
         cfg = apply_flags(cfg, args)
         check_budget(cfg, env_spec(cfg.task))  # before a run directory exists
-        run_dir = make_run_dir("parl", cfg, root=args.runs_dir)
-    print(f"run directory: {run_dir}")
-    init_ray(args.address)
-    summary = train(cfg, run_dir, resume=bool(args.resume), progress=not args.no_progress)
-    report = write_report(run_dir, cfg)
-    ev = summary.get("eval") or {}
-    print(
-        f"done: {summary['updates']} updates, {summary['env_steps']} env steps, "
-        f"{summary['wall_time_s']:.0f} s; last eval "
-        + ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
-    )
-    print(f"policy: {run_dir / 'final.pt'}; report: {report}")
+        return cfg
+
+    cfg, run_dir, resume = start_training_run("parl", PARLConfig, args, flags)
+    summary = train(cfg, run_dir, resume=resume, progress=not args.no_progress)
+    print_training_summary(summary, run_dir, write_report(run_dir, cfg))
     return 0
 
 

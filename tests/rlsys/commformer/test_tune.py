@@ -4,6 +4,7 @@ checkpoint into tune.Checkpoint (weights-only torch files)."""
 import pytest
 import torch
 from ray import tune
+from tune_results import TrialResults
 
 from rlsys.commformer.tune import (
     METRIC,
@@ -55,21 +56,10 @@ def test_search_space_values_reach_the_config():
         build_config({"base": BASE, "sparsity": 2.0})
 
 
-class _Results(tune.Callback):
-    """Every reported result per trial (Tune's own CSV/JSON loggers may be switched off
-    process-wide by the calibration tuner, so metrics_dataframe is not used)."""
-
-    def __init__(self):
-        self.by_trial = {}
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.by_trial.setdefault(trial.trial_id, []).append(result)
-
-
 @pytest.mark.slow
 def test_trials_report_every_update_and_checkpoint(ray_local, tmp_path):
     space = {"base": BASE, "updates": 2, **tune_domains()}
-    seen = _Results()
+    seen = TrialResults()
     tuner = tune.Tuner(
         tune.with_resources(commformer_trainable, trial_resources(space, learner_cpus=0.25)),
         param_space=space,

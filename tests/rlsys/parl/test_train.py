@@ -137,3 +137,20 @@ def test_reacher_task_runs_end_to_end(ray_local, tmp_path):
     summary = train(cfg, tmp_path, progress=False)
     assert summary["env_steps"] == 100  # two 50-step episodes
     assert env_spec("reacher")["obs_dim"] == 10 and env_spec("reacher")["act_dim"] == 2
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(
+    ray_local, tmp_path, capsys
+):
+    argv = ["parl", "train", "--steps", "200", "--queries", "5", "--runs-dir", str(tmp_path),
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    (run,) = (tmp_path / "parl").iterdir()
+    for p in (run / "checkpoints").iterdir():  # as if killed during the first update
+        p.unlink()
+    (run / "final.pt").unlink()
+    capsys.readouterr()
+    assert main(["parl", "train", "--resume", str(run), "--no-progress"]) == 0
+    assert "no checkpoint yet: training starts from update 0" in capsys.readouterr().out
+    rows = (run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["update"] for r in rows] == [1]

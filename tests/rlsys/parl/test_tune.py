@@ -2,6 +2,7 @@
 
 import pytest
 from ray import tune
+from tune_results import TrialResults
 
 from rlsys.parl.tune import (
     METRIC,
@@ -42,18 +43,10 @@ def test_search_space_values_reach_the_config():
         build_config({"base": BASE, "damping": 0.0})
 
 
-class _Results(tune.Callback):
-    def __init__(self):
-        self.by_trial = {}
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.by_trial.setdefault(trial.trial_id, []).append(result)
-
-
 @pytest.mark.slow
 def test_trials_report_every_update_and_checkpoint(ray_local, tmp_path):
     space = {"base": BASE, "updates": 2, **tune_domains()}
-    seen = _Results()
+    seen = TrialResults()
     tuner = tune.Tuner(
         tune.with_resources(parl_trainable, trial_resources(space, learner_cpus=0.25)),
         param_space=space,
