@@ -138,7 +138,16 @@ def main() -> None:
     from rlsys.runtime import init_ray
 
     init_ray(num_cpus=2)
-    lines = ["# PARL costs", "", f"Medians of {args.repeats} repeats, one torch thread.", ""]
+    import os
+
+    load = os.getloadavg()[0]
+    lines = [
+        "# PARL costs",
+        "",
+        f"Medians of {args.repeats} repeats, one torch thread; load average {load:.1f} on "
+        f"{os.cpu_count()} CPUs at the start (other jobs running: compare with care).",
+        "",
+    ]
     lines += ["| SAC network (actor and each Q) | updates/s (batch 256) | ms / update |",
               "|---|---:|---:|"]  # fmt: skip
     for hidden in ([64, 64], [128, 128], [256, 256], [1024, 1024]):
