@@ -96,8 +96,10 @@ def cmd_compare(args) -> int:
     from rlsys.config import load_config
     from rlsys.parl.compare import run_compare
     from rlsys.parl.train import METHODS, PARLConfig, check_budget, env_spec
+    from rlsys.paths import check_writable
     from rlsys.runtime import init_ray
 
+    check_writable(args.out, "--out", directory=True)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:

@@ -93,13 +93,19 @@ REQUIRED = {
     "jobshop eval": ["--instances", "ft06", "--out", "r.csv"],
     "jobshop train": [],
     "commformer train": [],
+    "parl train": [],
+    "parl compare": [],
     "jobshop solve": ["--instance", "ft06"],
     "jobshop plot": ["missing-schedule.json"],
     "transport simulate": [],
     "calibrate": ["--targets", "configs/calibration/beam-urbansim-10k.yaml"],
 }
 """The least each command needs besides the output option under test (the last --out wins)."""
-DIRECTORIES = {("calibrate", "--out"), ("jobshop eval", "--schedules-dir")}
+DIRECTORIES = {
+    ("calibrate", "--out"),
+    ("jobshop eval", "--schedules-dir"),
+    ("parl compare", "--out"),
+}
 
 
 def _leaf_commands(parser: argparse.ArgumentParser, prefix: str = ""):
