@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rlsys.stats import median_seconds
+
 OUT = Path(__file__).parent / "results" / "commformer"
 
 
@@ -50,16 +52,6 @@ def reference_style_actions(policy, obs: list) -> torch.Tensor:
     return actions
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def bench_actions(sizes: list[int], batch: int, repeats: int) -> list[dict]:
     rows = []
     for n in sizes:
@@ -69,8 +61,12 @@ def bench_actions(sizes: list[int], batch: int, repeats: int) -> list[dict]:
         # same argmax actions from both (checks the cached decoder against the reference's)
         ours = torch.as_tensor(policy.act(obs, deterministic=True)[0])
         assert torch.equal(ours, reference_style_actions(policy, obs)), n
-        t_ours = _median_time(lambda p=policy, o=obs: p.act(o, deterministic=True), repeats)
-        t_ref = _median_time(lambda p=policy, o=obs: reference_style_actions(p, o), repeats)
+        t_ours = median_seconds(
+            lambda p=policy, o=obs: p.act(o, deterministic=True), repeats, warm_up=True
+        )
+        t_ref = median_seconds(
+            lambda p=policy, o=obs: reference_style_actions(p, o), repeats, warm_up=True
+        )
         rows.append({"N": n, "ours_ms": 1e3 * t_ours, "reference_ms": 1e3 * t_ref})
     return rows
 

@@ -8,23 +8,14 @@ only vs T1 + T2 with CG) against the actor's size. Medians of --repeats.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import gymnasium as gym
 import torch
 
+from rlsys.stats import median_seconds
+
 OUT = Path(__file__).parent / "results" / "parl" / "bench.md"
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def sac_updates_per_s(hidden: list[int], repeats: int, steps: int = 50) -> float:
@@ -45,7 +36,7 @@ def sac_updates_per_s(hidden: list[int], repeats: int, steps: int = 50) -> float
         for _ in range(steps):
             learner.gradient_step()
 
-    return steps / median_time(run, repeats)
+    return steps / median_seconds(run, repeats)
 
 
 def plain_env_steps_per_s(repeats: int, steps: int = 2000) -> float:
@@ -64,7 +55,7 @@ def plain_env_steps_per_s(repeats: int, steps: int = 2000) -> float:
             if term or trunc:
                 obs, _ = env.reset()
 
-    return steps / median_time(run, repeats)
+    return steps / median_seconds(run, repeats)
 
 
 def ray_env_steps_per_s(workers: int, repeats: int) -> float:
@@ -87,7 +78,7 @@ def ray_env_steps_per_s(workers: int, repeats: int) -> float:
         k = next(counter)
         ray.get([w.sample.remote(weights, 0, k, 5) for w in pool])
 
-    t = median_time(run, repeats)
+    t = median_seconds(run, repeats)
     for w in pool:
         ray.kill(w)
     return workers * 5 * 200 / t
@@ -127,7 +118,7 @@ def hypergradient_times(hidden: list[int], repeats: int) -> tuple[float, float]:
         t2_weights(actor, obs, actions, [0, 200, 400, 600, 800], seg_obs, seg_act,
                    torch.randn(20), cg_iterations=10)  # fmt: skip
 
-    return median_time(t1, repeats), median_time(t2, repeats)
+    return median_seconds(t1, repeats), median_seconds(t2, repeats)
 
 
 def main() -> None:

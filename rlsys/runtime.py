@@ -137,6 +137,23 @@ def start_training_run(workload: str, cls, args, apply_flags=None, flags_on_resu
     return cfg, run_dir, resume
 
 
+def apply_train_flags(train, args, updates_for_steps=None):
+    """``--seed``, ``--actors`` and ``--steps`` of a train command over its ``TrainConfig``
+    (a flag left out keeps the config's value); ``updates_for_steps(steps) -> updates``
+    turns the env-step budget into updates. Returns the new ``TrainConfig``."""
+    if getattr(args, "seed", None) is not None:
+        train = dataclasses.replace(train, seed=args.seed)
+    if getattr(args, "actors", None) is not None:
+        if args.actors < 1:
+            raise ValueError(f"--actors must be at least 1, got {args.actors}")
+        train.rollout = dataclasses.replace(train.rollout, num_workers=args.actors)
+    if getattr(args, "steps", None) is not None:
+        if args.steps < 1:
+            raise ValueError(f"--steps must be at least 1, got {args.steps}")
+        train = dataclasses.replace(train, total_updates=updates_for_steps(args.steps))
+    return train
+
+
 def print_training_summary(summary: dict, run_dir: Path, report: Path | None = None) -> None:
     """The last lines of a training command: size, time, last evaluation, where things are."""
     ev = summary.get("eval") or {}

@@ -71,18 +71,10 @@ def _apply_flags(cfg, args) -> None:
     model = {k: v for k, v in model.items() if v is not None}
     if model:
         cfg.model = ModelConfig(**{**dataclasses.asdict(cfg.model), **model})
-    if args.seed is not None:
-        cfg.train = dataclasses.replace(cfg.train, seed=args.seed)
-    if args.actors is not None:
-        if args.actors < 1:
-            raise ValueError(f"--actors must be at least 1, got {args.actors}")
-        cfg.train.rollout = dataclasses.replace(cfg.train.rollout, num_workers=args.actors)
-    if args.steps is not None:
-        if args.steps < 1:
-            raise ValueError(f"--steps must be at least 1, got {args.steps}")
-        from rlsys.commformer.train import updates_for_steps
+    from rlsys.commformer.train import updates_for_steps
+    from rlsys.runtime import apply_train_flags
 
-        cfg.train = dataclasses.replace(cfg.train, total_updates=updates_for_steps(cfg, args.steps))
+    cfg.train = apply_train_flags(cfg.train, args, lambda steps: updates_for_steps(cfg, steps))
 
 
 def cmd_train(args) -> int:

@@ -166,13 +166,10 @@ def cmd_train(args) -> int:
     import dataclasses
 
     from rlsys.jobshop.train import JobshopTrainConfig, train
-    from rlsys.runtime import start_training_run
+    from rlsys.runtime import apply_train_flags, start_training_run
 
     def flags(cfg, args):
-        if args.actors is not None:
-            if args.actors < 1:
-                raise ValueError("--actors must be at least 1")
-            cfg.train.rollout = dataclasses.replace(cfg.train.rollout, num_workers=args.actors)
+        cfg.train = apply_train_flags(cfg.train, args)  # --actors (train has no --seed/--steps)
         if args.updates is not None:
             cfg.train = dataclasses.replace(cfg.train, total_updates=args.updates)
         return cfg

@@ -53,6 +53,7 @@ def apply_flags(cfg, args) -> None:
     """Command-line flags over the config (each validated by its dataclass)."""
     from rlsys.parl.teachers import TeacherConfig
     from rlsys.parl.train import env_spec, updates_for_steps
+    from rlsys.runtime import apply_train_flags
 
     top = {"task": args.task, "method": args.method, "queries": args.queries}
     top = {k: v for k, v in top.items() if v is not None}
@@ -62,17 +63,9 @@ def apply_flags(cfg, args) -> None:
     teacher = {k: v for k, v in teacher.items() if v is not None}
     if teacher:
         cfg.teacher = TeacherConfig(**{**dataclasses.asdict(cfg.teacher), **teacher})
-    if args.seed is not None:
-        cfg.train = dataclasses.replace(cfg.train, seed=args.seed)
-    if args.actors is not None:
-        if args.actors < 1:
-            raise ValueError(f"--actors must be at least 1, got {args.actors}")
-        cfg.train.rollout = dataclasses.replace(cfg.train.rollout, num_workers=args.actors)
-    if args.steps is not None:
-        if args.steps < 1:
-            raise ValueError(f"--steps must be at least 1, got {args.steps}")
-        updates = updates_for_steps(cfg, args.steps, env_spec(cfg.task))
-        cfg.train = dataclasses.replace(cfg.train, total_updates=updates)
+    cfg.train = apply_train_flags(
+        cfg.train, args, lambda steps: updates_for_steps(cfg, steps, env_spec(cfg.task))
+    )
     return cfg
 
 

@@ -35,7 +35,7 @@ import torch
 from torch.func import functional_call, jvp, vjp
 
 from rlsys.parl.tabular import conjugate_gradient
-from rlsys.rl.sac import SquashedGaussianActor
+from rlsys.rl.sac import SquashedGaussianActor, squashed_gaussian_log_prob
 
 
 def actor_log_prob(
@@ -47,12 +47,8 @@ def actor_log_prob(
     """log pi(a | s) [n] of given actions [n, A] under ``params`` (tanh-Gaussian)."""
     mean, log_std = functional_call(actor, params, (obs,))
     y = ((actions - actor.action_bias) / actor.action_scale).clamp(-1 + 1e-6, 1 - 1e-6)
-    u = torch.atanh(y)
-    z = (u - mean) / log_std.exp()
-    return (
-        -0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi)
-        - torch.log(actor.action_scale * (1 - y.pow(2)) + 1e-6)
-    ).sum(-1)  # fmt: skip
+    z = (torch.atanh(y) - mean) / log_std.exp()
+    return squashed_gaussian_log_prob(z, log_std, y, actor.action_scale)
 
 
 class FlatParams:

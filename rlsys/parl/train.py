@@ -131,8 +131,10 @@ class PARLConfig(Config):
             raise invalid(self, f"train.algorithm must be 'sac', got {self.train.algorithm!r}")
 
 
+@functools.cache
 def env_spec(task: str) -> dict:
-    """obs_dim, act_dim, action bounds and episode length of a task (builds it once)."""
+    """obs_dim, act_dim, action bounds and episode length of a task (builds it once per
+    process; callers must not change the dict)."""
     if task not in TASKS:
         raise ValueError(f"unknown PARL task {task!r}: one of {', '.join(TASKS)}")
     try:

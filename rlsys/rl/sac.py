@@ -69,6 +69,18 @@ def mlp(in_dim: int, out_dim: int, hidden_sizes: Sequence[int]) -> nn.Sequential
     return nn.Sequential(*layers)
 
 
+def squashed_gaussian_log_prob(
+    z: torch.Tensor, log_std: torch.Tensor, y: torch.Tensor, action_scale: torch.Tensor
+) -> torch.Tensor:
+    """log-density [B] of an action a = tanh(u) * scale + bias, from the standardised
+    pre-tanh sample z = (u - mean) / std and y = tanh(u) ([B, A] each): the Gaussian's
+    log-density plus the change of variables of tanh and the rescale, per dimension."""
+    return (
+        -0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi)
+        - torch.log(action_scale * (1 - y.pow(2)) + 1e-6)
+    ).sum(-1)  # fmt: skip
+
+
 class SquashedGaussianActor(nn.Module):
     """tanh-squashed Gaussian policy over a Box action space [low, high]^A.
 
@@ -122,11 +134,7 @@ class SquashedGaussianActor(nn.Module):
         u = mean + std * noise
         y = torch.tanh(u)
         action = y * self.action_scale + self.action_bias
-        # change of variables of tanh and the affine rescale, per action dimension
-        log_prob = (
-            -0.5 * noise**2 - log_std - 0.5 * np.log(2 * np.pi)
-            - torch.log(self.action_scale * (1 - y.pow(2)) + 1e-6)
-        ).sum(-1)  # fmt: skip
+        log_prob = squashed_gaussian_log_prob(noise, log_std, y, self.action_scale)
         return action, log_prob, torch.tanh(mean) * self.action_scale + self.action_bias
 
     @torch.no_grad()
