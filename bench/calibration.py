@@ -239,6 +239,7 @@ def tuner_overhead(
 ) -> float:
     """Wall seconds per trial of a trainable that does no work (Tune's own cost)."""
     from rlsys.tuner import BUDGET_KEY, ExperimentSpec, run_experiment
+    from rlsys.tuner.space import uniform_box
 
     def noop(config):
         from rlsys.tuner.trainable import report
@@ -255,7 +256,7 @@ def tuner_overhead(
         trainable=noop,
         constants={},
         search="random",
-        space={"x": (0.0, 1.0)},
+        space=uniform_box({"x": (0.0, 1.0)}),
         metric="loss",
         max_budget=reports,
         evaluations=trials,

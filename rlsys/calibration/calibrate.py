@@ -28,6 +28,7 @@ from rlsys.calibration import trainables
 from rlsys.calibration.config import CalibrationConfig
 from rlsys.calibration.objective import FREE_MODES, target_vector
 from rlsys.tuner import ExperimentSpec, Journal, run_experiment
+from rlsys.tuner.space import uniform_box
 
 FAULT_FILE = ".crash-once"
 """Test hook: an iteration number in ``<run dir>/.crash-once`` kills one worker there once."""
@@ -73,9 +74,9 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         trainable=trainables.chain if chain else trainables.evaluate,
         constants=constants,
         search="single" if chain else cfg.method,
-        space={m: (float(cfg.bounds[0]), float(cfg.bounds[1])) for m in FREE_MODES},
+        space=uniform_box({m: (float(cfg.bounds[0]), float(cfg.bounds[1])) for m in FREE_MODES}),
         metric="objective",
-        record_keys=("l1", "time_error"),
+        record_keys=("l1", "time_error", "sim_s"),
         mode="min",
         max_budget=cfg.max_iterations,
         min_budget=cfg.min_budget or None,

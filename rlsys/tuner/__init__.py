@@ -6,6 +6,8 @@
   evaluation, resume from the journal (no pickle read); returns the evaluations.
 - ``searchers.HyperbandSearcher``: hpbandster's BOHB (KDE model + successive halving)
   as a Tune Searcher, with real multi-fidelity (promoted jobs continue from a checkpoint).
+- ``space``: typed search spaces (uniform, loguniform, int, choice, fixed) for every
+  search method; ``searchers.GridSearcher``: grid search, resumable point by point.
 - ``stopping.TrendStopper``: extrapolation-based early stopping.
 - ``trainable``: helpers for trainables that continue from checkpoints.
 - ``keys``: the config keys of the trainable contract.
@@ -24,7 +26,9 @@ _WHERE = {
     "Journal": "experiment",
     "run_experiment": "experiment",
     "HyperbandSearcher": "searchers",
-    "config_space": "searchers",
+    "GridSearcher": "searchers",
+    "Param": "space",
+    "parse_space": "space",
     "hyperband_budgets": "searchers",
     "TrendStopper": "stopping",
     "forecast": "stopping",

@@ -1,8 +1,9 @@
 """``run_experiment``: one Ray Tune experiment (or its resumption) for any workload.
 
-A workload hands over a function trainable, its constants, a search space of bounded
-floats, a search method and budgets; the tuner runs it on whatever Ray cluster
-``rlsys.runtime.init_ray`` joined, one trial per ``cpus_per_trial`` CPUs, at most
+A workload hands over a function trainable, its constants, a typed search space
+(``rlsys.tuner.space``), a search method and budgets; the tuner runs it on whatever Ray
+cluster ``rlsys.runtime.init_ray`` joined, each trial with its resources (``cpus_per_trial``
+CPUs, or a placement group for trials that start their own rollout actors), at most
 ``workers`` at a time, and returns the evaluations as a table (a list of dicts).
 
 Layout under ``storage_dir``::
@@ -12,8 +13,11 @@ Layout under ``storage_dir``::
     session-2/        a later session that continued or extended the experiment
 
 Search methods: ``bohb`` (hpbandster's BOHB, see ``rlsys.tuner.searchers``), ``random``
-(uniform samples at the largest budget) and ``single`` (one trial with the constants
-only: for sequential algorithms such as a fixed-point iteration that run as one trial).
+(seeded samples at the largest budget), ``asha`` (the same samples under Tune's
+``ASHAScheduler``, which stops trials early at rungs of the budget: trials must report
+``iteration`` in budget units), ``grid`` (every grid point of the space, in order; a
+resumed grid runs exactly the points not yet finished) and ``single`` (one trial with the
+constants only: for sequential algorithms such as a fixed-point iteration).
 
 Fault tolerance: ``FailureConfig(max_failures)`` retries a trial whose worker died; it
 continues from its last checkpoint. Resume (``resume=True``) reads only rlsys's own
@@ -49,6 +53,7 @@ dict of what to log, with a ``key`` unique within the trial); runs stopped early
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -56,7 +61,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +69,12 @@ from ray import tune
 from ray.tune import Callback
 
 from rlsys.tuner.keys import BUDGET_KEY, JOB_KEY, PARENT_BUDGET_KEY, PICK_KEY
-from rlsys.tuner.searchers import HyperbandSearcher, config_space, hyperband_budgets
+from rlsys.tuner.searchers import GridSearcher, HyperbandSearcher, hyperband_budgets
+from rlsys.tuner.space import Space, grid
 from rlsys.tuner.stopping import TrendStopper
 from rlsys.tuner.trainable import drop_barrier, make_barrier, with_warm_up
 
-SEARCHES = ("bohb", "random", "single")
+SEARCHES = ("bohb", "random", "asha", "grid", "single")
 DONE_MARKER = "session-done.json"
 INTERRUPTED_MARKER = "session-interrupted.json"
 
@@ -113,10 +119,16 @@ def partial_record(
     space_keys: list[str],
     extra_keys: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Record of a run that ended without reporting one (stopped early, or failed)."""
+    """Record of a run that ended without reporting one: a trainable that reports only
+    metrics (its last result is the record), one stopped early, or one that failed.
+
+    ``full_budget``: the last result reached the job's budget (``iteration`` in budget
+    units); ``stopped_early`` is its negation.
+    """
     budget = int(config.get(BUDGET_KEY, 0) or 0)
     iteration = int(last.get("iteration", 0) or 0)
     start = int(last.get("start_iteration", config.get(PARENT_BUDGET_KEY, 0)) or 0)
+    full = budget > 0 and iteration >= budget
     rec = {
         "key": "final",
         "config": {k: config[k] for k in space_keys if k in config},
@@ -124,8 +136,9 @@ def partial_record(
         "start_iteration": start,
         "iterations_run": max(0, iteration - start),
         metric: last.get(metric),
-        "sim_s": last.get("sim_s"),
         "continued": start > 0,
+        "full_budget": full,
+        "stopped_early": not full,
     }
     for key in extra_keys:
         rec[key] = last.get(key)
@@ -219,7 +232,6 @@ class JournalCallback(Callback):
         last = trial.last_result or {}
         if not any(k.startswith(f"{trial.trial_id}/") for k in self._recorded):
             rec = partial_record(trial.config, last, self.metric, self.space_keys, self.record_keys)
-            rec.update(stopped_early=True, full_budget=False)
             self._recorded.add(f"{trial.trial_id}/final")
             self._write(trial, rec, last)
 
@@ -240,8 +252,9 @@ class JournalCallback(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
         rec = partial_record(trial.config, last, self.metric, self.space_keys, self.record_keys)
-        rec.update(error=True, key="error", full_budget=False)
+        rec.update(error=True, key="error", full_budget=False, stopped_early=False)
         rec[self.metric] = None
+        rec["reason"] = _error_line(trial)
         self._write(trial, rec, last)
 
     def on_experiment_end(self, trials, **info):
@@ -267,9 +280,9 @@ class ExperimentSpec:
     constants: dict[str, Any]
     """Passed unchanged in every trial's config."""
     search: str = "bohb"
-    """bohb | random | single."""
-    space: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
-    """Name -> (low, high) of the searched floats (unused by ``single``)."""
+    """bohb | random | asha | grid | single."""
+    space: Space = dataclasses.field(default_factory=dict)
+    """The typed search space (``rlsys.tuner.space``; unused by ``single``)."""
     metric: str = "loss"
     mode: str = "min"
     max_budget: int = 1
@@ -281,6 +294,9 @@ class ExperimentSpec:
     workers: int = 1
     """Trials running at the same time."""
     cpus_per_trial: float = 1.0
+    resources: Any = None
+    """Instead of ``cpus_per_trial``: a ``tune.PlacementGroupFactory`` (a trial that starts
+    rollout actors gets one bundle per actor, so concurrent trials never oversubscribe)."""
     seed: int = 0
     max_failures: int = 2
     """Retries of a trial whose worker died or raised."""
@@ -295,36 +311,68 @@ class ExperimentSpec:
     quiet: bool = False
 
 
-def _searcher(spec: ExperimentSpec, evaluations: int, session: int) -> HyperbandSearcher:
-    budgets = hyperband_budgets(spec.max_budget, spec.eta, spec.min_budget)
+def _session_seed(spec: ExperimentSpec, session: int) -> int:
     from rlsys.runtime import derive_seeds
 
-    seed = derive_seeds(spec.seed, session + 1)[session]
+    return derive_seeds(spec.seed, session + 1)[session] % 2**31
+
+
+def _searcher(spec: ExperimentSpec, evaluations: int, session: int) -> HyperbandSearcher:
+    # asha samples at the largest budget (the scheduler stops trials early), like random
+    budgets = hyperband_budgets(spec.max_budget, spec.eta, spec.min_budget)
+    seed = _session_seed(spec, session)
     return HyperbandSearcher(
-        config_space(spec.space, seed=seed % 2**31),
+        spec.space,
         metric=spec.metric,
         mode=spec.mode,
         budgets=budgets,
         max_evaluations=evaluations,
-        model=spec.search,
-        seed=seed % 2**31,
+        model="bohb" if spec.search == "bohb" else "random",
+        seed=seed,
         eta=spec.eta,
         bohb_kwargs=spec.bohb_kwargs,
     )
 
 
+def grid_points(spec: ExperimentSpec) -> list[tuple[str, dict[str, Any]]]:
+    """The grid of ``spec.space`` as named jobs ``grid-<index>`` (at most ``evaluations``)."""
+    points = grid(spec.space)[: spec.evaluations]
+    return [(f"grid-{i}", point) for i, point in enumerate(points)]
+
+
+def total_evaluations(spec: ExperimentSpec) -> int:
+    """Evaluations the experiment runs in all (a grid may have fewer points)."""
+    return len(grid_points(spec)) if spec.search == "grid" else spec.evaluations
+
+
+def trial_cpus(spec: ExperimentSpec) -> float:
+    """CPUs one trial holds (all bundles of its placement group)."""
+    if spec.resources is None:
+        return spec.cpus_per_trial
+    bundles = getattr(spec.resources, "bundles", None) or [spec.resources]
+    return float(sum(b.get("CPU", b.get("cpu", 0)) for b in bundles))
+
+
 def _prepare(spec: ExperimentSpec) -> tuple[Any, str | None]:
-    """The trainable with its resources, and a warm-up barrier when trials run in parallel."""
+    """The trainable with its resources, and a warm-up barrier when trials run in parallel.
+    Raises ValueError when one trial needs more CPUs than the cluster has."""
     import ray
 
     trainable, name = spec.trainable, None
     cpus = ray.cluster_resources().get("CPU", 1.0)
-    parallel = min(spec.workers, int(cpus // spec.cpus_per_trial) or 1)
+    need = trial_cpus(spec)
+    if need > cpus + 1e-9:
+        raise ValueError(
+            f"one trial needs {need:g} CPUs but the cluster has {cpus:g}: lower the trial's "
+            "resources (e.g. train.rollout.num_workers) or join a larger cluster"
+        )
+    parallel = min(spec.workers, int(cpus // max(need, 1e-9)) or 1)
     if spec.search != "single" and parallel > 1:
         name = f"rlsys-warmup-{uuid.uuid4().hex[:12]}"
         make_barrier(name)
         trainable = with_warm_up(trainable, name, parallel)
-    return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial}), name
+    resources = spec.resources if spec.resources is not None else {"cpu": spec.cpus_per_trial}
+    return tune.with_resources(trainable, resources), name
 
 
 def _session_dirs(storage_dir: Path) -> list[Path]:
@@ -345,22 +393,61 @@ def run_experiment(
         raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {spec.search!r}")
     if spec.workers < 1 or spec.evaluations < 1:
         raise ValueError("workers and evaluations must be >= 1")
+    if spec.search not in ("single", "grid") and not [
+        p for p in spec.space.values() if p.type != "fixed"
+    ]:
+        raise ValueError(f"{spec.search} needs a search space with at least one free parameter")
     storage_dir = Path(storage_dir).resolve()
     storage_dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(storage_dir / "journal.jsonl")
-    # experiment state every 2 s (Tune's default adapts between 10 s and minutes)
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
-    # Tune's own console output: our JournalCallback prints the progress instead
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    # Tune's per-trial JSON/CSV/TensorBoard loggers: the journal already records every
-    # result, and they cost the driver ~7 ms per result (a fifth of a 200-evaluation run)
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     trainable, barrier = _prepare(spec)
     try:
-        return _run(spec, storage_dir, journal, trainable, resume)
+        with _tune_environment():
+            return _run(spec, storage_dir, journal, trainable, resume)
     finally:
         if barrier is not None:
             drop_barrier(barrier)
+
+
+# Tune settings read from the environment when an experiment runs. Set for our
+# experiments only and put back afterwards: other Tune users in the process keep theirs.
+TUNE_ENVIRONMENT = {
+    # experiment state every 2 s (Tune's default adapts between 10 s and minutes)
+    "TUNE_GLOBAL_CHECKPOINT_S": "2",
+    # Tune's own console output: our JournalCallback prints the progress instead
+    "RAY_AIR_NEW_OUTPUT": "0",
+    # Tune's per-trial JSON/CSV/TensorBoard loggers: the journal already records every
+    # result, and they cost the driver ~7 ms per result (a fifth of a 200-evaluation run)
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+}
+
+
+@contextlib.contextmanager
+def _tune_environment() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in TUNE_ENVIRONMENT}
+    for key, value in TUNE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _error_line(trial: Any) -> str:
+    """The last line of a failed trial's error (Tune keeps it in error.txt)."""
+    text = ""
+    path = getattr(trial, "error_file", None)
+    try:
+        if path and os.path.exists(path):
+            text = Path(path).read_text()
+    except OSError:
+        pass
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "unknown error"
 
 
 def _run(
@@ -384,7 +471,7 @@ def _run(
         (last / DONE_MARKER).write_text(json.dumps({"abandoned": True, "evaluations": count}))
 
     done = journal.evaluations()
-    if spec.evaluations - len(done) > 0:
+    if total_evaluations(spec) - len(done) > 0:
         _run_session(spec, trainable, storage_dir, len(_session_dirs(storage_dir)) + 1, done)
     return journal.evaluations()
 
@@ -410,16 +497,22 @@ def _fit(tuner: Any, session_dir: Path, journal: Journal, unfinished: Callable[[
 def _run_session(
     spec: ExperimentSpec, trainable: Any, storage_dir: Path, session: int, done: list[dict]
 ) -> None:
-    remaining = spec.evaluations - len(done)
+    remaining = total_evaluations(spec) - len(done)
     constants = dict(spec.constants)
     callbacks: list[Callback] = []
     search_alg = None
     searcher = None
+    scheduler = None
     if spec.search == "single":
         num_samples = 1
         constants["max_evaluations"] = remaining
         if done and spec.warm_constants is not None:
             constants.update(spec.warm_constants(done))
+    elif spec.search == "grid":
+        finished = {r.get("job") for r in done}
+        points = [(n, c) for n, c in grid_points(spec) if n not in finished]
+        searcher = GridSearcher(points, spec.max_budget, spec.metric, spec.mode)
+        search_alg, num_samples, remaining = searcher, len(points), len(points)
     else:
         searcher = _searcher(spec, remaining, session)
         if done:
@@ -433,8 +526,19 @@ def _run_session(
         search_alg = searcher
         num_samples = remaining
         callbacks.append(CheckpointTracker(searcher))
+    if spec.search == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        scheduler = ASHAScheduler(
+            time_attr="iteration",
+            metric=spec.metric,
+            mode=spec.mode,
+            max_t=spec.max_budget,
+            grace_period=hyperband_budgets(spec.max_budget, spec.eta, spec.min_budget)[0],
+            reduction_factor=spec.eta,
+        )
     stopper = None
-    if spec.early_stopping and spec.search != "single":
+    if spec.early_stopping and spec.search in ("bohb", "random"):
         stopper = TrendStopper(spec.metric, spec.mode, margin=spec.stop_margin)
         for r in done:
             if r.get(spec.metric) is not None and not r.get("stopped_early"):
@@ -448,7 +552,7 @@ def _run_session(
             session,
             list(spec.space),
             record_keys=spec.record_keys,
-            total=spec.evaluations,
+            total=total_evaluations(spec),
             quiet=spec.quiet,
         )
     )
@@ -460,6 +564,7 @@ def _run_session(
         param_space=constants,
         tune_config=tune.TuneConfig(
             search_alg=search_alg,
+            scheduler=scheduler,
             num_samples=num_samples,
             max_concurrent_trials=spec.workers,
             reuse_actors=True,

@@ -47,6 +47,7 @@ from rlsys.tuner.keys import (  # noqa: F401  (re-exported: the contract's keys)
     PICK_KEY,
     PRIVATE_KEYS,
 )
+from rlsys.tuner.space import Space, cast, config_space, to_configspace_values
 
 _log = logging.getLogger(__name__)
 
@@ -73,14 +74,6 @@ def hyperband_budgets(max_budget: int, eta: int = 3, min_budget: int | None = No
         budgets.append(max(1, round(b)))
         k += 1
     return sorted(set(budgets))
-
-
-def config_space(bounds: dict[str, tuple[float, float]], seed: int) -> CS.ConfigurationSpace:
-    """A ConfigSpace of independent uniform floats, one per name, seeded."""
-    cs = CS.ConfigurationSpace(seed=seed)
-    for name, (lo, hi) in bounds.items():
-        cs.add(CS.UniformFloatHyperparameter(name, lower=float(lo), upper=float(hi)))
-    return cs
 
 
 def vectorized_bohb(space: CS.ConfigurationSpace, **kwargs: Any) -> Any:
@@ -147,6 +140,8 @@ def vectorized_bohb(space: CS.ConfigurationSpace, **kwargs: Any) -> Any:
 class HyperbandSearcher(Searcher):
     """hpbandster's BOHB (``model="bohb"``) or random search (``model="random"``) for Tune.
 
+    space: the typed search space (``rlsys.tuner.space``); suggestions carry its values in
+        their config types (ints, choice values), the model works on its ConfigSpace.
     budgets: increasing budgets of the Hyperband brackets (``hyperband_budgets``); random
         search uses only the largest one.
     max_evaluations: how many jobs (trials) to suggest in total, promotions included.
@@ -162,7 +157,7 @@ class HyperbandSearcher(Searcher):
 
     def __init__(
         self,
-        space: CS.ConfigurationSpace,
+        space: Space,
         metric: str,
         mode: str,
         budgets: list[int],
@@ -178,7 +173,8 @@ class HyperbandSearcher(Searcher):
         if not budgets or sorted(budgets) != list(budgets):
             raise ValueError(f"budgets must be increasing, got {budgets}")
         self.model = model
-        self.space = space
+        self.params = space
+        self.space = config_space(space, seed)
         self.eta = eta
         self.budgets = list(budgets) if model == "bohb" else [budgets[-1]]
         self.max_evaluations = int(max_evaluations)
@@ -186,11 +182,11 @@ class HyperbandSearcher(Searcher):
         if model == "bohb":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # ConfigSpace 1.x API
-                self.generator = vectorized_bohb(space, **(bohb_kwargs or {}))
+                self.generator = vectorized_bohb(self.space, **(bohb_kwargs or {}))
         else:
             from hpbandster.optimizers.config_generators.random_sampling import RandomSampling
 
-            self.generator = RandomSampling(space)
+            self.generator = RandomSampling(self.space)
         self.iterations: list[Any] = []  # hpbandster SuccessiveHalving objects
         self.n_suggested = 0
         self.trial_job: dict[str, tuple[tuple, int]] = {}  # trial_id -> (config_id, budget)
@@ -218,7 +214,7 @@ class HyperbandSearcher(Searcher):
         self.n_suggested += 1
         self.trial_job[trial_id] = (config_id, budget)
         self.job_trial[(config_id, budget)] = trial_id
-        suggestion = {k: float(v) for k, v in config.items()}
+        suggestion = cast(self.params, _plain(dict(config)))
         suggestion.update(
             {
                 BUDGET_KEY: int(budget),
@@ -257,7 +253,8 @@ class HyperbandSearcher(Searcher):
         with self._numpy_rng():
             for i, rec in enumerate(records):
                 loss = rec.get("loss")
-                job = Job((-1, 0, i), config=dict(rec["config"]), budget=rec["budget"])
+                config = to_configspace_values(self.params, rec["config"])
+                job = Job((-1, 0, i), config=config, budget=rec["budget"])
                 job.result = None if loss is None else {"loss": float(loss), "info": {}}
                 self.generator.new_result(job, update_model=i == len(records) - 1)
         self.records.extend(records)
@@ -508,3 +505,54 @@ def _set_generator_state(gen: Any, state: dict[str, Any]) -> None:
     gen.configs = {b: [np.array(x, dtype=np.float64) for x in v] for b, v in state["configs"]}
     gen.losses = {b: list(v) for b, v in state["losses"]}
     gen.kde_models = {b: {k: kde(m[k]) for k in ("good", "bad")} for b, m in state["kde_models"]}
+
+
+class GridSearcher(Searcher):
+    """A fixed list of configurations (grid search), each one job at one budget, in order.
+
+    ``points``: ``(job name, config)`` pairs; a resumed session passes only the points not
+    yet finished, so an interrupted grid ends with exactly the results of an uninterrupted
+    one. The state (how many were handed out) is JSON, like ``HyperbandSearcher``'s.
+    """
+
+    CKPT_FILE_TMPL = "searcher-state-{}.json"
+
+    def __init__(
+        self, points: list[tuple[str, dict[str, Any]]], budget: int, metric: str, mode: str
+    ):
+        super().__init__(metric=metric, mode=mode)
+        self.points = list(points)
+        self.budget = int(budget)
+        self.n_suggested = 0
+        self.max_evaluations = len(self.points)
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec):
+        return True
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        if self.n_suggested >= len(self.points):
+            return Searcher.FINISHED
+        name, config = self.points[self.n_suggested]
+        self.n_suggested += 1
+        return {
+            **config,
+            BUDGET_KEY: self.budget,
+            PARENT_KEY: None,
+            PARENT_BUDGET_KEY: 0,
+            JOB_KEY: name,
+            PICK_KEY: False,
+        }
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        pass
+
+    def note_checkpoint(self, trial_id: str, path: str) -> None:
+        pass  # every job starts fresh: no promotions
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "w") as f:
+            json.dump({"format": "rlsys.GridSearcher/1", "n_suggested": self.n_suggested}, f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path) as f:
+            self.n_suggested = int(json.load(f)["n_suggested"])

@@ -14,11 +14,11 @@ from rlsys.tuner import (
     PARENT_KEY,
     PICK_KEY,
     HyperbandSearcher,
-    config_space,
     hyperband_budgets,
 )
+from rlsys.tuner.space import config_space, uniform_box
 
-SPACE = {f"x{i}": (-10.0, 10.0) for i in range(7)}
+SPACE = uniform_box({f"x{i}": (-10.0, 10.0) for i in range(7)})
 
 
 def loss(config: dict, budget: int) -> float:
@@ -29,7 +29,7 @@ def loss(config: dict, budget: int) -> float:
 
 def make(model: str = "bohb", n: int = 60, seed: int = 0) -> HyperbandSearcher:
     return HyperbandSearcher(
-        config_space(SPACE, seed=seed),
+        SPACE,
         metric="loss",
         mode="min",
         budgets=[2, 6, 18],
