@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     from rlsys.calibration import cli as calibration_cli
 
     calibration_cli.add_commands(sub)
+
+    from rlsys.tuner import cli as tuner_cli
+
+    tuner_cli.add_commands(sub)
     return parser
 
 

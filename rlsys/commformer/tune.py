@@ -1,85 +1,41 @@
-"""CommFormer as a Ray Tune function trainable, with its default search space.
+"""CommFormer in the central tuner: ``WORKLOAD`` (see ``rlsys.tuner.workloads``).
 
-``commformer_trainable(config)``: one Tune iteration = one PPO update (the budget is
-real: more iterations continue the same run). Every update is reported
-(``train_success_rate`` and ``episodic_return`` of the update's training episodes,
-``env_steps``, and ``success_rate``, ``steps``, ``return`` of the latest evaluation once
-there is one); every ``checkpoint_every`` updates the trainer's
-checkpoint goes into a ``tune.Checkpoint`` (a weights-only torch file, no pickle), and a
-restored trial continues from it bit for bit.
-
-config keys: the hyperparameters of ``SEARCH_SPACE`` plus ``base`` (a plain dict of
-``CommFormerTrainConfig`` overrides, e.g. the env size) and ``updates`` (the trial's
-length; it also sets the learning-rate and freezing schedules).
+One Tune iteration = one PPO update; the budget is updates, and a promoted or restored
+trial continues its run from a checkpoint. Reported every update:
+``train_success_rate`` and ``episodic_return`` of the update's training episodes,
+``env_steps``, and ``success_rate``, ``steps``, ``return`` of the latest deterministic
+evaluation once there is one (every ``train.eval_every`` updates).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
-# Typed search space (plain data; the central tuner turns it into Tune's domains).
+from rlsys.commformer.train import CommFormerTrainConfig
+from rlsys.tuner.workloads import Workload, trainer_resources
+
+# Typed search space over CommFormerTrainConfig's paths
 SEARCH_SPACE: dict[str, dict[str, Any]] = {
-    "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 2e-3},
+    "train.ppo.learning_rate": {"type": "loguniform", "low": 1e-4, "high": 2e-3},
     # up to 1e-1: at 1e-4 (the reference) the logits barely move in short runs
-    "graph_lr": {"type": "loguniform", "low": 1e-5, "high": 1e-1},
-    "ent_coef": {"type": "loguniform", "low": 1e-3, "high": 5e-2},
-    "sparsity": {"type": "choice", "values": [0.2, 0.4, 0.6]},
-    "warmup_updates": {"type": "choice", "values": [0, 5, 10]},
+    "bilevel.graph_lr": {"type": "loguniform", "low": 1e-5, "high": 1e-1},
+    "train.ppo.ent_coef": {"type": "loguniform", "low": 1e-3, "high": 5e-2},
+    "model.sparsity": {"type": "choice", "values": [0.2, 0.4, 0.6]},
+    "bilevel.warmup_updates": {"type": "choice", "values": [0, 5, 10]},
 }
-METRIC, MODE = "train_success_rate", "max"
-"""Reported every update: the success rate of the update's training episodes (sampling
-policy); ``success_rate`` (deterministic evaluation) comes every ``eval_every`` updates."""
 
 
-def tune_domains(space: dict[str, dict[str, Any]] = SEARCH_SPACE) -> dict[str, Any]:
-    """``SEARCH_SPACE`` as Ray Tune sampling domains."""
-    from rlsys.tuner.trainable import tune_domains as domains
-
-    return domains(space)
-
-
-def trial_resources(config: dict[str, Any], learner_cpus: float = 1.0) -> Any:
-    """The trial's placement group (``rlsys.tuner.trainable.trainer_resources``)."""
-    from rlsys.tuner.trainable import trainer_resources
-
-    cfg = build_config({"base": config.get("base")})  # the sizes only, no sampled values
-    return trainer_resources(cfg.train.rollout, learner_cpus)
-
-
-def build_config(config: dict[str, Any]):
-    """The ``CommFormerTrainConfig`` of a trial (validated like a config file)."""
-    from rlsys.commformer.train import CommFormerTrainConfig
-    from rlsys.config import from_dict
-
-    cfg = from_dict(CommFormerTrainConfig, dict(config.get("base") or {}), source="base")
-    ppo = {k: config[k] for k in ("learning_rate", "ent_coef") if k in config}
-    cfg.train = dataclasses.replace(
-        cfg.train,
-        total_updates=int(config.get("updates", cfg.train.total_updates)),
-        ppo=dataclasses.replace(cfg.train.ppo, **ppo),
-    )
-    if "sparsity" in config:
-        cfg.model = dataclasses.replace(cfg.model, sparsity=float(config["sparsity"]))
-    bilevel = {k: config[k] for k in ("graph_lr", "warmup_updates") if k in config}
-    cfg.bilevel = dataclasses.replace(cfg.bilevel, **bilevel)
-    return cfg
-
-
-def commformer_trainable(config: dict[str, Any]) -> None:
-    """Tune function trainable (see the module docstring)."""
-    import functools
-
+def trial(cfg: CommFormerTrainConfig):
+    """(make_trainer, result) of one trial (``rlsys.tuner.trainable.trainer_trial``)."""
     import torch
 
     from rlsys.commformer.evaluate import Evaluator
     from rlsys.commformer.train import TeamEnvFn, make_learner, make_policy, policy_kwargs
     from rlsys.rl.trainer import Trainer
-    from rlsys.tuner.trainable import trainer_trial
 
     torch.set_num_threads(1)
-    cfg = build_config(config)
     kwargs = policy_kwargs(cfg)
 
     def make_trainer(run_dir: Path, resume: bool) -> Trainer:
@@ -110,6 +66,24 @@ def commformer_trainable(config: dict[str, Any]) -> None:
             "update": metrics["update"],
         }
 
-    trainer_trial(
-        make_trainer, result, cfg.train.checkpoint_every, cfg.train.total_updates, "commformer-"
-    )
+    return make_trainer, result
+
+
+WORKLOAD = Workload(
+    name="commformer",
+    description="CommFormer on predator-prey (PPO, learned communication graph)",
+    config_cls=CommFormerTrainConfig,
+    default_config=None,
+    space=SEARCH_SPACE,
+    # every update: the success rate of the update's training episodes (sampling policy)
+    metric="train_success_rate",
+    mode="max",
+    budget_unit="PPO updates",
+    max_budget=60,
+    budget_key="train.total_updates",
+    command="rlsys commformer train --config {config}",
+    baseline="the base config (CommFormerTrainConfig defaults or --config) unchanged",
+    trial=trial,
+    resources=trainer_resources,
+    record_keys=("success_rate", "episodic_return", "env_steps"),
+)

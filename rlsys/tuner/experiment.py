@@ -306,6 +306,8 @@ class ExperimentSpec:
     record_keys: tuple[str, ...] = ()
     """More result keys (besides ``metric``) for the record of a run stopped before its end."""
     bohb_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    callbacks: list[Any] = dataclasses.field(default_factory=list)
+    """More Tune callbacks (driver side), e.g. to record every trial's learning curve."""
     warm_constants: Callable[[list[dict]], dict[str, Any]] | None = None
     """For ``single``: constants to add when a new session continues earlier evaluations."""
     quiet: bool = False
@@ -419,6 +421,9 @@ TUNE_ENVIRONMENT = {
     # Tune's per-trial JSON/CSV/TensorBoard loggers: the journal already records every
     # result, and they cost the driver ~7 ms per result (a fifth of a 200-evaluation run)
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    # a result without the metric (a trial that ended before its first validation) is
+    # skipped by the schedulers instead of failing the whole experiment
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
 }
 
 
@@ -499,7 +504,7 @@ def _run_session(
 ) -> None:
     remaining = total_evaluations(spec) - len(done)
     constants = dict(spec.constants)
-    callbacks: list[Callback] = []
+    callbacks: list[Callback] = list(spec.callbacks)
     search_alg = None
     searcher = None
     scheduler = None

@@ -247,6 +247,38 @@ def tune_domains(space: Space) -> dict[str, Any]:
     return out
 
 
+def apply_params(data: dict[str, Any], params: dict[str, Any], source: str = "space") -> dict:
+    """A copy of the nested config ``data`` with each dotted ``params`` name set to its
+    value (``train.ppo.learning_rate``). Unknown names are left for the strict config
+    reader to reject; a name through a value that is not a mapping is rejected here."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for name, value in params.items():
+        node = out
+        *parents, leaf = name.split(".")
+        for i, key in enumerate(parents):
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                path = ".".join(parents[: i + 1])
+                raise ValueError(f"{source}: {name}: {path} is not a section of the config")
+            node = child
+        node[leaf] = value
+    return out
+
+
+def grid_values_to_try(space: Space) -> list[dict[str, Any]]:
+    """Configurations that check a space against a config: every value of each
+    parameter's grid (both ends of a range) in turn, the others at their first value."""
+    first = {n: p.grid_values()[0] for n, p in space.items()}
+    out = [dict(first)]
+    for name, p in space.items():
+        values = p.grid_values() if p.type in ("choice", "fixed") else [p.low, p.high]
+        for v in values:
+            out.append({**first, name: p.cast(v)})
+    return out
+
+
 def uniform_box(bounds: dict[str, tuple[float, float]]) -> Space:
     """A space of independent uniform floats (calibration's ASC box)."""
     return {n: Param("uniform", low=float(lo), high=float(hi)) for n, (lo, hi) in bounds.items()}

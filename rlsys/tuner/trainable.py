@@ -19,7 +19,7 @@ from typing import Any
 
 from ray import tune
 
-from rlsys.tuner.keys import PARENT_KEY
+from rlsys.tuner.keys import BUDGET_KEY, PARENT_KEY
 
 
 def _read_dir(path: str) -> dict[str, bytes]:
@@ -181,28 +181,42 @@ def trainer_trial(
     checkpoint_every: int,
     total_updates: int,
     prefix: str = "trial-",
+    config: dict[str, Any] | None = None,
+    metric: str | None = None,
 ) -> None:
-    """Run an ``rlsys.rl.trainer.Trainer`` as a Tune function trainable: one Tune
-    iteration per update, ``result(metrics) -> dict`` reported after each; every
-    ``checkpoint_every`` updates (and at the end) the trainer's checkpoint goes into a
-    ``tune.Checkpoint`` (a weights-only torch file, no pickle), and a restored trial
-    continues from it bit for bit.
+    """Run an ``rlsys.rl.trainer.Trainer`` as a Tune function trainable: one report per
+    update, ``result(metrics) -> dict`` plus ``iteration`` (the update count, the budget
+    unit); every ``checkpoint_every`` updates (and at the end) the trainer's checkpoint
+    goes into a ``tune.Checkpoint`` (a weights-only torch file, no pickle), and a restored
+    trial continues from it bit for bit.
 
     make_trainer(run_dir, resume) -> Trainer builds the trial's trainer in a fresh
     temporary run directory (resume: continue from run_dir/checkpoints/latest.pt).
+
+    With the tuner's keys in ``config``: the trial stops at ``BUDGET_KEY`` updates (its
+    schedule still runs to ``total_updates``), and a promoted job continues the
+    checkpoint of ``PARENT_KEY`` (the same configuration at a smaller budget). With
+    ``metric``: updates before the metric is first known (e.g. before the first
+    validation) are not reported, since Tune's schedulers need it in every result.
     """
+    config = config or {}
+    budget = min(int(config.get(BUDGET_KEY) or total_updates), total_updates)
     run_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    own = tune.get_checkpoint()
-    if own is not None:
-        with own.as_directory() as d:
-            (run_dir / "checkpoints").mkdir(parents=True)
-            (run_dir / "checkpoints" / "latest.pt").write_bytes(Path(d, "latest.pt").read_bytes())
-    trainer = make_trainer(run_dir, own is not None)
+    payload, source = load_payload(config)
+    if payload is not None:
+        (run_dir / "checkpoints").mkdir(parents=True)
+        (run_dir / "checkpoints" / "latest.pt").write_bytes(payload["latest.pt"])
+    trainer = make_trainer(run_dir, payload is not None)
+    start = trainer.update
     every = max(checkpoint_every, 1)
 
     def report_update(metrics: dict) -> None:
-        out = result(metrics)
-        if metrics["update"] % every == 0 or metrics["update"] == total_updates:
+        out = {**result(metrics), "iteration": metrics["update"], BUDGET_KEY: budget}
+        out["start_iteration"] = start if source == "parent" else 0
+        if metric is not None and metric not in out:
+            return
+        update = metrics["update"]
+        if update % every == 0 or update in (budget, total_updates):
             path = trainer.save_checkpoint()
             with tempfile.TemporaryDirectory() as d:
                 Path(d, "latest.pt").write_bytes(path.read_bytes())
@@ -210,7 +224,7 @@ def trainer_trial(
         else:
             tune.report(out)
 
-    trainer.train(callback=report_update)
+    trainer.train(stop_after=max(0, budget - trainer.update), callback=report_update)
 
 
 def trainer_resources(rollout: Any, learner_cpus: float = 1.0) -> Any:
