@@ -52,7 +52,8 @@ def check(cfg: CalibrationConfig, space: dict) -> None:
 def constants(cfg: CalibrationConfig, run_dir: Path) -> dict[str, Any]:
     from rlsys.calibration.calibrate import experiment_spec
 
-    return experiment_spec(cfg, run_dir, workers=1).constants
+    # a mode the space leaves out keeps ASC 0 (the simulation's default)
+    return {**experiment_spec(cfg, run_dir, workers=1).constants, **dict.fromkeys(FREE_MODES, 0.0)}
 
 
 def write_best(cfg: CalibrationConfig, params: dict[str, Any], out_dir: Path) -> Path:

@@ -158,23 +158,6 @@ def with_warm_up(trainable: Any, name: str, target: int) -> Any:
     return wrapped
 
 
-def tune_domains(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """A workload's typed search space (plain data: ``{"type": "loguniform", "low",
-    "high"}``, ``{"type": "uniform", ...}`` or ``{"type": "choice", "values"}``) as Ray Tune
-    sampling domains."""
-    out = {}
-    for name, spec in space.items():
-        if spec["type"] == "loguniform":
-            out[name] = tune.loguniform(spec["low"], spec["high"])
-        elif spec["type"] == "uniform":
-            out[name] = tune.uniform(spec["low"], spec["high"])
-        elif spec["type"] == "choice":
-            out[name] = tune.choice(spec["values"])
-        else:
-            raise ValueError(f"{name}: unknown search-space type {spec['type']!r}")
-    return out
-
-
 def trainer_trial(
     make_trainer: Any,
     result: Any,

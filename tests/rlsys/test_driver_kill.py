@@ -367,3 +367,61 @@ def test_killed_run_resumes_without_redoing_finished_parts(ray_local, tmp_path):
     for seed in (1, 2):
         name = f"transport/seed{seed}.json"
         assert json.loads((run / name).read_text()) == json.loads((ref / name).read_text())
+
+
+# --- rlsys tune ------------------------------------------------------------------------
+
+GRID_SPACE = {
+    "walk": {"type": "choice", "values": [-2.0, 0.0, 2.0]},
+    "ride_hail": {"type": "choice", "values": [-1.0, 1.0]},
+    "bike": {"type": "fixed", "value": -3.0},
+}
+
+
+def test_killed_tune_resumes_without_rerunning_finished_trials(ray_local, tmp_path):
+    """A grid sweep of the calibration (6 points + the baseline): kill the driver after 2
+    finished trials, resume: every point ran once, none twice, and the best result is the
+    uninterrupted sweep's (a grid is deterministic, and so is each simulation)."""
+    config = tmp_path / "calibration.yaml"
+    config.write_text(
+        yaml.safe_dump({"scenario": "small", "targets": TARGETS, "check_seeds": 0, "seed": 1})
+    )
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump(GRID_SPACE))
+
+    def args(runs: Path) -> list[str]:
+        return [
+            "tune", "calibration", "--search", "grid", "--space", str(space),
+            "--config", str(config), "--budget", "6", "--max-concurrent", "1",
+            "--runs-dir", str(runs),
+        ]  # fmt: skip
+
+    def sweep_dir(runs: Path) -> Path:
+        dirs = list((runs / "tune" / "calibration").glob("*"))
+        return dirs[0] if dirs else runs / "missing"
+
+    assert main(args(tmp_path / "reference")) == 0
+    ref = json.loads((sweep_dir(tmp_path / "reference") / "summary.json").read_text())
+    assert ref["trials"] == 6 and ref["failed"] == 0
+
+    runs = tmp_path / "killed"
+    log = lambda: sweep_dir(runs) / "tune" / "journal.jsonl"  # noqa: E731
+    driver = Driver(args(runs), tmp_path, tmp_path / "tune-1.log")
+    driver.wait_for(lambda: count_lines(log()) >= 2, timeout=240)
+    driver.kill()
+    before = [r for r in journal(log()) if r["kind"] == "evaluation"]
+    assert 2 <= len(before) < 6, "the kill did not land mid-sweep"
+    assert not (sweep_dir(runs) / "summary.json").exists()
+
+    resumed = Driver(["tune", "--resume", str(sweep_dir(runs))], tmp_path, tmp_path / "t2.log")
+    assert resumed.finish() == 0, resumed.tail()
+    after = [r for r in journal(log()) if r["kind"] == "evaluation"]
+    assert after[: len(before)] == before  # finished trials stay as they were
+    jobs = [r["job"] for r in after]
+    assert sorted(jobs) == [f"grid-{i}" for i in range(6)]  # each point once
+    assert {r["session"] for r in after[len(before) :]} == {2}
+    summary = json.loads((sweep_dir(runs) / "summary.json").read_text())
+    assert summary["best"] == ref["best"] and summary["best_config"] == ref["best_config"]
+    assert summary["baseline"] == ref["baseline"]
+    asc = yaml.safe_load((sweep_dir(runs) / "best_asc.yaml").read_text())
+    assert asc["bike"] == -3.0 and asc["car"] == 0.0

@@ -4,14 +4,10 @@ import pytest
 from ray import tune
 from tune_results import TrialResults
 
-from rlsys.parl.tune import (
-    METRIC,
-    SEARCH_SPACE,
-    build_config,
-    parl_trainable,
-    trial_resources,
-    tune_domains,
-)
+from rlsys.config import from_dict
+from rlsys.parl.tune import SEARCH_SPACE, WORKLOAD
+from rlsys.tuner.space import parse_space, tune_domains
+from rlsys.tuner.workloads import trainer_workload_trial, with_budget
 
 BASE = {
     "queries": 20,
@@ -29,34 +25,53 @@ BASE = {
 }  # fmt: skip
 
 
+def base_config(updates: int):
+    cfg = from_dict(WORKLOAD.config_cls, BASE, source="base")
+    return with_budget(WORKLOAD, cfg, updates)
+
+
 def test_search_space_values_reach_the_config():
-    cfg = build_config(
-        {"base": BASE, "updates": 3, "reward_lr": 1e-3, "queries_per_feedback": 40,
-         "feedback_every": 5, "segment_length": 10, "damping": 0.5, "trust_ratio": 2.0}
+    base = base_config(3)
+    cfg = WORKLOAD.build(
+        base,
+        {"reward.learning_rate": 1e-3, "queries_per_feedback": 40, "feedback_every": 5,
+         "segment_length": 10, "hypergradient.damping": 0.5, "hypergradient.trust_ratio": 2.0},
     )  # fmt: skip
-    assert cfg.train.total_updates == 3 and cfg.reward.learning_rate == 1e-3
+    assert cfg.train.total_updates == 3
+    assert cfg.reward.learning_rate == 1e-3
     assert (cfg.queries_per_feedback, cfg.feedback_every, cfg.segment_length) == (40, 5, 10)
     assert cfg.hypergradient.damping == 0.5 and cfg.hypergradient.trust_ratio == 2.0
-    assert set(tune_domains()) == set(SEARCH_SPACE)
-    assert trial_resources({"base": BASE}, 0.5).bundles == [{"CPU": 0.5}, {"CPU": 0.25}]
+    assert set(tune_domains(parse_space(SEARCH_SPACE))) == set(SEARCH_SPACE)
+    WORKLOAD.check_space(base, parse_space(SEARCH_SPACE))
     with pytest.raises(ValueError, match="damping must be > 0"):
-        build_config({"base": BASE, "damping": 0.0})
+        WORKLOAD.build(base, {"hypergradient.damping": 0.0})
 
 
 @pytest.mark.slow
 def test_trials_report_every_update_and_checkpoint(ray_local, tmp_path):
-    space = {"base": BASE, "updates": 2, **tune_domains()}
+    import dataclasses
+    import json
+
+    base = base_config(2)
+    space = {
+        "workload": WORKLOAD.name,
+        "base": json.loads(json.dumps(dataclasses.asdict(base))),
+        **tune_domains(parse_space(SEARCH_SPACE)),
+    }
     seen = TrialResults()
+    resources = WORKLOAD.resources(base, learner_cpus=0.25)
+    assert resources.bundles == [{"CPU": 0.25}, {"CPU": 0.25}]
     tuner = tune.Tuner(
-        tune.with_resources(parl_trainable, trial_resources(space, learner_cpus=0.25)),
+        tune.with_resources(trainer_workload_trial, resources),
         param_space=space,
-        tune_config=tune.TuneConfig(num_samples=2, metric=METRIC, mode="max"),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), name="parl", callbacks=[seen]),
+        tune_config=tune.TuneConfig(num_samples=2, metric=WORKLOAD.metric, mode="max"),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="t", callbacks=[seen]),
     )
     results = tuner.fit()
     assert len(results) == 2 and not results.errors
-    for rows in seen.by_trial.values():
-        assert [r["update"] for r in rows] == [1, 2]
-        assert 0 < rows[-1]["queries"] <= 20 and "true_return" in rows[-1]
+    assert len(seen.by_trial) == 2
+    for history in seen.by_trial.values():
+        assert [r["update"] for r in history] == [1, 2] == [r["iteration"] for r in history]
+        assert 0 < history[-1]["queries"] <= 20 and "true_return" in history[-1]
     for result in results:
         assert result.checkpoint is not None

@@ -1,0 +1,130 @@
+"""`rlsys tune`: the workload registry, bad input, and a real job-shop ASHA sweep."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from rlsys.cli import main
+from rlsys.tuner.space import parse_space
+from rlsys.tuner.workloads import get_workload, workload_names
+
+TINY_JOBSHOP = {
+    "instances": {"jobs": [3, 4], "machines": [2, 3], "shutdown_probs": [0.0, 0.05]},
+    "validation": {"sizes": [[3, 2]], "instances_per_size": 1, "shutdown_probs": [0.0],
+                   "seeds": 1},
+    "policy": {"hidden": 16, "layers": 2},
+    "train": {
+        "checkpoint_every": 1,
+        "eval_every": 1,
+        "ppo": {"minibatch_size": 32, "update_epochs": 1},
+        "rollout": {"num_workers": 1, "envs_per_worker": 2, "episodes_per_request": 4,
+                    "worker_num_cpus": 0.5},
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", workload_names())
+def test_every_workload_default_space_fits_its_default_config(name):
+    workload = get_workload(name)
+    cfg = workload.load_config()
+    space = parse_space(workload.space)
+    workload.check_space(cfg, space)  # every name a config path, every end allowed
+    assert workload.mode in ("min", "max") and workload.max_budget >= 1
+    assert set(workload.baseline_values(cfg, space)) == set(space)
+
+
+def test_trial_values_land_on_their_config_paths():
+    workload = get_workload("jobshop")
+    cfg = workload.build(
+        workload.load_config(), {"train.ppo.learning_rate": 1e-3, "policy.layers": 4}
+    )
+    assert cfg.train.ppo.learning_rate == 1e-3 and cfg.policy.layers == 4
+    assert cfg.train.rollout.num_workers == 1  # the rest is configs/jobshop/tune.yaml
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"train.ppo.lr": {"type": "uniform", "low": 0.1, "high": 1}}, "train.ppo.lr"),
+        ({"policy.hidden": {"type": "int", "low": 4, "high": 4}}, "empty range"),
+        ({"policy.layers": {"type": "int", "low": 0, "high": 3}}, "layers"),
+        ({"train.seed.x": {"type": "fixed", "value": 1}}, "not a section"),
+    ],
+)  # fmt: skip
+def test_bad_spaces_are_one_line_errors_and_write_nothing(tmp_path, capsys, space, message):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(space))
+    runs = tmp_path / "runs"
+    assert main(["tune", "jobshop", "--space", str(path), "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not runs.exists() or not any(runs.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["tune", "nope"], "unknown workload 'nope'"),
+        (["tune", "jobshop", "--search", "hyper"], "search must be one of"),
+        (["tune", "jobshop", "--samples", "0"], "samples must be >= 1"),
+        (["tune"], "name a workload"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys, argv, message):
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_needs_a_sweep_directory(tmp_path, capsys):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    assert main(["tune", "--resume", str(tmp_path / "x")]) == 2
+    assert "not a sweep directory" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.slow
+def test_jobshop_asha_sweep_writes_a_best_config_the_train_command_accepts(ray_local, tmp_path):
+    from rlsys.config import load_config
+    from rlsys.jobshop.train import JobshopTrainConfig
+
+    config = tmp_path / "jobshop.yaml"
+    config.write_text(yaml.safe_dump(TINY_JOBSHOP))
+    space = tmp_path / "space.yaml"
+    space.write_text(
+        yaml.safe_dump(
+            {
+                "train.ppo.learning_rate": {"type": "loguniform", "low": 1e-4, "high": 3e-3},
+                "policy.hidden": {"type": "choice", "values": [16, 32]},
+            }
+        )
+    )
+    runs = tmp_path / "runs"
+    argv = ["tune", "jobshop", "--search", "asha", "--samples", "4", "--budget", "3"]
+    assert (
+        main([*argv, "--config", str(config), "--space", str(space), "--runs-dir", str(runs)]) == 0
+    )
+    (sweep,) = (runs / "tune" / "jobshop").iterdir()
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert summary["trials"] == 4 and summary["failed"] == 0 and summary["baseline"] is not None
+    rows = list(csv.DictReader(open(sweep / "trials.csv")))
+    assert [r["experiment"] for r in rows].count("tune") == 4
+    assert [r["experiment"] for r in rows].count("baseline") == 1
+    assert all(float(r["val_makespan"]) > 0 for r in rows)
+    stopped = [r for r in rows if r["state"] == "stopped early"]
+    assert all(int(r["iterations_run"]) < 3 for r in stopped)
+    best = load_config(JobshopTrainConfig, sweep / "best.yaml")
+    assert best.train.total_updates == 3  # the sweep's budget: trains as long as it did
+    assert best.policy.hidden == summary["best_config"]["policy.hidden"]
+    assert best.instances.jobs == [3, 4]  # the rest is the base config
+    report = (sweep / "report.md").read_text()
+    assert "Top configurations" in report and "baseline" in report
+    assert (sweep / "curves.png").stat().st_size > 1000
+    curves = [json.loads(x) for x in (sweep / "curves.jsonl").read_text().splitlines()]
+    assert {c["experiment"] for c in curves} == {"tune", "baseline"}
