@@ -197,6 +197,7 @@ class JournalCallback(Callback):
             "wall_s": last.get("time_total_s"),
             "worker": f"{last.get('hostname', '?')}:{last.get('pid', '?')}",
             "node_ip": last.get("node_ip"),
+            "node_id": last.get("node_id"),
             "finished_at": time.time(),
             **rec,
         }

@@ -228,6 +228,7 @@ def write_outputs(
                 **{k: r.get(k) for k in workload.record_keys},
                 worker=r.get("worker"),
                 node_ip=r.get("node_ip"),
+                node_id=r.get("node_id"),
                 wall_s=r.get("wall_s"),
                 error=r.get("reason", ""),
             )
@@ -251,7 +252,7 @@ def write_outputs(
         "finished": sum(_state(r) == "finished" for r in records),
         "stopped_early": sum(_state(r) == "stopped early" for r in records),
         "failed": sum(_state(r) == "failed" for r in records),
-        "nodes": len({r.get("node_ip") for r in records if r.get("node_ip")}),
+        "nodes": len({r.get("node_id") for r in records if r.get("node_id")}),
         "best": None if best is None else float(best[metric]),
         "best_config": None if best is None else best["config"],
         "baseline": None if base_rec is None else float(base_rec[metric]),

@@ -43,8 +43,17 @@ def load_payload(config: dict[str, Any]) -> tuple[dict[str, bytes] | None, str]:
     return None, "fresh"
 
 
+def node_id() -> str:
+    """The Ray node this trial runs on (every node of a one-machine test cluster shares
+    one IP, so ``node_ip`` cannot tell them apart)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
 def report(metrics: dict[str, Any], payload: dict[str, bytes] | None = None) -> None:
-    """``tune.report`` with an optional checkpoint made of the payload's blobs."""
+    """``tune.report`` (plus ``node_id``) with an optional checkpoint of the payload's blobs."""
+    metrics = {**metrics, "node_id": node_id()}
     if payload is None:
         tune.report(metrics)
         return
@@ -196,6 +205,7 @@ def trainer_trial(
     def report_update(metrics: dict) -> None:
         out = {**result(metrics), "iteration": metrics["update"], BUDGET_KEY: budget}
         out["start_iteration"] = start if source == "parent" else 0
+        out["node_id"] = node_id()
         if metric is not None and metric not in out:
             return
         update = metrics["update"]

@@ -205,6 +205,27 @@ def test_submit_run_sees_three_nodes(local_cluster, tmp_path):
     assert "## Job shop: dispatching rules" in report and "## Transport simulation" in report
 
 
+def test_submit_tune_runs_trials_on_both_worker_nodes(local_cluster, tmp_path):
+    config = tmp_path / "calibration.yaml"
+    config.write_text(
+        "scenario: small\ncheck_seeds: 0\ntargets: {car: 64.86, walk: 6.94, "
+        "drive_transit: 5.98, walk_transit: 5.98, ride_hail_transit: 5.98, "
+        "ride_hail: 5.23, ride_hail_pooled: 5.03, bike: 0.0}\n"
+    )
+    runs = tmp_path / "runs"
+    out = local_cluster.submit(
+        "python", "-m", "rlsys", "tune", "calibration", "--search", "random",
+        "--samples", "6", "--budget", "18", "--config", str(config), "--max-concurrent", "2",
+        "--runs-dir", str(runs), "--address", "auto",
+    )  # fmt: skip
+    assert "Ray: 2 CPUs on 3 node(s)" in out
+    (sweep,) = (runs / "tune" / "calibration").iterdir()
+    rows = list(csv.DictReader((sweep / "trials.csv").open()))
+    assert len(rows) == 6 + 1 and all(r["state"] != "failed" for r in rows)
+    assert len({r["node_id"] for r in rows}) == 2  # the two worker nodes (the head has 0 CPUs)
+    assert (sweep / "best_asc.yaml").exists() and (sweep / "report.md").exists()
+
+
 def test_down_stops_everything_it_started(local_cluster):
     before = local_cluster.processes()
     assert len(before) >= 3 * 4  # per node at least raylet, agents, log monitor; + GCS, ...
