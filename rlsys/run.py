@@ -133,6 +133,37 @@ class ParlSuiteConfig(Config):
 
 
 @dataclasses.dataclass
+class SweepStepConfig(Config):
+    """A sweep of the central tuner (what `rlsys tune` runs) as a suite step."""
+
+    workload: str = "jobshop"
+    """A registered workload (see `rlsys tune --help`)."""
+    search: Literal["bohb", "asha", "random", "grid"] = "asha"
+    """Search method."""
+    samples: int = config_field(4, ge=1)
+    """Trials."""
+    budget: int = config_field(0, ge=0)
+    """Full budget per trial in the workload's unit (0: the workload's default)."""
+    max_concurrent: int = config_field(0, ge=0)
+    """Trials at once (0: as many as the cluster's CPUs hold)."""
+    seed: int = config_field(0, ge=0, lt=2**31)
+    """Seed of the search."""
+    config: str = ""
+    """The workload's config file as the base of every trial ("": its default)."""
+    space: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Search space ({}: the workload's default)."""
+
+    def __post_init__(self) -> None:
+        from rlsys.tuner.workloads import get_workload
+
+        super().__post_init__()
+        try:
+            get_workload(self.workload)
+        except ValueError as exc:
+            raise invalid(self, f"workload: {exc}") from None
+
+
+@dataclasses.dataclass
 class SuiteConfig(Config):
     jobshop_rules: JobshopRulesConfig | None = dataclasses.field(default_factory=JobshopRulesConfig)
     """The job-shop rules comparison (null: skipped)."""
@@ -144,6 +175,8 @@ class SuiteConfig(Config):
     """CommFormer graph modes on predator-prey (null: skipped)."""
     parl: ParlSuiteConfig | None = None
     """PARL against PEBBLE on the tabular task and Pendulum (null: skipped)."""
+    sweeps: list[SweepStepConfig] = dataclasses.field(default_factory=list)
+    """Sweeps of the central tuner, one per entry, each against its workload's baseline."""
 
 
 def suite_path(suite: str) -> Path:
@@ -191,6 +224,13 @@ def cmd_run(args) -> int:
         sections.append(run_commformer(cfg.commformer, run_dir))
     if cfg.parl is not None:
         sections.append(run_parl(cfg.parl, run_dir))
+    summary = []
+    for i, step in enumerate(cfg.sweeps):
+        section, row = run_sweep_step(step, run_dir / "sweeps" / f"{i}-{step.workload}")
+        sections.append(section)
+        summary.append(row)
+    if summary:
+        sections.insert(1, sweep_summary(summary))
     (run_dir / "report.md").write_text("\n".join(sections))
     print(f"report: {run_dir / 'report.md'}")
     return 0
@@ -447,3 +487,56 @@ def run_parl(cfg: ParlSuiteConfig, run_dir: Path) -> str:
         f"steps and {cfg.pendulum_queries} queries per method (deterministic true return); "
         f"seed {cfg.seed}; {time.perf_counter() - t0:.1f} s.\n\n{table}\n"
     )
+
+
+def run_sweep_step(cfg: SweepStepConfig, out: Path) -> tuple[str, dict[str, Any]]:
+    """One sweep through the central tuner (resumable: an existing directory continues)."""
+    from rlsys.tuner.sweep import SweepConfig, resolve, run_sweep
+
+    resume = (out / "sweep.yaml").exists()
+    if resume:
+        sweep = load_config(SweepConfig, out / "sweep.yaml")
+    else:
+        sweep = SweepConfig(
+            workload=cfg.workload,
+            search=cfg.search,
+            samples=cfg.samples,
+            budget=cfg.budget,
+            max_concurrent=cfg.max_concurrent,
+            seed=cfg.seed,
+            space=dict(cfg.space),
+        )
+        sweep = resolve(sweep, resolve_path(cfg.config) if cfg.config else None)[0]
+    print(f"sweep {cfg.workload} ({cfg.search}, {cfg.samples} trials) -> {out}")
+    summary = run_sweep(sweep, out, resume=resume)
+    link = f"{out.parent.name}/{out.name}/report.md"
+    row = {**summary, "link": link}
+    best, base = summary["best"], summary["baseline"]
+    text = (
+        f"## Sweep: {cfg.workload}\n\n{cfg.search}, {summary['trials']} trials "
+        f"({summary['failed']} failed), metric {summary['metric']} ({summary['mode']}): best "
+        f"{_num(best)}, baseline {_num(base)}. Full report: [{link}]({link}).\n\n"
+        f"![curves]({out.parent.name}/{out.name}/curves.png)\n"
+    )
+    return text, row
+
+
+def _num(x: Any) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def sweep_summary(rows: list[dict[str, Any]]) -> str:
+    """The report's summary table: best result per swept workload against its baseline."""
+    lines = [
+        "## Summary: best result per workload against its baseline\n",
+        "| workload | search | trials | metric | best | baseline | best / baseline | report |",
+        "|---|---|---:|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        ratio = r["best"] / r["baseline"] if r["best"] is not None and r["baseline"] else None
+        lines.append(
+            f"| {r['workload']} | {r['search']} | {r['trials']} | {r['metric']} ({r['mode']}) | "
+            f"{_num(r['best'])} | {_num(r['baseline'])} | {_num(ratio)} | "
+            f"[report]({r['link']}) |"
+        )
+    return "\n".join(lines) + "\n"

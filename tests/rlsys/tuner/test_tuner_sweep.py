@@ -7,24 +7,11 @@ import json
 
 import pytest
 import yaml
+from tiny_configs import TINY_JOBSHOP
 
 from rlsys.cli import main
 from rlsys.tuner.space import parse_space
 from rlsys.tuner.workloads import get_workload, workload_names
-
-TINY_JOBSHOP = {
-    "instances": {"jobs": [3, 4], "machines": [2, 3], "shutdown_probs": [0.0, 0.05]},
-    "validation": {"sizes": [[3, 2]], "instances_per_size": 1, "shutdown_probs": [0.0],
-                   "seeds": 1},
-    "policy": {"hidden": 16, "layers": 2},
-    "train": {
-        "checkpoint_every": 1,
-        "eval_every": 1,
-        "ppo": {"minibatch_size": 32, "update_epochs": 1},
-        "rollout": {"num_workers": 1, "envs_per_worker": 2, "episodes_per_request": 4,
-                    "worker_num_cpus": 0.5},
-    },
-}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", workload_names())
