@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rlsys.commformer.train import CommFormerTrainConfig
+from rlsys.paths import CONFIG_DIR
 from rlsys.tuner.workloads import Workload, trainer_resources
 
 # Typed search space over CommFormerTrainConfig's paths
@@ -73,7 +74,7 @@ WORKLOAD = Workload(
     name="commformer",
     description="CommFormer on predator-prey (PPO, learned communication graph)",
     config_cls=CommFormerTrainConfig,
-    default_config=None,
+    default_config=CONFIG_DIR / "commformer" / "tune.yaml",
     space=SEARCH_SPACE,
     # every update: the success rate of the update's training episodes (sampling policy)
     metric="train_success_rate",
@@ -82,7 +83,7 @@ WORKLOAD = Workload(
     max_budget=60,
     budget_key="train.total_updates",
     command="rlsys commformer train --config {config}",
-    baseline="the base config (CommFormerTrainConfig defaults or --config) unchanged",
+    baseline="the base config (configs/commformer/tune.yaml or --config) unchanged",
     trial=trial,
     resources=trainer_resources,
     record_keys=("success_rate", "episodic_return", "env_steps"),

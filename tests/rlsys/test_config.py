@@ -187,6 +187,11 @@ def _config_files():
     out = [(p, JobshopTrainConfig) for p in sorted((CONFIGS / "jobshop").glob("*.yaml"))]
     out += [(p, SuiteConfig) for p in sorted((CONFIGS / "suites").glob("*.yaml"))]
     out.append((DEFAULT_CONFIG, CalibrationConfig))
+    from rlsys.commformer.train import CommFormerTrainConfig
+    from rlsys.parl.train import PARLConfig
+
+    out += [(p, CommFormerTrainConfig) for p in sorted((CONFIGS / "commformer").glob("*.yaml"))]
+    out += [(p, PARLConfig) for p in sorted((CONFIGS / "parl").glob("*.yaml"))]
     return out
 
 

@@ -22,6 +22,9 @@ def test_every_workload_default_space_fits_its_default_config(name):
     workload.check_space(cfg, space)  # every name a config path, every end allowed
     assert workload.mode in ("min", "max") and workload.max_budget >= 1
     assert set(workload.baseline_values(cfg, space)) == set(space)
+    # a default trial fits a 2-core laptop (learner + rollout actors)
+    bundles = workload.resources(cfg).bundles if workload.resources else [{"CPU": 1}]
+    assert sum(b["CPU"] for b in bundles) <= 2
 
 
 def test_trial_values_land_on_their_config_paths():
