@@ -118,3 +118,28 @@ def test_jobshop_asha_sweep_writes_a_best_config_the_train_command_accepts(ray_l
     assert (sweep / "curves.png").stat().st_size > 1000
     curves = [json.loads(x) for x in (sweep / "curves.jsonl").read_text().splitlines()]
     assert {c["experiment"] for c in curves} == {"tune", "baseline"}
+
+
+@pytest.mark.slow
+def test_bohb_promotions_continue_the_parent_run(ray_local, tmp_path):
+    """BOHB on the job shop, budgets 1 and 3 updates: the promoted configuration continues
+    its 1-update run from the checkpoint (2 more updates), it does not start over."""
+    config = tmp_path / "jobshop.yaml"
+    config.write_text(yaml.safe_dump(TINY_JOBSHOP))
+    space = tmp_path / "space.yaml"
+    space.write_text(
+        yaml.safe_dump(
+            {"train.ppo.learning_rate": {"type": "loguniform", "low": 1e-4, "high": 3e-3}}
+        )
+    )
+    runs = tmp_path / "runs"
+    argv = ["tune", "jobshop", "--search", "bohb", "--samples", "4", "--budget", "3"]
+    argv += ["--config", str(config), "--space", str(space), "--runs-dir", str(runs)]
+    assert main([*argv, "--no-baseline"]) == 0
+    (sweep,) = (runs / "tune" / "jobshop").iterdir()
+    rows = list(csv.DictReader(open(sweep / "trials.csv")))
+    assert sorted(int(r["budget"]) for r in rows) == [1, 1, 1, 3]
+    (promoted,) = [r for r in rows if r["budget"] == "3"]
+    assert promoted["continued"] == "True" and promoted["iterations_run"] == "2"
+    curves = [json.loads(x) for x in (sweep / "curves.jsonl").read_text().splitlines()]
+    assert [c["iteration"] for c in curves if c["job"] == promoted["job"]] == [2, 3]
