@@ -224,7 +224,7 @@ def cmd_run(args) -> int:
         sections.append(run_commformer(cfg.commformer, run_dir))
     if cfg.parl is not None:
         sections.append(run_parl(cfg.parl, run_dir))
-    summary = []
+    summary = step_rows(cfg, run_dir)
     for i, step in enumerate(cfg.sweeps):
         section, row = run_sweep_step(step, run_dir / "sweeps" / f"{i}-{step.workload}")
         sections.append(section)
@@ -395,97 +395,131 @@ def run_calibration(cfg: CalibrationSuiteConfig, run_dir: Path, address: str | N
     )
 
 
+def _fit_workers(ray_cpus: float) -> int:
+    """Rollout actors of one training trial on this cluster: all CPUs but the learner's."""
+    return max(1, int(ray_cpus) - 1)
+
+
+def _variant_sweep(workload: str, name: str, values: list, base: Any, updates: int, out: Path):
+    """A grid sweep of the central tuner over one config path (the variants a suite step
+    compares, all at ``updates`` updates); resumable. Returns the journal's records in
+    ``values`` order."""
+    from rlsys.tuner.experiment import Journal
+    from rlsys.tuner.sweep import SweepConfig, resolve, run_sweep
+
+    resume = (out / "sweep.yaml").exists()
+    if resume:
+        sweep = load_config(SweepConfig, out / "sweep.yaml")
+    else:
+        sweep = SweepConfig(
+            workload=workload,
+            search="grid",
+            samples=len(values),
+            budget=updates,
+            max_concurrent=1,
+            baseline=False,
+            space={name: {"type": "choice", "values": list(values)}},
+            base=json.loads(json.dumps(dataclasses.asdict(base))),
+        )
+        sweep = resolve(sweep)[0]
+    run_sweep(sweep, out, resume=resume)
+    records = Journal(out / "tune" / "journal.jsonl").evaluations()
+    by_value = {r["config"][name]: r for r in records}
+    return [by_value.get(v, {}) for v in values]
+
+
 def run_commformer(cfg: CommFormerSuiteConfig, run_dir: Path) -> str:
-    """Train one CommFormer per graph mode (resumable: finished modes are skipped,
-    interrupted ones continue from their latest checkpoint)."""
-    from rlsys.commformer.evaluate import run_episodes
-    from rlsys.commformer.model import CommFormerPolicy
-    from rlsys.commformer.train import CommFormerTrainConfig, EnvConfig, make_team_env, train
+    """One CommFormer training per graph mode, as a grid sweep of the central tuner over
+    ``model.graph`` (resumable: finished modes are read back from its journal)."""
+    import ray
+
+    from rlsys.commformer.train import CommFormerTrainConfig, EnvConfig
 
     t0 = time.perf_counter()
+    env = EnvConfig(dim=cfg.dim, agents=cfg.agents, vision=cfg.vision)
+    base = CommFormerTrainConfig(env=env, eval_episodes=100)
+    base.model = dataclasses.replace(base.model, sparsity=cfg.sparsity)
+    base.bilevel = dataclasses.replace(base.bilevel, warmup_updates=cfg.warmup_updates)
+    workers = _fit_workers(ray.cluster_resources().get("CPU", 1))
+    base.train = dataclasses.replace(
+        base.train,
+        seed=cfg.seed,
+        eval_every=cfg.updates,  # one deterministic evaluation, at the end
+        rollout=dataclasses.replace(base.train.rollout, num_workers=workers),
+    )
+    out = run_dir / "commformer"
+    print(f"commformer: graphs {', '.join(cfg.graphs)}, {cfg.updates} updates each -> {out}")
+    records = _variant_sweep("commformer", "model.graph", cfg.graphs, base, cfg.updates, out)
     lines = [
         "| graph | success rate | steps | return | messages / step | env steps |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    env = EnvConfig(dim=cfg.dim, agents=cfg.agents, vision=cfg.vision)
-    for graph in cfg.graphs:
-        out = run_dir / "commformer" / graph
-        tcfg = CommFormerTrainConfig(env=env, eval_episodes=100)
-        tcfg.model = dataclasses.replace(tcfg.model, graph=graph, sparsity=cfg.sparsity)
-        tcfg.bilevel = dataclasses.replace(tcfg.bilevel, warmup_updates=cfg.warmup_updates)
-        tcfg.train = dataclasses.replace(
-            tcfg.train, seed=cfg.seed, total_updates=cfg.updates, eval_every=0
-        )
-        if not (out / "final.pt").exists():
-            resume = (out / "checkpoints" / "latest.pt").exists()
-            print(f"commformer {graph}: {cfg.updates} updates -> {out}")
-            train(tcfg, out, resume=resume, progress=False)
-        policy = CommFormerPolicy.load(out / "final.pt")
-        r = run_episodes(policy, lambda rm=None: make_team_env(env, rm), 100)
-        steps = sum(
-            json.loads(x)["charts/batch_steps"]
-            for x in (out / "metrics.jsonl").read_text().splitlines()
-        )
+    for graph, r in zip(cfg.graphs, records, strict=True):
+        if r.get("success_rate") is None:
+            lines.append(f"| {graph} | failed: {r.get('reason', 'no result')} | | | | |")
+            continue
         lines.append(
             f"| {graph} | {r['success_rate']:.2f} | {r['steps']:.2f} | {r['return']:.3f} | "
-            f"{r['messages_per_step']:.2f} | {steps} |"
+            f"{r['messages_per_step']:.2f} | {r['env_steps']} |"
         )
     table = "\n".join(lines)
     print(table)
     return (
         f"## CommFormer\n\nPredator-prey {cfg.dim}x{cfg.dim}, {cfg.agents} agents, vision "
-        f"{cfg.vision}, sparsity {cfg.sparsity:g}, {cfg.updates} PPO updates per graph mode, "
-        f"seed {cfg.seed}; 100 deterministic evaluation episodes; "
+        f"{cfg.vision}, sparsity {cfg.sparsity:g}, {cfg.updates} PPO updates per graph mode "
+        f"({workers} rollout worker(s)), seed {cfg.seed}; 100 deterministic evaluation "
+        f"episodes; a grid sweep of the central tuner ([report](commformer/report.md)); "
         f"{time.perf_counter() - t0:.1f} s.\n\n{table}\n"
     )
 
 
 def run_parl(cfg: ParlSuiteConfig, run_dir: Path) -> str:
-    """The tabular task for each method, then one Pendulum run per method (resumable:
-    finished runs are read back, interrupted ones continue)."""
+    """The tabular task for each method (exact, in-process), then one Pendulum run per
+    method as a grid sweep of the central tuner over ``method`` (resumable)."""
     from rlsys.parl.tabular import TabularConfig, run_tabular
     from rlsys.parl.teachers import TeacherConfig
-    from rlsys.parl.train import PARLConfig, env_spec, train, updates_for_steps
+    from rlsys.parl.train import PARLConfig, env_spec, updates_for_steps
 
     t0 = time.perf_counter()
     teacher = TeacherConfig(cfg.teacher)
+    tabular = {
+        method: run_tabular(
+            TabularConfig(
+                method=method, teacher=teacher, iterations=cfg.tabular_iterations, seed=cfg.seed
+            )
+        )[-1]["true_return"]
+        for method in cfg.methods
+    }
+    base = PARLConfig(
+        task="pendulum",
+        teacher=teacher,
+        queries=cfg.pendulum_queries,
+        queries_per_feedback=min(20, cfg.pendulum_queries),
+    )
+    updates = updates_for_steps(base, cfg.pendulum_steps, env_spec("pendulum"))
+    base.train = dataclasses.replace(base.train, seed=cfg.seed, eval_every=updates)
+    out = run_dir / "parl"
+    print(f"parl: Pendulum, {', '.join(cfg.methods)}, {cfg.pendulum_steps} env steps -> {out}")
+    records = _variant_sweep("parl", "method", cfg.methods, base, updates, out)
     lines = [
         "| method | tabular true return | Pendulum true return | Pendulum env steps | queries |",
         "|---|---:|---:|---:|---:|",
     ]
-    for method in cfg.methods:
-        rows = run_tabular(
-            TabularConfig(
-                method=method, teacher=teacher, iterations=cfg.tabular_iterations, seed=cfg.seed
-            )
-        )
-        out = run_dir / "parl" / method
-        pcfg = PARLConfig(
-            task="pendulum",
-            method=method,
-            teacher=teacher,
-            queries=cfg.pendulum_queries,
-            queries_per_feedback=min(20, cfg.pendulum_queries),
-        )
-        updates = updates_for_steps(pcfg, cfg.pendulum_steps, env_spec("pendulum"))
-        pcfg.train = dataclasses.replace(pcfg.train, seed=cfg.seed, total_updates=updates)
-        if not (out / "final.pt").exists():
-            resume = (out / "checkpoints" / "latest.pt").exists()
-            print(f"parl {method}: Pendulum, {cfg.pendulum_steps} env steps -> {out}")
-            train(pcfg, out, resume=resume, progress=False)
-        last = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    for method, r in zip(cfg.methods, records, strict=True):
+        ret = r.get("true_return")
         lines.append(
-            f"| {method} | {rows[-1]['true_return']:.3f} | "
-            f"{last.get('eval/true_return', float('nan')):.1f} | {last['env_steps']} | "
-            f"{int(last.get('losses/queries', 0))} |"
+            f"| {method} | {tabular[method]:.3f} | "
+            f"{float('nan') if ret is None else ret:.1f} | {r.get('env_steps', '-')} | "
+            f"{int(r.get('queries') or 0)} |"
         )
     table = "\n".join(lines)
     print(table)
     return (
         f"## PARL\n\nTeacher {cfg.teacher}; tabular gridworld {cfg.tabular_iterations} outer "
         f"steps x 10 queries (true discounted return); Pendulum-v1 {cfg.pendulum_steps} env "
-        f"steps and {cfg.pendulum_queries} queries per method (deterministic true return); "
-        f"seed {cfg.seed}; {time.perf_counter() - t0:.1f} s.\n\n{table}\n"
+        f"steps and {cfg.pendulum_queries} queries per method (deterministic true return; a "
+        f"grid sweep of the central tuner, [report](parl/report.md)); seed {cfg.seed}; "
+        f"{time.perf_counter() - t0:.1f} s.\n\n{table}\n"
     )
 
 
@@ -525,8 +559,77 @@ def _num(x: Any) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
+def step_rows(cfg: SuiteConfig, run_dir: Path) -> list[dict[str, Any]]:
+    """Summary rows of the suite's fixed steps (best against baseline), from their outputs."""
+    from rlsys.tuner.experiment import Journal
+
+    rows: list[dict[str, Any]] = []
+
+    def row(workload, search, trials, metric, mode, best, baseline, link, best_is="", base_is=""):
+        rows.append(
+            dict(workload=workload, search=search, trials=trials, metric=metric, mode=mode,
+                 best=best, baseline=baseline, link=link, best_is=best_is, base_is=base_is)
+        )  # fmt: skip
+
+    summary = run_dir / "jobshop_summary.yaml"
+    if cfg.jobshop_rules is not None and summary.exists():
+        means = yaml.safe_load(summary.read_text())  # "policy@p" -> mean makespan
+        p_max = f"{max(cfg.jobshop_rules.shutdown_probs):g}"
+        at = {k.rsplit("@", 1)[0]: v for k, v in means.items() if k.rsplit("@", 1)[1] == p_max}
+        rules = {k: v for k, v in at.items() if k != "pretrained" and not k.endswith(".pt")}
+        learned = {k: v for k, v in at.items() if k not in rules}
+        base = min(rules, key=rules.get) if rules else None
+        best = min(learned or rules, key=(learned or rules).get) if at else None
+        row("jobshop (rules)", "evaluation", len(at), f"mean makespan at p={p_max}", "min",
+            at.get(best), at.get(base), "jobshop_rules.csv", best, base)  # fmt: skip
+    if cfg.calibration is not None:
+        done = {}
+        for method in cfg.calibration.methods:
+            path = run_dir / "calibration" / method / "summary.json"
+            if path.exists() and json.loads(path.read_text()).get("best_l1") is not None:
+                done[method] = json.loads(path.read_text())["best_l1"]
+        if done:
+            best = min(done, key=done.get)
+            base = "random" if "random" in done else None
+            row(
+                "calibration",
+                "/".join(done),
+                sum(1 for _ in done),
+                "best L1 (pp)",
+                "min",
+                done[best],
+                done.get(base),
+                f"calibration/{best}/report.md",
+                best,
+                base or "",
+            )
+    for name, key, metric, base_value in (
+        ("commformer", "model.graph", "success_rate", "none"),
+        ("parl", "method", "true_return", "pebble"),
+    ):
+        records = Journal(run_dir / name / "tune" / "journal.jsonl").evaluations()
+        got = {r["config"][key]: r.get(metric) for r in records if r.get(metric) is not None}
+        if not got:
+            continue
+        others = {k: v for k, v in got.items() if k != base_value} or got
+        best = max(others, key=others.get)
+        row(
+            name,
+            f"grid over {key}",
+            len(records),
+            metric,
+            "max",
+            got[best],
+            got.get(base_value),
+            f"{name}/report.md",
+            best,
+            base_value if base_value in got else "",
+        )
+    return rows
+
+
 def sweep_summary(rows: list[dict[str, Any]]) -> str:
-    """The report's summary table: best result per swept workload against its baseline."""
+    """The report's summary table: best result per workload against its baseline."""
     lines = [
         "## Summary: best result per workload against its baseline\n",
         "| workload | search | trials | metric | best | baseline | best / baseline | report |",
@@ -534,9 +637,10 @@ def sweep_summary(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         ratio = r["best"] / r["baseline"] if r["best"] is not None and r["baseline"] else None
+        best = _num(r["best"]) + (f" ({r['best_is']})" if r.get("best_is") else "")
+        base = _num(r["baseline"]) + (f" ({r['base_is']})" if r.get("base_is") else "")
         lines.append(
             f"| {r['workload']} | {r['search']} | {r['trials']} | {r['metric']} ({r['mode']}) | "
-            f"{_num(r['best'])} | {_num(r['baseline'])} | {_num(ratio)} | "
-            f"[report]({r['link']}) |"
+            f"{best} | {base} | {_num(ratio)} | [report]({r['link']}) |"
         )
     return "\n".join(lines) + "\n"

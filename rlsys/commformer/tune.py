@@ -86,5 +86,12 @@ WORKLOAD = Workload(
     baseline="the base config (configs/commformer/tune.yaml or --config) unchanged",
     trial=trial,
     resources=trainer_resources,
-    record_keys=("success_rate", "episodic_return", "env_steps"),
+    record_keys=(
+        "success_rate",
+        "steps",
+        "return",
+        "messages_per_step",
+        "episodic_return",
+        "env_steps",
+    ),  # fmt: skip
 )

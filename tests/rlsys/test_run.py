@@ -28,6 +28,9 @@ def test_run_suite_and_resume(ray_local, tmp_path, capsys):
     assert "## Job shop: dispatching rules" in report and "## Transport simulation" in report
     assert "## Transport calibration" in report and "| fixed-point |" in report
     assert (run_dir / "calibration" / "fixed-point" / "best_asc.yaml").exists()
+    summary = report.split("## Summary: best result per workload against its baseline")[1]
+    assert "| jobshop (rules) | evaluation | 2 | mean makespan at p=0.05 (min) |" in summary
+    assert "| calibration | fixed-point | 1 | best L1 (pp) (min) |" in summary
     for png in ("jobshop_rules.png", "jobshop_gantt.png", "transport_shares.png"):
         assert (run_dir / png).read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader(open(run_dir / "jobshop_rules.csv")))
