@@ -21,6 +21,7 @@ import yaml
 from rlsys.calibration.config import Method
 from rlsys.config import Config, config_field, invalid, load_config
 from rlsys.paths import CONFIG_DIR, check_writable, resolve_path
+from rlsys.tuner.sweep import SweepConfig
 
 
 def _check_spec(cfg: Config, key: str, parse: Callable[[str], Any]) -> None:
@@ -133,37 +134,6 @@ class ParlSuiteConfig(Config):
 
 
 @dataclasses.dataclass
-class SweepStepConfig(Config):
-    """A sweep of the central tuner (what `rlsys tune` runs) as a suite step."""
-
-    workload: str = "jobshop"
-    """A registered workload (see `rlsys tune --help`)."""
-    search: Literal["bohb", "asha", "random", "grid"] = "asha"
-    """Search method."""
-    samples: int = config_field(4, ge=1)
-    """Trials."""
-    budget: int = config_field(0, ge=0)
-    """Full budget per trial in the workload's unit (0: the workload's default)."""
-    max_concurrent: int = config_field(0, ge=0)
-    """Trials at once (0: as many as the cluster's CPUs hold)."""
-    seed: int = config_field(0, ge=0, lt=2**31)
-    """Seed of the search."""
-    config: str = ""
-    """The workload's config file as the base of every trial ("": its default)."""
-    space: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Search space ({}: the workload's default)."""
-
-    def __post_init__(self) -> None:
-        from rlsys.tuner.workloads import get_workload
-
-        super().__post_init__()
-        try:
-            get_workload(self.workload)
-        except ValueError as exc:
-            raise invalid(self, f"workload: {exc}") from None
-
-
-@dataclasses.dataclass
 class SuiteConfig(Config):
     jobshop_rules: JobshopRulesConfig | None = dataclasses.field(default_factory=JobshopRulesConfig)
     """The job-shop rules comparison (null: skipped)."""
@@ -175,7 +145,7 @@ class SuiteConfig(Config):
     """CommFormer graph modes on predator-prey (null: skipped)."""
     parl: ParlSuiteConfig | None = None
     """PARL against PEBBLE on the tabular task and Pendulum (null: skipped)."""
-    sweeps: list[SweepStepConfig] = dataclasses.field(default_factory=list)
+    sweeps: list[SweepConfig] = dataclasses.field(default_factory=list)
     """Sweeps of the central tuner, one per entry, each against its workload's baseline."""
 
 
@@ -405,7 +375,7 @@ def _variant_sweep(workload: str, name: str, values: list, base: Any, updates: i
     compares, all at ``updates`` updates); resumable. Returns the journal's records in
     ``values`` order."""
     from rlsys.tuner.experiment import Journal
-    from rlsys.tuner.sweep import SweepConfig, resolve, run_sweep
+    from rlsys.tuner.sweep import resolve, run_sweep
 
     resume = (out / "sweep.yaml").exists()
     if resume:
@@ -523,24 +493,12 @@ def run_parl(cfg: ParlSuiteConfig, run_dir: Path) -> str:
     )
 
 
-def run_sweep_step(cfg: SweepStepConfig, out: Path) -> tuple[str, dict[str, Any]]:
+def run_sweep_step(cfg: SweepConfig, out: Path) -> tuple[str, dict[str, Any]]:
     """One sweep through the central tuner (resumable: an existing directory continues)."""
-    from rlsys.tuner.sweep import SweepConfig, resolve, run_sweep
+    from rlsys.tuner.sweep import resolve, run_sweep
 
     resume = (out / "sweep.yaml").exists()
-    if resume:
-        sweep = load_config(SweepConfig, out / "sweep.yaml")
-    else:
-        sweep = SweepConfig(
-            workload=cfg.workload,
-            search=cfg.search,
-            samples=cfg.samples,
-            budget=cfg.budget,
-            max_concurrent=cfg.max_concurrent,
-            seed=cfg.seed,
-            space=dict(cfg.space),
-        )
-        sweep = resolve(sweep, resolve_path(cfg.config) if cfg.config else None)[0]
+    sweep = load_config(SweepConfig, out / "sweep.yaml") if resume else resolve(cfg)[0]
     print(f"sweep {cfg.workload} ({cfg.search}, {cfg.samples} trials) -> {out}")
     summary = run_sweep(sweep, out, resume=resume)
     link = f"{out.parent.name}/{out.name}/report.md"

@@ -68,11 +68,12 @@ def cmd_tune(args) -> int:
                 "seed": args.seed,
                 "baseline": not args.no_baseline,
                 "space": space,
+                "config": str(args.config or ""),
             },
             source="rlsys tune",
         )
         # check everything before a directory is made or Ray starts
-        cfg = resolve(cfg, resolve_path(args.config) if args.config else None)[0]
+        cfg = resolve(cfg)[0]
         root = Path(args.runs_dir) if args.runs_dir else RUNS_ROOT
         check_writable(root, "--runs-dir", directory=True)
         run_dir = _new_dir(root / "tune" / cfg.workload)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from ray.tune import Callback
 
 from rlsys.config import Config, config_field, invalid
 from rlsys.tuner.space import parse_space, space_data
@@ -54,8 +53,10 @@ class SweepConfig(Config):
     """Retries of a failed trial (Tune's FailureConfig)."""
     space: dict[str, Any] = dataclasses.field(default_factory=dict)
     """The search space (empty: the workload's default)."""
+    config: str = ""
+    """The workload's config file as the base of every trial ("": its default)."""
     base: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """The workload's config (empty: its default config file)."""
+    """The resolved base config (written by ``resolve``; wins over ``config``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,9 +66,11 @@ class SweepConfig(Config):
             raise invalid(self, f"workload: {exc}") from None
 
 
-def resolve(cfg: SweepConfig, config_file: str | None = None) -> tuple[SweepConfig, Any, Workload]:
+def resolve(cfg: SweepConfig) -> tuple[SweepConfig, Any, Workload]:
     """(sweep with space, base and budget filled in, base config, workload); ValueError for
     a space that does not fit the workload's config."""
+    from rlsys.paths import resolve_path
+
     workload = get_workload(cfg.workload)
     if cfg.search not in workload.searches:
         raise ValueError(f"{workload.name} supports --search {', '.join(workload.searches)}")
@@ -76,7 +79,7 @@ def resolve(cfg: SweepConfig, config_file: str | None = None) -> tuple[SweepConf
 
         base = from_dict(workload.config_cls, cfg.base, source="sweep.yaml base")
     else:
-        base = workload.load_config(config_file)
+        base = workload.load_config(resolve_path(cfg.config) if cfg.config else None)
     space_in = cfg.space or workload.space
     space = parse_space(space_in, source="space")
     workload.check_space(base, space)
@@ -90,24 +93,26 @@ def _plain(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-class CurveCallback(Callback):
-    """Appends (experiment, trial, iteration, metric) of every result to ``curves.jsonl``."""
+def curve_callback(path: Path, experiment: str, metric: str) -> Any:
+    """A Tune callback that appends (experiment, trial, iteration, metric) of every result
+    to ``curves.jsonl`` (made here: importing Ray Tune costs every CLI command a second)."""
+    from ray.tune import Callback
 
-    def __init__(self, path: Path, experiment: str, metric: str):
-        self.path, self.experiment, self.metric = path, experiment, metric
+    class CurveCallback(Callback):
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            if metric not in result:
+                return
+            row = {
+                "experiment": experiment,
+                "trial_id": trial.trial_id,
+                "job": trial.config.get("_job", ""),
+                "iteration": result.get("iteration", result.get("training_iteration")),
+                metric: result[metric],
+            }
+            with open(path, "a") as f:
+                f.write(json.dumps(row) + "\n")
 
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        if self.metric not in result:
-            return
-        row = {
-            "experiment": self.experiment,
-            "trial_id": trial.trial_id,
-            "job": trial.config.get("_job", ""),
-            "iteration": result.get("iteration", result.get("training_iteration")),
-            self.metric: result[self.metric],
-        }
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+    return CurveCallback()
 
 
 def experiment_spec(
@@ -145,7 +150,7 @@ def experiment_spec(
         max_failures=cfg.max_failures,
         early_stopping=workload.early_stopping,
         record_keys=workload.record_keys,
-        callbacks=[CurveCallback(run_dir / "curves.jsonl", name, workload.metric)],
+        callbacks=[curve_callback(run_dir / "curves.jsonl", name, workload.metric)],
     )
     from rlsys.tuner.experiment import trial_cpus
 

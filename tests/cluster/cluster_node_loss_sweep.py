@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -21,13 +20,8 @@ import time
 from pathlib import Path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> int:
+    from cluster_multinode_eval import free_port  # this script's folder is on sys.path
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(
