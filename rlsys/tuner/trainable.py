@@ -220,9 +220,10 @@ def trainer_trial(
     trainer.train(stop_after=max(0, budget - trainer.update), callback=report_update)
 
 
-def trainer_resources(rollout: Any, learner_cpus: float = 1.0) -> Any:
+def trainer_resources(rollout: Any, learner_cpus: float = 1.0, learner_gpus: float = 0.0) -> Any:
     """A placement group per ``trainer_trial``: the learner's bundle plus one per rollout
     actor (``rollout``: an ``rlsys.rl.trainer.RolloutConfig``), so concurrent trials never
     oversubscribe the cluster (Tune places the actors a trial starts in its own group)."""
-    bundles = [{"CPU": learner_cpus}] + [{"CPU": rollout.worker_num_cpus}] * rollout.num_workers
+    learner = {"CPU": learner_cpus, **({"GPU": learner_gpus} if learner_gpus else {})}
+    bundles = [learner] + [{"CPU": rollout.worker_num_cpus}] * rollout.num_workers
     return tune.PlacementGroupFactory(bundles)

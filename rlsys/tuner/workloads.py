@@ -161,7 +161,14 @@ def trainer_workload_trial(config: dict[str, Any]) -> None:
 
 
 def trainer_resources(cfg: Any, learner_cpus: float = 1.0) -> Any:
-    """A training workload's trial: the learner's bundle plus one per rollout actor."""
+    """A training workload's trial: the learner's bundle plus one per rollout actor; the
+    learner's bundle holds a GPU when the cluster has one and the config's ``device`` is
+    not "cpu" (Tune then shows the trial that GPU, and ``device: auto`` picks it)."""
+    import ray
+
     from rlsys.tuner.trainable import trainer_resources as bundles
 
-    return bundles(cfg.train.rollout, learner_cpus)
+    gpus = 0.0
+    if getattr(cfg, "device", "cpu") != "cpu" and ray.is_initialized():
+        gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+    return bundles(cfg.train.rollout, learner_cpus, gpus)
