@@ -369,13 +369,15 @@ def plot_curves(curves: Path, out: Path, workload: Workload) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for (exp, _), points in series.items():
         xs, ys = zip(*sorted(points), strict=True)
+        # steps: between two validations a trial reports its latest value
         if exp == "baseline":
-            ax.plot(xs, ys, "k--", lw=2, label="baseline")
+            ax.plot(xs, ys, "k--", lw=2, label="baseline", drawstyle="steps-post")
         else:
-            ax.plot(xs, ys, lw=1, alpha=0.8)
+            ax.plot(xs, ys, lw=1, alpha=0.8, drawstyle="steps-post")
     ax.set_xlabel(workload.budget_unit)
     ax.set_ylabel(workload.metric)
-    ax.set_title(f"rlsys tune {workload.name}: {len(series)} trials")
+    trials = sum(exp != "baseline" for exp, _ in series)
+    ax.set_title(f"rlsys tune {workload.name}: {trials} trials")
     if any(exp == "baseline" for exp, _ in series):
         ax.legend()
     fig.tight_layout()
