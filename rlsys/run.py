@@ -594,7 +594,9 @@ def sweep_summary(rows: list[dict[str, Any]]) -> str:
         "|---|---|---:|---|---:|---:|---:|---|",
     ]
     for r in rows:
-        ratio = r["best"] / r["baseline"] if r["best"] is not None and r["baseline"] else None
+        # a ratio reads only between positive values (not for negative returns)
+        both = r["best"] is not None and r["baseline"] is not None
+        ratio = r["best"] / r["baseline"] if both and r["best"] > 0 and r["baseline"] > 0 else None
         best = _num(r["best"]) + (f" ({r['best_is']})" if r.get("best_is") else "")
         base = _num(r["baseline"]) + (f" ({r['base_is']})" if r.get("base_is") else "")
         lines.append(

@@ -162,7 +162,7 @@ def experiment_spec(
 
 def run_sweep(cfg: SweepConfig, run_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Run (or resume) the sweep; write the outputs; return the summary."""
-    from rlsys.tuner.experiment import run_experiment
+    from rlsys.tuner.experiment import run_experiment, total_evaluations
 
     cfg, base, workload = resolve(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +170,7 @@ def run_sweep(cfg: SweepConfig, run_dir: Path, resume: bool = False) -> dict[str
     t0 = time.perf_counter()
     spec = experiment_spec(cfg, base, workload, run_dir, "tune")
     print(
-        f"{workload.name}: {cfg.search}, {cfg.samples} trial(s) of up to {cfg.budget} "
+        f"{workload.name}: {cfg.search}, {total_evaluations(spec)} trial(s) of up to {cfg.budget} "
         f"{workload.budget_unit}, {spec.workers} at a time; metric {workload.metric} "
         f"({workload.mode})",
         flush=True,
