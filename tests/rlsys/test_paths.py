@@ -99,6 +99,7 @@ REQUIRED = {
     "jobshop plot": ["missing-schedule.json"],
     "transport simulate": [],
     "calibrate": ["--targets", "configs/calibration/beam-urbansim-10k.yaml"],
+    "tune": ["jobshop"],
 }
 """The least each command needs besides the output option under test (the last --out wins)."""
 DIRECTORIES = {
