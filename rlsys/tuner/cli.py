@@ -17,7 +17,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("workload", nargs="?", help=f"one of {names} (not with --resume)")
     p.add_argument("--search", default="asha", help="bohb | asha (default) | random | grid")
-    p.add_argument("--samples", type=int, default=8, help="trials (default 8)")
+    p.add_argument("--samples", type=int, help="trials (default 8; with --resume: extend to)")
     p.add_argument(
         "--max-concurrent", type=int, default=0, help="trials at once (default: as CPUs allow)"
     )
@@ -46,7 +46,7 @@ def cmd_tune(args) -> int:
             raise ValueError(f"--resume {run_dir}: not a sweep directory (no sweep.yaml)")
         check_writable(run_dir, "--resume", directory=True)
         cfg = load_config(SweepConfig, run_dir / "sweep.yaml")
-        if args.samples != 8 and args.samples > cfg.samples:  # extend a finished sweep
+        if args.samples is not None and args.samples > cfg.samples:  # extend the sweep
             cfg.samples = args.samples
         resume = True
     else:
@@ -62,7 +62,7 @@ def cmd_tune(args) -> int:
             {
                 "workload": args.workload,
                 "search": args.search,
-                "samples": args.samples,
+                "samples": 8 if args.samples is None else args.samples,
                 "max_concurrent": args.max_concurrent,
                 "budget": args.budget,
                 "seed": args.seed,

@@ -70,7 +70,7 @@ from ray.tune import Callback
 
 from rlsys.tuner.keys import BUDGET_KEY, JOB_KEY, PARENT_BUDGET_KEY, PICK_KEY
 from rlsys.tuner.searchers import GridSearcher, HyperbandSearcher, hyperband_budgets
-from rlsys.tuner.space import Space, grid
+from rlsys.tuner.space import Space, grid, searched
 from rlsys.tuner.stopping import TrendStopper
 from rlsys.tuner.trainable import drop_barrier, make_barrier, with_warm_up
 
@@ -396,9 +396,7 @@ def run_experiment(
         raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {spec.search!r}")
     if spec.workers < 1 or spec.evaluations < 1:
         raise ValueError("workers and evaluations must be >= 1")
-    if spec.search not in ("single", "grid") and not [
-        p for p in spec.space.values() if p.type != "fixed"
-    ]:
+    if spec.search not in ("single", "grid") and not searched(spec.space):
         raise ValueError(f"{spec.search} needs a search space with at least one free parameter")
     storage_dir = Path(storage_dir).resolve()
     storage_dir.mkdir(parents=True, exist_ok=True)
