@@ -1,136 +1,122 @@
-"""Sweep throughput of the central tuner with 1 and 2 worker nodes.
+"""Sweep throughput of the central tuner with 1 and 2 worker nodes of ``cluster/local.sh``.
 
-    python bench/tuner_nodes.py [--trials 16] [--repeats 2]
+    python bench/tuner_nodes.py [--trials 8] [--repeats 2]
 
-Each setting is a fresh in-process multi-node Ray cluster (``ray.cluster_utils.Cluster``:
-a head with 0 CPUs and 1 or 2 worker nodes, separate raylets like
-``cluster/local.sh``'s nodes), running (a) a calibration random-search sweep (``small``
-scenario, 18 iterations per trial; 1-CPU nodes) and (b) a job-shop ASHA sweep (tiny
-instances, up to 4 PPO updates per trial; 2-CPU nodes, as a trial holds its learner's CPU
-and its rollout worker's) through
-``rlsys.tuner.sweep.run_sweep``, as ``rlsys tune`` runs them. Printed: trials per minute
-(median over repeats) and the 2-node / 1-node ratio. On this 2-core machine the driver,
-the GCS and both nodes share the cores (the job-shop nodes oversubscribe them 2x), so
-the ratio is a floor for real nodes.
+Each setting starts ``cluster/local.sh up`` (token auth on, a head with 0 CPUs and
+``WORKERS`` = 1 or 2 worker nodes of 1 CPU each, separate ``ray start`` processes),
+runs ``rlsys tune`` as a driver joining it (``RAY_ADDRESS``, as a user on a cluster does)
+and stops it again. Two sweeps: (a) calibration, random search on the 200,000-agent
+``large`` scenario, 6 simulation iterations per trial; (b) job shop, ASHA over tiny
+instances, up to 4 PPO updates per trial, a trial holding 1 CPU (learner 0.5 + one
+0.5-CPU rollout worker, ``train.learner_num_cpus``). Printed: trials per minute of the
+sweep (``summary.json``'s wall time, driver start-up excluded; medians over repeats) and
+the 2-node / 1-node ratio. On this 2-core machine the driver, the GCS and the nodes share
+the cores, so the ratio is a floor for real machines.
 Writes bench/results/tuner/nodes.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "cluster"))
+PYTHON = Path(sys.executable)
+BEAM_TARGETS = {
+    "car": 64.86, "walk": 6.94, "drive_transit": 5.98, "walk_transit": 5.98,
+    "ride_hail_transit": 5.98, "ride_hail": 5.23, "ride_hail_pooled": 5.03, "bike": 0.0,
+}  # fmt: skip
 
 
-def one(workload: str, nodes: int, trials: int) -> float:
-    """Trials per minute of one sweep on a fresh cluster of ``nodes`` 1-CPU workers."""
-    from ray.cluster_utils import Cluster
+def sweep_args(workload: str, trials: int, tmp: Path) -> list[str]:
+    from tiny_configs import TINY_JOBSHOP
 
-    sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-    from cluster_multinode_eval import free_port
-    from tiny_configs import TINY_CALIBRATION, TINY_JOBSHOP
+    if workload == "calibration":
+        cfg = {"scenario": "large", "check_seeds": 0, "targets": BEAM_TARGETS}
+        extra = ["--search", "random", "--budget", "6"]
+    else:
+        cfg = json.loads(json.dumps(TINY_JOBSHOP))
+        cfg["train"]["learner_num_cpus"] = 0.5
+        extra = ["--search", "asha", "--budget", "4"]
+    path = tmp / f"{workload}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return [workload, *extra, "--samples", str(trials), "--config", str(path), "--no-baseline"]
 
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 0, "include_dashboard": False,
-                        "dashboard_agent_listen_port": free_port()},
+
+def one(workload: str, workers: int, trials: int) -> float:
+    """Trials per minute of one sweep on a fresh local.sh cluster of ``workers`` nodes."""
+    tmp = Path(tempfile.mkdtemp(prefix="rlb-", dir="/tmp"))  # short: Ray's unix sockets
+    from cluster_multinode_eval import free_port_block
+
+    base = free_port_block()
+    assert base is not None, "no free block of 400 ports in 20000-31999"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(
+        RLSYS_CLUSTER_DIR=str(tmp / "c"), RLSYS_CLUSTER_PORT_BASE=str(base),
+        DASHBOARD_PORT=str(base + 2), WORKERS=str(workers), CPUS_PER_WORKER="1",
+        RAY=str(PYTHON.parent / "ray"),
     )  # fmt: skip
+    local_sh = str(ROOT / "cluster" / "local.sh")
     try:
-        # a job-shop trial holds 2 CPUs (its learner and its rollout worker)
-        for _ in range(nodes):
-            cluster.add_node(num_cpus=1 if workload == "calibration" else 2)
-        cluster.wait_for_nodes()
-        os.environ["RAY_ADDRESS"] = cluster.address
-        from rlsys.runtime import init_ray
-        from rlsys.tuner.sweep import SweepConfig, run_sweep
-        from rlsys.tuner.workloads import get_workload
-
-        init_ray()
-        if workload == "calibration":
-            w = get_workload("calibration")
-            base = w.load_config(None)
-            for k, v in TINY_CALIBRATION.items():
-                setattr(base, k, v)
-            base = json.loads(json.dumps(dataclasses.asdict(base)))
-            cfg = SweepConfig(workload="calibration", search="random", samples=trials,
-                              budget=18, baseline=False, base=base)  # fmt: skip
-        else:
-            js = json.loads(json.dumps(TINY_JOBSHOP))
-            js["train"]["rollout"]["worker_num_cpus"] = 1.0
-            cfg = SweepConfig(workload="jobshop", search="asha", samples=trials, budget=4,
-                              baseline=False, base=_full_jobshop(js))  # fmt: skip
-        run_dir = Path(tempfile.mkdtemp(prefix="bench-nodes-"))
-        t0 = time.perf_counter()
-        summary = run_sweep(cfg, run_dir)
-        wall = time.perf_counter() - t0
-        assert summary["trials"] == trials and summary["failed"] == 0
-        import ray
-
-        ray.shutdown()
-        return 60.0 * trials / wall
+        up = subprocess.run([local_sh, "up"], env=env, capture_output=True, text=True)
+        if up.returncode != 0:
+            raise RuntimeError(up.stdout + up.stderr)
+        runs = tmp / "runs"
+        driver_env = dict(env, RAY_AUTH_MODE="token", RAY_ADDRESS=f"127.0.0.1:{base}")
+        cmd = [str(PYTHON), "-m", "rlsys", "tune", *sweep_args(workload, trials, tmp)]
+        out = subprocess.run(
+            [*cmd, "--runs-dir", str(runs)], env=driver_env, cwd=ROOT,
+            capture_output=True, text=True, timeout=3600,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise RuntimeError(out.stdout[-3000:] + out.stderr[-3000:])
+        (sweep,) = (runs / "tune" / workload).iterdir()
+        summary = json.loads((sweep / "summary.json").read_text())
+        assert summary["trials"] == trials and summary["failed"] == 0, summary
+        assert summary["nodes"] == workers, summary
+        return 60.0 * trials / summary["wall_s"]
     finally:
-        cluster.shutdown()
-        os.environ.pop("RAY_ADDRESS", None)
-
-
-def _full_jobshop(data: dict) -> dict:
-    from rlsys.config import from_dict
-    from rlsys.jobshop.train import JobshopTrainConfig
-
-    return json.loads(json.dumps(dataclasses.asdict(from_dict(JobshopTrainConfig, data))))
+        subprocess.run([local_sh, "down"], env=env, capture_output=True, text=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--trials", type=int, default=16)
+    p.add_argument("--trials", type=int, default=8)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument(
-        "--one", nargs=3, metavar=("WORKLOAD", "NODES", "TRIALS"), help=argparse.SUPPRESS
-    )
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tuner")
     args = p.parse_args()
-    if args.one:  # one measurement in its own process (one Ray cluster per process)
-        print(json.dumps(one(args.one[0], int(args.one[1]), int(args.one[2]))))
-        return 0
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     rates: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.repeats):
         for workload in ("calibration", "jobshop"):
-            for nodes in (1, 2):
-                out = subprocess.run(
-                    [sys.executable, __file__, "--one", workload, str(nodes), str(args.trials)],
-                    capture_output=True, text=True, env=env, timeout=1800,
-                )  # fmt: skip
-                if out.returncode != 0:
-                    print(out.stderr[-3000:])
-                    return 1
-                rate = json.loads(out.stdout.strip().splitlines()[-1])
-                rates.setdefault((workload, nodes), []).append(rate)
-                print(workload, nodes, f"{rate:.1f} trials/min", flush=True)
+            for workers in (1, 2):
+                rate = one(workload, workers, args.trials)
+                rates.setdefault((workload, workers), []).append(rate)
+                print(workload, workers, f"{rate:.1f} trials/min", flush=True)
     lines = [
-        "# Sweep throughput with 1 and 2 worker nodes",
+        "# Sweep throughput with 1 and 2 worker nodes of cluster/local.sh",
         "",
         f"`python bench/tuner_nodes.py --trials {args.trials} --repeats {args.repeats}`: "
-        "in-process multi-node clusters (head 0 CPUs; 1-CPU worker nodes for the calibration, "
-        "2-CPU ones for the job shop) on this 2-core "
-        "machine; medians over repeats.",
+        "`cluster/local.sh` clusters (token auth, head 0 CPUs, 1-CPU worker nodes) on this "
+        "2-core machine, `rlsys tune` as a driver joining them; trials per minute of the "
+        "sweep's own wall time, medians over repeats.",
         "",
         "| sweep | 1 node, trials/min | 2 nodes, trials/min | 2 / 1 |",
         "|---|---:|---:|---:|",
     ]
-    names = {"calibration": "calibration, random, 18 iterations/trial",
-             "jobshop": "job shop, ASHA, up to 4 PPO updates/trial"}  # fmt: skip
+    names = {"calibration": "calibration on `large` (200k agents), random, 6 iterations/trial",
+             "jobshop": "job shop, ASHA, up to 4 PPO updates/trial (1 CPU/trial)"}  # fmt: skip
     for workload, name in names.items():
         r1 = statistics.median(rates[(workload, 1)])
         r2 = statistics.median(rates[(workload, 2)])

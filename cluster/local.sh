@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A real multi-node Ray cluster on this one machine: a head node and two worker nodes,
-# each a separate `ray start` with its own ports, custom resources
+# A real multi-node Ray cluster on this one machine: a head node and two worker nodes
+# (WORKERS=1: one), each a separate `ray start` with its own ports, custom resources
 # ({"node_head": 1}, {"node_a": 1}, {"node_b": 1}) and token authentication on.
 #
 #   cluster/local.sh up       start it (idempotent), print the address and submit command
@@ -12,6 +12,7 @@
 #                             keep it short (Ray's unix sockets live under it)
 #   RLSYS_CLUSTER_PORT_BASE   first of 400 ports the nodes use (default 20000)
 #   DASHBOARD_PORT            dashboard / job submission port (default 8265)
+#   WORKERS                   worker nodes, 1 or 2 (default 2)
 #   CPUS_PER_WORKER           CPUs of each worker node (default 1)
 #   HEAD_CPUS                 CPUs of the head node (default 0: no tasks on the head)
 #   OBJECT_STORE_MB           object store per node in MiB (default 256)
@@ -31,20 +32,30 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${RLSYS_CLUSTER_DIR:-$REPO/.cluster}"
 PORT_BASE="${RLSYS_CLUSTER_PORT_BASE:-20000}"
 DASHBOARD_PORT="${DASHBOARD_PORT:-8265}"
+WORKERS="${WORKERS:-2}"
 CPUS_PER_WORKER="${CPUS_PER_WORKER:-1}"
 HEAD_CPUS="${HEAD_CPUS:-0}"
 OBJECT_STORE_MB="${OBJECT_STORE_MB:-256}"
 UP_TIMEOUT="${UP_TIMEOUT:-60}"
 DOWN_TIMEOUT="${DOWN_TIMEOUT:-10}"
 RAY="${RAY:-$REPO/.venv/bin/ray}"
-NODES=(head worker1 worker2)
-RESOURCES=('{"node_head": 1}' '{"node_a": 1}' '{"node_b": 1}')
 IP=127.0.0.1
 
 die() {
     echo "local.sh: error: $*" >&2
     exit 1
 }
+
+# The nodes (head first) and their custom resources, for WORKERS worker nodes.
+set_nodes() {
+    [[ "$WORKERS" == 1 || "$WORKERS" == 2 ]] || die "WORKERS must be 1 or 2, got '$WORKERS'"
+    local all=(head worker1 worker2)
+    local res=('{"node_head": 1}' '{"node_a": 1}' '{"node_b": 1}')
+    NODES=("${all[@]:0:WORKERS+1}")
+    RESOURCES=("${res[@]:0:WORKERS+1}")
+    N_NODES=${#NODES[@]}
+}
+set_nodes
 
 if [[ ! -x "$RAY" ]]; then
     RAY="$(command -v ray || true)"
@@ -77,6 +88,7 @@ load_settings() {
         source "$SETTINGS"
     fi
     derive
+    set_nodes
 }
 derive
 
@@ -173,7 +185,7 @@ alive_count() {
 
 print_usage_info() {
     cat <<EOF
-Ray cluster up: 3 nodes (head ${HEAD_CPUS} CPU, 2 workers x ${CPUS_PER_WORKER} CPU)
+Ray cluster up: $N_NODES nodes (head ${HEAD_CPUS} CPU, $WORKERS worker(s) x ${CPUS_PER_WORKER} CPU)
   address:   $ADDRESS      (drivers: RAY_AUTH_MODE=token RAY_ADDRESS=$ADDRESS python -m rlsys run)
   dashboard: $DASHBOARD
   submit:    RAY_AUTH_MODE=token $RAY job submit --address $DASHBOARD \\
@@ -247,20 +259,20 @@ start_node() {
     fi
 }
 
-# Wait until the cluster's GCS reports all three nodes alive (bounded even if ray.init hangs).
+# Wait until the cluster's GCS reports all nodes alive (bounded even if ray.init hangs).
 wait_for_nodes() {
-    timeout "$((UP_TIMEOUT + 30))" "$PYTHON" - "$ADDRESS" "$UP_TIMEOUT" <<'EOF'
+    timeout "$((UP_TIMEOUT + 30))" "$PYTHON" - "$ADDRESS" "$UP_TIMEOUT" "$N_NODES" <<'EOF'
 import sys, time
 import ray
-address, timeout = sys.argv[1], float(sys.argv[2])
+address, timeout, nodes = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 ray.init(address=address, logging_level="ERROR", log_to_driver=False)
 deadline = time.monotonic() + timeout
 while True:
     alive = [n for n in ray.nodes() if n["Alive"]]
-    if len(alive) >= 3:
+    if len(alive) >= nodes:
         break
     if time.monotonic() > deadline:
-        sys.exit(f"only {len(alive)} of 3 nodes alive after {timeout:g} s")
+        sys.exit(f"only {len(alive)} of {nodes} nodes alive after {timeout:g} s")
     time.sleep(0.5)
 cpus = int(ray.cluster_resources().get("CPU", 0))
 print(f"{len(alive)} nodes alive, {cpus} CPUs")
@@ -270,14 +282,14 @@ EOF
 cmd_up() {
     local n i
     n="$(alive_count)"
-    if [[ "$n" == 3 ]]; then
+    if [[ "$n" == "$N_NODES" ]]; then
         load_settings
         echo "already up"
         print_usage_info
         return 0
     fi
     if [[ "$n" != 0 ]] || [[ -n "$(cluster_pids)" ]]; then
-        echo "partial cluster left over ($n of 3 nodes alive): stopping it first"
+        echo "partial cluster left over ($n of $N_NODES nodes alive): stopping it first"
         (load_settings && cmd_down)
     fi
     rm -f "$SETTINGS"
@@ -290,7 +302,7 @@ cmd_up() {
     rm -f "$PID_DIR"/*
     # Nodes started in the repo: a job submitted without --working-dir runs there.
     cd "$REPO"
-    for i in 0 1 2; do
+    for ((i = 0; i < N_NODES; i++)); do
         echo "starting ${NODES[$i]} ..."
         if ! start_node "${NODES[$i]}" "$i"; then
             cmd_down >/dev/null 2>&1 || true
@@ -299,12 +311,12 @@ cmd_up() {
     done
     if ! wait_for_nodes; then
         cmd_down >/dev/null 2>&1 || true
-        die "the cluster did not come up with 3 nodes within ${UP_TIMEOUT} s (logs: $LOG_DIR, $TEMP_DIR/*/session_latest/logs)"
+        die "the cluster did not come up with $N_NODES nodes within ${UP_TIMEOUT} s (logs: $LOG_DIR, $TEMP_DIR/*/session_latest/logs)"
     fi
-    printf 'PORT_BASE=%q\nDASHBOARD_PORT=%q\nCPUS_PER_WORKER=%q\nHEAD_CPUS=%q\n' \
-        "$PORT_BASE" "$DASHBOARD_PORT" "$CPUS_PER_WORKER" "$HEAD_CPUS" >"$SETTINGS"
+    printf 'PORT_BASE=%q\nDASHBOARD_PORT=%q\nWORKERS=%q\nCPUS_PER_WORKER=%q\nHEAD_CPUS=%q\n' \
+        "$PORT_BASE" "$DASHBOARD_PORT" "$WORKERS" "$CPUS_PER_WORKER" "$HEAD_CPUS" >"$SETTINGS"
     # Record late-spawned processes too (dashboard modules, agents, idle workers).
-    for i in 0 1 2; do
+    for ((i = 0; i < N_NODES; i++)); do
         ps -eo pid=,sid= | awk -v s="$(cat "$PID_DIR/${NODES[$i]}.sid")" '$2 == s {print $1}' \
             >>"$PID_DIR/${NODES[$i]}.pids"
         sort -un -o "$PID_DIR/${NODES[$i]}.pids" "$PID_DIR/${NODES[$i]}.pids"
@@ -361,7 +373,7 @@ cmd_status() {
         echo "down"
         return 0
     fi
-    echo "address $ADDRESS, dashboard $DASHBOARD, $(alive_count) of 3 nodes' raylets alive"
+    echo "address $ADDRESS, dashboard $DASHBOARD, $(alive_count) of $N_NODES nodes' raylets alive"
     "$RAY" status --address "$ADDRESS"
 }
 

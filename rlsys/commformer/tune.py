@@ -15,6 +15,7 @@ from typing import Any
 
 from rlsys.commformer.train import CommFormerTrainConfig
 from rlsys.paths import CONFIG_DIR
+from rlsys.rl.ppo import PPO_SETTINGS_PER_UPDATE
 from rlsys.tuner.workloads import Workload, trainer_resources
 
 # Typed search space over CommFormerTrainConfig's paths
@@ -94,4 +95,11 @@ WORKLOAD = Workload(
         "episodic_return",
         "env_steps",
     ),  # fmt: skip
+    # read from the config at every update (learning rates are set on the optimisers each
+    # update), so a PBT clone's new values take effect from its next update
+    mutable=(
+        *(f"train.ppo.{k}" for k in PPO_SETTINGS_PER_UPDATE),
+        "bilevel.graph_lr",
+        "bilevel.warmup_updates",
+    ),
 )

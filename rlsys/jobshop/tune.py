@@ -16,6 +16,7 @@ from typing import Any
 
 from rlsys.jobshop.train import JobshopTrainConfig
 from rlsys.paths import CONFIG_DIR
+from rlsys.rl.ppo import PPO_SETTINGS_PER_UPDATE
 from rlsys.tuner.workloads import Workload, trainer_resources
 
 SEARCH_SPACE: dict[str, dict[str, Any]] = {
@@ -85,4 +86,7 @@ WORKLOAD = Workload(
     trial=trial,
     resources=trainer_resources,
     record_keys=("val_ratio_to_mwkr", "env_steps"),
+    # PPO reads these from the config at every update (the learning rate is set on the
+    # optimiser each update), so a PBT clone's new values take effect from its next one
+    mutable=tuple(f"train.ppo.{k}" for k in PPO_SETTINGS_PER_UPDATE),
 )

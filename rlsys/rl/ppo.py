@@ -54,6 +54,15 @@ class PPOConfig(Config):
     """Adam epsilon (CleanRL uses 1e-5 rather than torch's 1e-8)"""
 
 
+PPO_SETTINGS_PER_UPDATE = (
+    "learning_rate", "ent_coef", "vf_coef", "clip_coef", "max_grad_norm",
+    "update_epochs", "minibatch_size", "target_kl",
+)  # fmt: skip
+"""``PPOConfig`` fields the learner reads at every update (the learning rate is set on the
+optimisers each update): a run continued from a checkpoint with other values uses them
+from its next update (what the tuner's PBT relies on)."""
+
+
 def compute_gae(rewards, values, dones, last_value, gamma: float, lam: float):
     """Generalised advantage estimation, backwards over time.
 

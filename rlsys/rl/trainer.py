@@ -89,6 +89,9 @@ class TrainConfig(Config):
     """SAC hyperparameters"""
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     """rollout actors"""
+    learner_num_cpus: float = config_field(1.0, ge=0)
+    """CPUs a tuner trial reserves for its learner (the trial's own process; a plain run's
+    learner is the driver and reserves nothing)"""
 
 
 @dataclass

@@ -12,11 +12,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     names = ", ".join(workload_names())
     p = sub.add_parser(
         "tune",
-        help="sweep a workload's hyperparameters (BOHB, ASHA, random, grid) on Ray",
+        help="sweep a workload's hyperparameters (BOHB, ASHA, random, grid, PBT) on Ray",
         description=f"Workloads: {names}. Writes runs/tune/<workload>/<timestamp>/.",
     )
     p.add_argument("workload", nargs="?", help=f"one of {names} (not with --resume)")
-    p.add_argument("--search", default="asha", help="bohb | asha (default) | random | grid")
+    p.add_argument("--search", default="asha", help="bohb | asha (default) | random | grid | pbt")
     p.add_argument("--samples", type=int, help="trials (default 8; with --resume: extend to)")
     p.add_argument(
         "--max-concurrent", type=int, default=0, help="trials at once (default: as CPUs allow)"

@@ -16,7 +16,11 @@ Search methods: ``bohb`` (hpbandster's BOHB, see ``rlsys.tuner.searchers``), ``r
 (seeded samples at the largest budget), ``asha`` (the same samples under Tune's
 ``ASHAScheduler``, which stops trials early at rungs of the budget: trials must report
 ``iteration`` in budget units), ``grid`` (every grid point of the space, in order; a
-resumed grid runs exactly the points not yet finished) and ``single`` (one trial with the
+resumed grid runs exactly the points not yet finished), ``pbt`` (Tune's
+``PopulationBasedTraining``: a population of seeded samples trains side by side; every
+``perturbation_interval`` budget units the bottom quarter continues from a top quarter
+member's checkpoint with that member's config, its ``mutable`` parameters perturbed by
+x0.8 / x1.2 or resampled, kept inside the space) and ``single`` (one trial with the
 constants only: for sequential algorithms such as a fixed-point iteration).
 
 Fault tolerance: ``FailureConfig(max_failures)`` retries a trial whose worker died; it
@@ -68,13 +72,13 @@ from typing import Any
 from ray import tune
 from ray.tune import Callback
 
-from rlsys.tuner.keys import BUDGET_KEY, JOB_KEY, PARENT_BUDGET_KEY, PICK_KEY
+from rlsys.tuner.keys import BUDGET_KEY, CHECKPOINT_EVERY_KEY, JOB_KEY, PARENT_BUDGET_KEY, PICK_KEY
 from rlsys.tuner.searchers import GridSearcher, HyperbandSearcher, hyperband_budgets
 from rlsys.tuner.space import Space, grid, searched
 from rlsys.tuner.stopping import TrendStopper
 from rlsys.tuner.trainable import drop_barrier, make_barrier, with_warm_up
 
-SEARCHES = ("bohb", "random", "asha", "grid", "single")
+SEARCHES = ("bohb", "random", "asha", "grid", "pbt", "single")
 DONE_MARKER = "session-done.json"
 INTERRUPTED_MARKER = "session-interrupted.json"
 
@@ -281,7 +285,7 @@ class ExperimentSpec:
     constants: dict[str, Any]
     """Passed unchanged in every trial's config."""
     search: str = "bohb"
-    """bohb | random | asha | grid | single."""
+    """bohb | random | asha | grid | pbt | single."""
     space: Space = dataclasses.field(default_factory=dict)
     """The typed search space (``rlsys.tuner.space``; unused by ``single``)."""
     metric: str = "loss"
@@ -309,6 +313,13 @@ class ExperimentSpec:
     bohb_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     callbacks: list[Any] = dataclasses.field(default_factory=list)
     """More Tune callbacks (driver side), e.g. to record every trial's learning curve."""
+    mutable: tuple[str, ...] = ()
+    """pbt: the space's parameters that may change during a trial (learning rates, loss
+    weights; never the network's shape). The others are sampled once per member and
+    travel with the checkpoint when a member is cloned."""
+    perturbation_interval: int | None = None
+    """pbt: budget units between perturbations (None: ``min_budget``, else a quarter of
+    ``max_budget``); trials checkpoint at this cadence."""
     warm_constants: Callable[[list[dict]], dict[str, Any]] | None = None
     """For ``single``: constants to add when a new session continues earlier evaluations."""
     quiet: bool = False
@@ -398,6 +409,12 @@ def run_experiment(
         raise ValueError("workers and evaluations must be >= 1")
     if spec.search not in ("single", "grid") and not searched(spec.space):
         raise ValueError(f"{spec.search} needs a search space with at least one free parameter")
+    if spec.search == "pbt" and not pbt_mutations(spec):
+        raise ValueError(
+            "pbt needs a searched parameter that may change during a trial "
+            f"(searched: {', '.join(searched(spec.space))}; may change: "
+            f"{', '.join(spec.mutable) or 'none'})"
+        )
     storage_dir = Path(storage_dir).resolve()
     storage_dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(storage_dir / "journal.jsonl")
@@ -480,6 +497,37 @@ def _run(
     return journal.evaluations()
 
 
+def perturbation_interval(spec: ExperimentSpec) -> int:
+    if spec.perturbation_interval is not None:
+        return max(1, spec.perturbation_interval)
+    return max(1, spec.min_budget or spec.max_budget // 4)
+
+
+def pbt_mutations(spec: ExperimentSpec) -> dict[str, Any]:
+    """PBT's ``hyperparam_mutations``: choices as value lists (perturbed by moving to a
+    neighbour), the rest as Tune domains (perturbed by x0.8 / x1.2, or resampled)."""
+    from rlsys.tuner.space import tune_domains
+
+    keys = [k for k in searched(spec.space) if k in spec.mutable]
+    domains = tune_domains({k: spec.space[k] for k in keys})
+    return {
+        k: list(spec.space[k].values) if spec.space[k].type == "choice" else domains[k]
+        for k in keys
+    }
+
+
+def _keep_in_space(space: Space) -> Callable[[dict], dict]:
+    """PBT's ``custom_explore_fn``: a perturbed value is clipped to its range and cast."""
+
+    def explore(config: dict) -> dict:
+        for name, p in space.items():
+            if name in config and p.type in ("uniform", "loguniform", "int"):
+                config[name] = p.cast(min(max(config[name], p.low), p.high))
+        return config
+
+    return explore
+
+
 def _fit(tuner: Any, session_dir: Path, journal: Journal, unfinished: Callable[[], bool]) -> None:
     """``tuner.fit()``; SIGTERM acts like Ctrl-C (Tune saves its state and returns)."""
     previous = signal.getsignal(signal.SIGTERM)
@@ -517,6 +565,33 @@ def _run_session(
         points = [(n, c) for n, c in grid_points(spec) if n not in finished]
         searcher = GridSearcher(points, spec.max_budget, spec.metric, spec.mode)
         search_alg, num_samples, remaining = searcher, len(points), len(points)
+    elif spec.search == "pbt":
+        import random
+
+        from ray.tune.schedulers import PopulationBasedTraining
+        from ray.tune.search import BasicVariantGenerator
+
+        from rlsys.tuner.space import tune_domains
+
+        # Tune refuses PBT with a Searcher: the initial population comes from Tune's own
+        # generator, seeded; PBT draws its perturbations from Python's ``random``
+        seed = _session_seed(spec, session)
+        random.seed(seed)
+        interval = perturbation_interval(spec)
+        constants.update(tune_domains(spec.space))
+        constants.update({BUDGET_KEY: spec.max_budget, CHECKPOINT_EVERY_KEY: interval})
+        search_alg = BasicVariantGenerator(random_state=seed)
+        num_samples = remaining
+        scheduler = PopulationBasedTraining(
+            time_attr="iteration",
+            metric=spec.metric,
+            mode=spec.mode,
+            perturbation_interval=interval,
+            hyperparam_mutations=pbt_mutations(spec),
+            custom_explore_fn=_keep_in_space(spec.space),
+            quantile_fraction=0.25,
+            resample_probability=0.25,
+        )
     else:
         searcher = _searcher(spec, remaining, session)
         if done:
@@ -581,7 +656,8 @@ def _run_session(
             stop=stopper,
             callbacks=callbacks,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            # PBT clones from checkpoints of other trials: keep a few more of them
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if spec.search == "pbt" else 2),
             verbose=0,
         ),
     )

@@ -15,4 +15,6 @@ JOB_KEY = "_job"
 """Config key: job name ``"<iteration>.<stage>.<index>@<budget>"``."""
 PICK_KEY = "_model_based_pick"
 """Config key: True when hpbandster's KDE model proposed the configuration."""
-PRIVATE_KEYS = (BUDGET_KEY, PARENT_KEY, PARENT_BUDGET_KEY, JOB_KEY, PICK_KEY)
+CHECKPOINT_EVERY_KEY = "_checkpoint_every"
+"""Config key: checkpoint every this many budget units (PBT: its perturbation interval)."""
+PRIVATE_KEYS = (BUDGET_KEY, PARENT_KEY, PARENT_BUDGET_KEY, JOB_KEY, PICK_KEY, CHECKPOINT_EVERY_KEY)

@@ -25,10 +25,10 @@ from typing import Any, Literal
 import yaml
 
 from rlsys.config import Config, config_field, invalid
-from rlsys.tuner.space import parse_space, space_data
+from rlsys.tuner.space import parse_space, searched, space_data
 from rlsys.tuner.workloads import Workload, get_workload, trainer_workload_trial, with_budget
 
-SweepSearch = Literal["bohb", "asha", "random", "grid"]
+SweepSearch = Literal["bohb", "asha", "random", "grid", "pbt"]
 
 
 @dataclasses.dataclass
@@ -38,9 +38,10 @@ class SweepConfig(Config):
     workload: str = "jobshop"
     """A registered workload (``rlsys tune --help`` lists them)."""
     search: SweepSearch = "asha"
-    """bohb | asha | random | grid."""
+    """bohb | asha | random | grid | pbt."""
     samples: int = config_field(8, ge=1)
-    """Trials (bohb: jobs, promotions included; grid: at most this many points)."""
+    """Trials (bohb: jobs, promotions included; grid: at most this many points; pbt: the
+    population)."""
     max_concurrent: int = config_field(0, ge=0)
     """Trials at once (0: as many as the cluster's CPUs hold)."""
     budget: int = config_field(0, ge=0)
@@ -83,6 +84,11 @@ def resolve(cfg: SweepConfig) -> tuple[SweepConfig, Any, Workload]:
     space_in = cfg.space or workload.space
     space = parse_space(space_in, source="space")
     workload.check_space(base, space)
+    if cfg.search == "pbt" and not set(searched(space)) & set(workload.mutable):
+        raise ValueError(
+            f"{workload.name}: --search pbt needs a searched parameter that may change during "
+            f"a trial ({', '.join(workload.mutable) or 'this workload has none'})"
+        )
     budget = cfg.budget or workload.max_budget
     base = with_budget(workload, base, budget)
     resolved = dataclasses.replace(cfg, space=space_data(space), base=_plain(base), budget=budget)
@@ -93,9 +99,10 @@ def _plain(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def curve_callback(path: Path, experiment: str, metric: str) -> Any:
-    """A Tune callback that appends (experiment, trial, iteration, metric) of every result
-    to ``curves.jsonl`` (made here: importing Ray Tune costs every CLI command a second)."""
+def curve_callback(path: Path, experiment: str, metric: str, params: tuple[str, ...] = ()) -> Any:
+    """A Tune callback that appends (experiment, trial, iteration, metric, and the trial's
+    current values of ``params``: PBT changes them during a trial) of every result to
+    ``curves.jsonl`` (made here: importing Ray Tune costs every CLI command a second)."""
     from ray.tune import Callback
 
     class CurveCallback(Callback):
@@ -109,6 +116,11 @@ def curve_callback(path: Path, experiment: str, metric: str) -> Any:
                 "iteration": result.get("iteration", result.get("training_iteration")),
                 metric: result[metric],
             }
+            if params:
+                # the config the result was made with (PBT may already have changed
+                # trial.config when a callback sees the result that triggered a clone)
+                config = result.get("config") or trial.config
+                row["params"] = {k: config.get(k) for k in params}
             with open(path, "a") as f:
                 f.write(json.dumps(row) + "\n")
 
@@ -150,8 +162,10 @@ def experiment_spec(
         max_failures=cfg.max_failures,
         early_stopping=workload.early_stopping,
         record_keys=workload.record_keys,
-        callbacks=[curve_callback(run_dir / "curves.jsonl", name, workload.metric)],
+        mutable=workload.mutable,
     )
+    changing = tuple(k for k in searched(space) if k in workload.mutable) if search == "pbt" else ()
+    spec.callbacks = [curve_callback(run_dir / "curves.jsonl", name, workload.metric, changing)]
     from rlsys.tuner.experiment import trial_cpus
 
     cpus = ray.cluster_resources().get("CPU", 1.0)
@@ -319,6 +333,8 @@ def write_report(
             f"(`{workload.command.format(config=summary['best_file'])}`).\n"
         )
     lines.append("![curves](curves.png)\n")
+    if cfg.search == "pbt":
+        lines += pbt_schedule(run_dir / "curves.jsonl", records, workload)
     done = [r for r in records if r.get(metric) is not None and not r.get("error")]
     done.sort(key=lambda r: float(r[metric]), reverse=workload.mode == "max")
     lines += [
@@ -348,6 +364,41 @@ def write_report(
         ]
     lines.append(f"\nEvery trial: `trials.csv`. Resume or extend: `rlsys tune --resume {run_dir}`.")
     (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def pbt_schedule(curves: Path, records: list[dict], workload: Workload) -> list[str]:
+    """Report lines: the best PBT member's parameter values over its run (a clone starts
+    from its donor's checkpoint and config, so its schedule continues the donor's)."""
+    best = best_record(records, workload.metric, workload.mode)
+    rows = []
+    if best is not None and curves.exists():
+        for line in curves.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("experiment") == "tune" and row.get("trial_id") == best["trial_id"]:
+                rows.append(row)
+    changes, last = [], None
+    for row in rows:
+        if row.get("params") != last:
+            changes.append(row)
+            last = row.get("params")
+    if not changes:
+        return []
+    names = list(changes[0]["params"])
+    out = [
+        "## PBT schedule of the best member\n",
+        "`best.yaml` holds the values it ended with. Each row: from this "
+        f"{workload.budget_unit} on (a change is a clone of a better member, perturbed).\n",
+        f"| {workload.budget_unit} | {workload.metric} | " + " | ".join(names) + " |",
+        "|---:|---:|" + "---:|" * len(names),
+    ]
+    for row in changes:
+        cells = [_fmt(row["params"].get(n)) for n in names]
+        head = f"| {row['iteration']} | {_fmt(row[workload.metric])} | "
+        out.append(head + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def plot_curves(curves: Path, out: Path, workload: Workload) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ray import tune
 
-from rlsys.tuner.keys import BUDGET_KEY, PARENT_KEY
+from rlsys.tuner.keys import BUDGET_KEY, CHECKPOINT_EVERY_KEY, PARENT_KEY
 
 
 def _read_dir(path: str) -> dict[str, bytes]:
@@ -187,7 +187,9 @@ def trainer_trial(
 
     With the tuner's keys in ``config``: the trial stops at ``BUDGET_KEY`` updates (its
     schedule still runs to ``total_updates``), and a promoted job continues the
-    checkpoint of ``PARENT_KEY`` (the same configuration at a smaller budget). With
+    checkpoint of ``PARENT_KEY`` (the same configuration at a smaller budget);
+    ``CHECKPOINT_EVERY_KEY`` overrides ``checkpoint_every`` (PBT clones a trial from the
+    checkpoint its donor made at the perturbation). With
     ``metric``: updates before the metric is first known (e.g. before the first
     validation) are not reported, since Tune's schedulers need it in every result.
     """
@@ -200,7 +202,7 @@ def trainer_trial(
         (run_dir / "checkpoints" / "latest.pt").write_bytes(payload["latest.pt"])
     trainer = make_trainer(run_dir, payload is not None)
     start = trainer.update
-    every = max(checkpoint_every, 1)
+    every = max(int(config.get(CHECKPOINT_EVERY_KEY) or checkpoint_every), 1)
 
     def report_update(metrics: dict) -> None:
         out = {**result(metrics), "iteration": metrics["update"], BUDGET_KEY: budget}

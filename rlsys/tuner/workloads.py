@@ -75,7 +75,11 @@ class Workload:
     eta: int = 3
     early_stopping: bool = False
     record_keys: tuple[str, ...] = ()
-    searches: tuple[str, ...] = ("bohb", "asha", "random", "grid")
+    searches: tuple[str, ...] = ("bohb", "asha", "random", "grid", "pbt")
+    mutable: tuple[str, ...] = ()
+    """Config paths that may change during a trial (PBT perturbs them; a trial continues
+    from a checkpoint with new values): learning rates, loss weights, never shapes. A
+    workload without any does not support ``--search pbt``."""
 
     def load_config(self, path: str | Path | None = None) -> Any:
         """The base config: ``path``, else the default file, else the dataclass defaults."""
@@ -160,10 +164,11 @@ def trainer_workload_trial(config: dict[str, Any]) -> None:
     )
 
 
-def trainer_resources(cfg: Any, learner_cpus: float = 1.0) -> Any:
-    """A training workload's trial: the learner's bundle plus one per rollout actor; the
-    learner's bundle holds a GPU when the cluster has one and the config's ``device`` is
-    not "cpu" (Tune then shows the trial that GPU, and ``device: auto`` picks it)."""
+def trainer_resources(cfg: Any, learner_cpus: float | None = None) -> Any:
+    """A training workload's trial: the learner's bundle (``learner_cpus``, default
+    ``cfg.train.learner_num_cpus``) plus one per rollout actor; the learner's bundle holds
+    a GPU when the cluster has one and the config's ``device`` is not "cpu" (Tune then
+    shows the trial that GPU, and ``device: auto`` picks it)."""
     import ray
 
     from rlsys.tuner.trainable import trainer_resources as bundles
@@ -171,4 +176,6 @@ def trainer_resources(cfg: Any, learner_cpus: float = 1.0) -> Any:
     gpus = 0.0
     if getattr(cfg, "device", "cpu") != "cpu" and ray.is_initialized():
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+    if learner_cpus is None:
+        learner_cpus = cfg.train.learner_num_cpus
     return bundles(cfg.train.rollout, learner_cpus, gpus)

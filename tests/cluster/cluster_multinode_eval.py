@@ -20,6 +20,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(size: int = 400) -> int | None:
+    """First port of ``size`` free ports in 20000-31999 (what ``cluster/local.sh`` uses
+    from RLSYS_CLUSTER_PORT_BASE on: below the kernel's ephemeral range and above Ray's
+    default worker ports), or None."""
+    import random
+
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(20000, 32000 - size)
+        if all(port_free(p) for p in range(base, base + size)):
+            return base
+    return None
+
+
 def main() -> int:
     from ray.cluster_utils import Cluster
 

@@ -13,9 +13,7 @@ import csv
 import dataclasses
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cluster_multinode_eval import free_port_block
 
 pytestmark = pytest.mark.cluster
 
@@ -45,23 +44,11 @@ transport:
 """
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("", port))
-        except OSError:
-            return False
-    return True
-
-
 def _free_port_block() -> int:
-    rng = random.Random()
-    for _ in range(100):
-        base = rng.randrange(20000, 32000 - PORTS)
-        if all(_port_free(p) for p in range(base, base + PORTS)):
-            return base
-    pytest.skip("no free block of 400 ports in 20000-31999")
+    base = free_port_block(PORTS)
+    if base is None:
+        pytest.skip("no free block of 400 ports in 20000-31999")
+    return base
 
 
 def _alive(pid: int) -> bool:
@@ -205,25 +192,56 @@ def test_submit_run_sees_three_nodes(local_cluster, tmp_path):
     assert "## Job shop: dispatching rules" in report and "## Transport simulation" in report
 
 
-def test_submit_tune_runs_trials_on_both_worker_nodes(local_cluster, tmp_path):
-    config = tmp_path / "calibration.yaml"
-    config.write_text(
-        "scenario: small\ncheck_seeds: 0\ntargets: {car: 64.86, walk: 6.94, "
-        "drive_transit: 5.98, walk_transit: 5.98, ride_hail_transit: 5.98, "
-        "ride_hail: 5.23, ride_hail_pooled: 5.03, bike: 0.0}\n"
-    )
+def test_submit_jobshop_tune_runs_trials_on_both_worker_nodes(local_cluster, tmp_path):
+    """The issue's acceptance command: `ray job submit ... rlsys tune jobshop --samples 4`.
+    A trial holds 1 CPU (learner 0.5 + one 0.5-CPU rollout worker, one placement group),
+    so two run at once, one per 1-CPU worker node."""
+    import yaml
+    from tiny_configs import TINY_JOBSHOP
+
+    js = json.loads(json.dumps(TINY_JOBSHOP))
+    js["train"]["learner_num_cpus"] = 0.5
+    config = tmp_path / "jobshop.yaml"
+    config.write_text(yaml.safe_dump(js))
     runs = tmp_path / "runs"
     out = local_cluster.submit(
-        "python", "-m", "rlsys", "tune", "calibration", "--search", "random",
-        "--samples", "6", "--budget", "18", "--config", str(config), "--max-concurrent", "2",
-        "--runs-dir", str(runs), "--address", "auto",
+        "python", "-m", "rlsys", "tune", "jobshop", "--search", "asha", "--samples", "4",
+        "--budget", "3", "--config", str(config), "--runs-dir", str(runs), "--address", "auto",
     )  # fmt: skip
-    assert "Ray: 2 CPUs on 3 node(s)" in out
-    (sweep,) = (runs / "tune" / "calibration").iterdir()
+    assert "Ray: 2 CPUs on 3 node(s)" in out and "2 at a time" in out
+    (sweep,) = (runs / "tune" / "jobshop").iterdir()
     rows = list(csv.DictReader((sweep / "trials.csv").open()))
-    assert len(rows) == 6 + 1 and all(r["state"] != "failed" for r in rows)
+    assert len(rows) == 4 + 1 and all(r["state"] != "failed" for r in rows)
     assert len({r["node_id"] for r in rows}) == 2  # the two worker nodes (the head has 0 CPUs)
-    assert (sweep / "best_asc.yaml").exists() and (sweep / "report.md").exists()
+    assert (sweep / "best.yaml").exists() and (sweep / "report.md").exists()
+
+
+def test_one_worker_node(tmp_path):
+    """WORKERS=1: a head and one worker node (what bench/tuner_nodes.py compares with 2)."""
+    state = Path(tempfile.mkdtemp(prefix="rlc1-", dir="/tmp"))
+    base = _free_port_block()
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(
+        RLSYS_CLUSTER_DIR=str(state), RLSYS_CLUSTER_PORT_BASE=str(base),
+        DASHBOARD_PORT=str(base + 2), WORKERS="1", CPUS_PER_WORKER="2", UP_TIMEOUT="90",
+        RAY=str(RAY),
+    )  # fmt: skip
+    cluster = LocalCluster(state, env, f"http://127.0.0.1:{base + 2}")
+    try:
+        up = cluster.sh("up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "2 nodes alive, 2 CPUs" in up.stdout and "1 worker(s) x 2 CPU" in up.stdout
+        status = cluster.sh("status")
+        assert "2 of 2 nodes' raylets alive" in status.stdout
+        bad = subprocess.run(
+            ["bash", str(LOCAL_SH), "up"], env={**env, "WORKERS": "3"},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert bad.returncode != 0 and "WORKERS must be 1 or 2" in bad.stderr
+    finally:
+        down = cluster.sh("down", timeout=120)
+        shutil.rmtree(state, ignore_errors=True)
+    assert down.returncode == 0 and "down" in down.stdout
 
 
 def test_down_stops_everything_it_started(local_cluster):

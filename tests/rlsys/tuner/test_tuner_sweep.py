@@ -143,3 +143,55 @@ def test_bohb_promotions_continue_the_parent_run(ray_local, tmp_path):
     assert promoted["continued"] == "True" and promoted["iterations_run"] == "2"
     curves = [json.loads(x) for x in (sweep / "curves.jsonl").read_text().splitlines()]
     assert [c["iteration"] for c in curves if c["job"] == promoted["job"]] == [2, 3]
+
+
+@pytest.mark.slow
+def test_jobshop_pbt_clones_members_and_changes_their_values(ray_local, tmp_path):
+    """PBT on the job shop: 4 members, 2 at a time (a trial holds 1 CPU), perturbations
+    every 2 updates. A clone continues its donor's checkpoint with perturbed values, so
+    some member's learning rate changes during its run; values stay in the space."""
+    from rlsys.config import load_config
+    from rlsys.jobshop.train import JobshopTrainConfig
+
+    js = json.loads(json.dumps(TINY_JOBSHOP))
+    js["train"]["learner_num_cpus"] = 0.5  # 0.5 + one 0.5-CPU rollout worker
+    config = tmp_path / "jobshop.yaml"
+    config.write_text(yaml.safe_dump(js))
+    space = tmp_path / "space.yaml"
+    low, high = 1e-4, 3e-3
+    space.write_text(
+        yaml.safe_dump(
+            {
+                "train.ppo.learning_rate": {"type": "loguniform", "low": low, "high": high},
+                "policy.hidden": {"type": "choice", "values": [16, 32]},  # not mutable
+            }
+        )
+    )
+    runs = tmp_path / "runs"
+    argv = ["tune", "jobshop", "--search", "pbt", "--samples", "4", "--budget", "8"]
+    argv += ["--config", str(config), "--space", str(space), "--runs-dir", str(runs)]
+    assert main([*argv, "--no-baseline"]) == 0
+    (sweep,) = (runs / "tune" / "jobshop").iterdir()
+    rows = list(csv.DictReader(open(sweep / "trials.csv")))
+    assert len(rows) == 4 and all(r["state"] == "finished" for r in rows)
+    curves = [json.loads(x) for x in (sweep / "curves.jsonl").read_text().splitlines()]
+    lrs: dict[str, list[float]] = {}
+    for c in curves:
+        lrs.setdefault(c["trial_id"], []).append(c["params"]["train.ppo.learning_rate"])
+    assert all(low <= lr <= high for seq in lrs.values() for lr in seq)
+    assert any(len(set(seq)) > 1 for seq in lrs.values()), "no member was ever cloned"
+    best = load_config(JobshopTrainConfig, sweep / "best.yaml")
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert best.train.ppo.learning_rate == summary["best_config"]["train.ppo.learning_rate"]
+    assert "PBT schedule of the best member" in (sweep / "report.md").read_text()
+
+
+def test_pbt_needs_a_parameter_that_may_change_during_a_run(tmp_path, capsys):
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"policy.hidden": {"type": "choice", "values": [16, 32]}}))
+    argv = ["tune", "jobshop", "--search", "pbt", "--space", str(space)]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pbt needs a searched parameter that may change" in err and len(err.splitlines()) == 1
+    assert main(["tune", "calibration", "--search", "pbt", "--runs-dir", str(tmp_path)]) == 2
+    assert "this workload has none" in capsys.readouterr().err
