@@ -25,7 +25,7 @@ import yaml
 
 from envs.transport import MODES, load_scenario
 from rlsys.calibration import trainables
-from rlsys.calibration.config import CalibrationConfig
+from rlsys.calibration.config import CalibrationConfig, choose_method
 from rlsys.calibration.objective import FREE_MODES, target_vector
 from rlsys.tuner import ExperimentSpec, Journal, run_experiment
 from rlsys.tuner.space import uniform_box
@@ -79,7 +79,8 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         record_keys=("l1", "time_error", "sim_s"),
         mode="min",
         max_budget=cfg.max_iterations,
-        min_budget=cfg.min_budget or None,
+        # two budgets by default (max / eta and max): see CalibrationConfig.min_budget
+        min_budget=cfg.min_budget or max(1, cfg.max_iterations // cfg.eta),
         eta=cfg.eta,
         evaluations=cfg.evaluations,
         workers=1 if chain else workers,
@@ -87,6 +88,7 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         max_failures=cfg.max_failures,
         early_stopping=cfg.early_stopping,
         bohb_kwargs=dataclasses.asdict(cfg.bohb),
+        proposal_fraction=cfg.refine_fraction,
         stop_margin=cfg.stop_margin,
         warm_constants=_continue_chain,
     )
@@ -115,7 +117,10 @@ def calibrate(
     load_scenario(cfg.scenario)  # fail fast, with the scenario's own message
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_config(cfg, run_dir)
+    write_config(cfg, run_dir)  # as asked ("auto" stays auto, so --resume chooses again)
+    requested = cfg.method
+    method, why = choose_method(cfg)
+    cfg = dataclasses.replace(cfg, method=method)
     ray = init_ray(address)
     # wall times count from here (Ray's start-up is not the calibration's); each run of
     # this function is a segment, so the time between an interruption and --resume is
@@ -132,6 +137,8 @@ def calibrate(
             f"{workers} worker(s) on {cpus} CPU(s)); run directory {run_dir}",
             flush=True,
         )
+        if requested == "auto":
+            print(f"  {why}", flush=True)
     spec = experiment_spec(cfg, run_dir, workers)
     spec.quiet = quiet
     records = run_experiment(spec, run_dir / "tune", resume=resume)
@@ -143,7 +150,8 @@ def calibrate(
     retries = sum(
         r.get("kind") == "retry" for r in Journal(run_dir / "tune" / "journal.jsonl").read()
     )
-    summary = write_outputs(cfg, run_dir, rows, best, checks, workers, retries)
+    choice = {"requested": requested, "why": why}
+    summary = write_outputs(cfg, run_dir, rows, best, checks, workers, retries, choice)
     if not quiet and best is not None:
         print(
             f"best L1 {best['l1']:.3f} pp after {summary['iterations']} simulated iterations "
@@ -212,6 +220,7 @@ def evaluation_rows(
             else 0,
             "continued": bool(rec.get("continued")),
             "model_based_pick": rec.get("model_based_pick"),
+            "proposal_pick": rec.get("proposal_pick"),
             "error": bool(rec.get("error")),
             "wall_s": rec.get("wall_s"),
             "sim_s": rec.get("sim_s"),

@@ -36,7 +36,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--time-weight", type=float, help="objective = L1 + weight x travel-time error %% (1)"
     )
     p.add_argument("--scenario", help="shipped scenario name or YAML path")
-    p.add_argument("--method", choices=METHODS, help="search method (default bohb)")
+    p.add_argument("--method", choices=METHODS, help="search method (default auto: hybrid)")
     p.add_argument("--max-iterations", type=int, help="iterations of a full evaluation (18)")
     p.add_argument("--evaluations", type=int, help="evaluations to run (200)")
     p.add_argument("--workers", type=int, help="parallel evaluations (default: all CPUs)")

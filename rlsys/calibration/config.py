@@ -9,7 +9,7 @@ from typing import Literal
 
 from rlsys.config import Config, config_field, invalid
 
-Method = Literal["bohb", "random", "fixed-point", "hybrid"]
+Method = Literal["auto", "bohb", "random", "fixed-point", "hybrid"]
 """A calibration method."""
 METHODS: tuple[str, ...] = typing.get_args(Method)
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "calibration"
@@ -48,8 +48,8 @@ class CalibrationConfig(Config):
     """Objective = L1 of the shares (pp) + time_weight x mean travel-time error (%)."""
     scenario: str = "urbansim-10k-like"
     """Shipped scenario name or YAML path."""
-    method: Method = "bohb"
-    """bohb | random | fixed-point | hybrid."""
+    method: Method = "auto"
+    """auto | bohb | random | fixed-point | hybrid (auto: see ``choose_method``)."""
     max_iterations: int = config_field(18, ge=1)
     """Simulation iterations of a full evaluation (the largest BOHB budget)."""
     evaluations: int = config_field(200, ge=1)
@@ -68,8 +68,14 @@ class CalibrationConfig(Config):
     eta: int = config_field(3, ge=2)
     """BOHB/Hyperband reduction factor: budgets max_iterations / eta^i."""
     min_budget: int = config_field(0, ge=0)
-    """Smallest BOHB budget in iterations, <= max_iterations (0: max_iterations / eta^2,
-    at least 1)."""
+    """Smallest BOHB budget in iterations, <= max_iterations (0: max_iterations / eta, at
+    least 1: budgets 6 and 18 by default. The shares of a 2-iteration run are too far from
+    settled to rank the fixed-point proposals; with 2, 6, 18 BOHB ended at 1.8-3.1 pp on
+    the BEAM targets where 6, 18 ends at 0.2-0.9, bench/calibration.py)."""
+    refine_fraction: float = config_field(0.5, ge=0, le=1)
+    """bohb: share of new configurations that are the fixed-point step from the best
+    evaluation so far (at the largest budget reached) instead of a KDE/random draw; 0:
+    plain BOHB. Random search never refines."""
     bohb: BOHBConfig = dataclasses.field(default_factory=BOHBConfig)
     """hpbandster BOHB settings: top_n_percent, num_samples, random_fraction,
     bandwidth_factor, min_bandwidth (any subset; the rest keep hpbandster's defaults)."""
@@ -116,3 +122,20 @@ class CalibrationConfig(Config):
             self.time_targets = validate_time_targets(self.time_targets, "time_targets")
         if not self.targets:
             raise ValueError("no targets: pass --targets FILE")
+
+
+AUTO_REASON = (
+    "auto chose hybrid: the built-in simulation's share of each mode rises with that mode's "
+    "own ASC, the premise of the car-referenced logit step, and on the BEAM and hidden-ASC "
+    "targets hybrid reached L1 <= 1 pp in 100-400 simulated iterations, where BOHB (with "
+    "fixed-point proposals) needed 600-1,300 to reach 2 pp and random search never did "
+    "(bench/calibration.py); --method bohb searches the objective without that premise"
+)
+
+
+def choose_method(cfg: CalibrationConfig) -> tuple[str, str]:
+    """(the method a run uses, why): ``auto`` resolves to the one that gets the best
+    result for the budget on the built-in simulation; any other method is itself."""
+    if cfg.method != "auto":
+        return cfg.method, f"--method {cfg.method}"
+    return "hybrid", AUTO_REASON

@@ -131,14 +131,18 @@ def write_outputs(
     checks: dict[str, Any],
     workers: int,
     retries: int = 0,
+    choice: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Write everything; return the summary (also written as summary.json)."""
+    """Write everything; return the summary (also written as summary.json). ``choice``:
+    the method asked for (``requested``, e.g. auto) and why ``cfg.method`` ran."""
     write_csv(rows, run_dir / "evaluations.csv")
     iterations = rows[-1]["cumulative_iterations"] if rows else 0
     wall = max((r["elapsed_s"] for r in rows), default=0.0)
     saved = sum(r["iterations_saved"] for r in rows)
     summary: dict[str, Any] = {
         "method": cfg.method,
+        "method_requested": (choice or {}).get("requested", cfg.method),
+        "method_why": (choice or {}).get("why", ""),
         "scenario": cfg.scenario,
         "seed": cfg.seed,
         "workers": workers,
@@ -149,6 +153,7 @@ def write_outputs(
         "iterations_saved": saved,
         "continued": sum(r["continued"] for r in rows),
         "model_based_picks": sum(bool(r["model_based_pick"]) for r in rows),
+        "proposal_picks": sum(bool(r.get("proposal_pick")) for r in rows),
         "retries": retries,
         "best_objective": None if best is None else best["objective"],
         "best_l1": None if best is None else best["l1"],
@@ -239,6 +244,11 @@ def report_markdown(cfg: CalibrationConfig, s: dict[str, Any], rows: list[dict])
             else "."
         ),
         "",
+        *(
+            [f"Method: {s['method_requested']} -> {cfg.method}. {s['method_why']}.", ""]
+            if s.get("method_requested") == "auto"
+            else []
+        ),
         "| quantity | value |",
         "|---|---:|",
         f"| best L1 (seed {cfg.seed}) | {_fmt(s['best_l1'], 3)} pp |",
@@ -252,6 +262,7 @@ def report_markdown(cfg: CalibrationConfig, s: dict[str, Any], rows: list[dict])
         f"| continued from a saved state | {s['continued']} |",
         f"| retried after a worker failure | {s['retries']} |",
         f"| model-based picks (BOHB KDE) | {s['model_based_picks']} |",
+        f"| fixed-point proposals (BOHB) | {s.get('proposal_picks', 0)} |",
     ]
     for t in (5.0, 1.0):
         hit = s.get(f"to_l1_{t:g}")

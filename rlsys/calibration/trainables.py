@@ -5,9 +5,11 @@ iterations, plus the weighted travel-time error when there are time targets, ave
 over ``replications`` simulations with the seeds of ``replication_seeds``.
 
 ``evaluate`` (bohb, random): one job = the ASCs of the trial's config simulated up to
-``config[BUDGET_KEY]`` iterations with the calibration seed. It reports the objective
-every ``report_every`` iterations, with the value after each iteration (the trend
-stopper fits them; a report costs a few ms of the driver), and checkpoints the simulation
+``config[BUDGET_KEY]`` iterations with the calibration seed. Its last result carries the
+fixed-point step from its shares as a proposal (BOHB evaluates the best job's proposal
+for ``refine_fraction`` of its new configurations, ``rlsys.tuner.searchers``). It
+reports the objective every ``report_every`` iterations, with the value after each
+iteration (the trend stopper fits them; a report costs a few ms of the driver), and checkpoints the simulation
 state and the per-iteration shares at its end, so a promoted job continues from there:
 a job at 6 iterations whose parent ran 2 simulates only iterations 3-6, and the result
 is bit-identical to a fresh 6-iteration run (the simulation's state includes its RNG).
@@ -42,7 +44,7 @@ from rlsys.calibration.objective import (
     time_error,
     time_vector,
 )
-from rlsys.tuner.keys import BUDGET_KEY
+from rlsys.tuner.keys import BUDGET_KEY, PROPOSAL_KEY
 from rlsys.tuner.trainable import crash_once, json_blob, load_payload, report
 
 _SIMS: dict[str, TransportSim] = {}
@@ -117,6 +119,9 @@ def evaluate(config: dict[str, Any]) -> None:
     n_rep = len(seeds)
     every = int(config.get("checkpoint_every") or 0)
     report_every = int(config.get("report_every") or 1)
+    target = np.asarray(config["target"], dtype=np.float64)
+    damping, epsilon = float(config.get("damping", 1.0)), float(config.get("epsilon", 0.05))
+    bounds = tuple(float(b) for b in config.get("bounds", (-10.0, 10.0)))
 
     payload, source = load_payload(config)
     # one simulation state and history per replication
@@ -158,6 +163,12 @@ def evaluate(config: dict[str, Any]) -> None:
             "series": list(series),  # objective after each iteration (trend stopper)
         }
         if final:
+            # the car-referenced logit step from these shares (the hybrid's step without
+            # its learned gains): BOHB's proposal (refine_fraction)
+            shares = np.array([sc["shares"][m] for m in MODES])
+            logit = SecantStep(epsilon=epsilon, bounds=bounds, damping=damping)
+            step = logit.step(asc, shares, target)
+            out[PROPOSAL_KEY] = asc_dict(step)
             out["record"] = {
                 "key": "final",
                 "config": asc_dict(asc),
@@ -168,6 +179,7 @@ def evaluate(config: dict[str, Any]) -> None:
                 **sc,
                 "sim_s": sim_s,
                 "continued": source == "parent" and job_start > 0,
+                "proposal": out[PROPOSAL_KEY],
             }
         return out
 

@@ -72,7 +72,14 @@ from typing import Any
 from ray import tune
 from ray.tune import Callback
 
-from rlsys.tuner.keys import BUDGET_KEY, CHECKPOINT_EVERY_KEY, JOB_KEY, PARENT_BUDGET_KEY, PICK_KEY
+from rlsys.tuner.keys import (
+    BUDGET_KEY,
+    CHECKPOINT_EVERY_KEY,
+    JOB_KEY,
+    PARENT_BUDGET_KEY,
+    PICK_KEY,
+    PROPOSAL_PICK_KEY,
+)
 from rlsys.tuner.searchers import GridSearcher, HyperbandSearcher, hyperband_budgets
 from rlsys.tuner.space import Space, grid, searched
 from rlsys.tuner.stopping import TrendStopper
@@ -198,6 +205,7 @@ class JournalCallback(Callback):
             "session": self.session,
             "job": trial.config.get(JOB_KEY, ""),
             "model_based_pick": trial.config.get(PICK_KEY),
+            "proposal_pick": trial.config.get(PROPOSAL_PICK_KEY),
             "wall_s": last.get("time_total_s"),
             "worker": f"{last.get('hostname', '?')}:{last.get('pid', '?')}",
             "node_ip": last.get("node_ip"),
@@ -311,6 +319,9 @@ class ExperimentSpec:
     record_keys: tuple[str, ...] = ()
     """More result keys (besides ``metric``) for the record of a run stopped before its end."""
     bohb_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    proposal_fraction: float = 0.0
+    """bohb: share of new configurations taken from the trainables' proposals
+    (``rlsys.tuner.searchers``)."""
     callbacks: list[Any] = dataclasses.field(default_factory=list)
     """More Tune callbacks (driver side), e.g. to record every trial's learning curve."""
     mutable: tuple[str, ...] = ()
@@ -345,7 +356,14 @@ def _searcher(spec: ExperimentSpec, evaluations: int, session: int) -> Hyperband
         seed=seed,
         eta=spec.eta,
         bohb_kwargs=spec.bohb_kwargs,
+        proposal_fraction=spec.proposal_fraction if spec.search == "bohb" else 0.0,
     )
+
+
+def _loss(value: Any, mode: str) -> float | None:
+    if value is None:
+        return None
+    return float(value) if mode == "min" else -float(value)
 
 
 def grid_points(spec: ExperimentSpec) -> list[tuple[str, dict[str, Any]]]:
@@ -597,7 +615,13 @@ def _run_session(
         if done:
             searcher.warm_start(
                 [
-                    {"config": r["config"], "budget": r["budget"], "loss": r.get(spec.metric)}
+                    {
+                        "config": r["config"],
+                        "budget": r["budget"],
+                        # the searcher minimises: a "max" metric's loss is its negative
+                        "loss": _loss(r.get(spec.metric), spec.mode),
+                        "proposal": r.get("proposal"),
+                    }
                     for r in done
                     if r.get("config")
                 ]

@@ -15,6 +15,13 @@ JOB_KEY = "_job"
 """Config key: job name ``"<iteration>.<stage>.<index>@<budget>"``."""
 PICK_KEY = "_model_based_pick"
 """Config key: True when hpbandster's KDE model proposed the configuration."""
+PROPOSAL_PICK_KEY = "_proposal_pick"
+"""Config key: True when the configuration is a trainable's proposal (see searchers)."""
+PROPOSAL_KEY = "proposal"
+"""Result key: a configuration the trainable expects to be better (see searchers)."""
 CHECKPOINT_EVERY_KEY = "_checkpoint_every"
 """Config key: checkpoint every this many budget units (PBT: its perturbation interval)."""
-PRIVATE_KEYS = (BUDGET_KEY, PARENT_KEY, PARENT_BUDGET_KEY, JOB_KEY, PICK_KEY, CHECKPOINT_EVERY_KEY)
+PRIVATE_KEYS = (
+    BUDGET_KEY, PARENT_KEY, PARENT_BUDGET_KEY, JOB_KEY, PICK_KEY, PROPOSAL_PICK_KEY,
+    CHECKPOINT_EVERY_KEY,
+)  # fmt: skip

@@ -22,6 +22,14 @@ The trainable contract (shared by every workload that wants multi-fidelity):
 ``config[BUDGET_KEY]`` is the budget to reach (for example simulation iterations);
 ``config[PARENT_KEY]`` is None or the path of a checkpoint to continue from;
 ``config[JOB_KEY]`` names the job. See ``rlsys.tuner.trainable`` for helpers.
+
+Proposals (``proposal_fraction`` > 0): a trainable may report, with its last result,
+``PROPOSAL_KEY``: a configuration of the same space that it expects to be better (the
+calibration's fixed-point step from the shares it simulated). Then that share of the new
+configurations of each bracket is, instead of a KDE (or random) draw, the unused proposal
+of the best job so far at the largest budget that has one; successive halving and the
+KDE model treat it like any other configuration. A local improvement step, so the search
+closes in on an optimum that a density model alone cannot pin down in many dimensions.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ from rlsys.tuner.keys import (  # noqa: F401  (re-exported: the contract's keys)
     PARENT_KEY,
     PICK_KEY,
     PRIVATE_KEYS,
+    PROPOSAL_KEY,
+    PROPOSAL_PICK_KEY,
 )
 from rlsys.tuner.space import Space, cast, config_space, to_configspace_values
 
@@ -149,6 +159,8 @@ class HyperbandSearcher(Searcher):
         random state, so other numpy users in the driver are not disturbed).
     bohb_kwargs: passed to ``hpbandster.optimizers.config_generators.bohb.BOHB``
         (top_n_percent, num_samples, random_fraction, bandwidth_factor, min_bandwidth).
+    proposal_fraction: share of new configurations taken from the trainables' proposals
+        (see the module docstring; 0: none).
 
     ``records`` holds one entry per finished job (config, budget, loss, pick) in the order
     results arrived; ``warm_start(records)`` feeds earlier results into the model, like
@@ -166,8 +178,11 @@ class HyperbandSearcher(Searcher):
         seed: int = 0,
         eta: int = 3,
         bohb_kwargs: dict[str, Any] | None = None,
+        proposal_fraction: float = 0.0,
     ):
         super().__init__(metric=metric, mode=mode)
+        if not 0.0 <= proposal_fraction <= 1.0:
+            raise ValueError(f"proposal_fraction must be in [0, 1], got {proposal_fraction}")
         if model not in ("bohb", "random"):
             raise ValueError(f"model must be 'bohb' or 'random', got {model!r}")
         if not budgets or sorted(budgets) != list(budgets):
@@ -194,6 +209,9 @@ class HyperbandSearcher(Searcher):
         self.checkpoints: dict[str, str] = {}  # trial_id -> latest checkpoint path
         self.records: list[dict[str, Any]] = []
         self._warm_offset = 0
+        self.proposal_fraction = float(proposal_fraction)
+        # the trainables' proposals: {"config", "budget", "loss", "used"}
+        self.proposals: list[dict[str, Any]] = []
 
     # --- Tune's Searcher interface ---------------------------------------------------------
 
@@ -222,6 +240,7 @@ class HyperbandSearcher(Searcher):
                 PARENT_BUDGET_KEY: int(parent_budget) if parent_ckpt else 0,
                 JOB_KEY: "{}.{}.{}@{}".format(*config_id, int(budget)),
                 PICK_KEY: bool(datum.config_info.get("model_based_pick", False)),
+                PROPOSAL_PICK_KEY: bool(datum.config_info.get("proposal", False)),
             }
         )
         return suggestion
@@ -239,6 +258,9 @@ class HyperbandSearcher(Searcher):
             if not math.isfinite(loss):
                 loss = None
         self._register(config_id, budget, loss)
+        proposal = _proposal(result or {})
+        if loss is not None and proposal:
+            self._note_proposal(proposal, budget, loss)
 
     def note_checkpoint(self, trial_id: str, path: str) -> None:
         """Remember a trial's latest checkpoint (called by ``CheckpointTracker``)."""
@@ -257,6 +279,8 @@ class HyperbandSearcher(Searcher):
                 job = Job((-1, 0, i), config=config, budget=rec["budget"])
                 job.result = None if loss is None else {"loss": float(loss), "info": {}}
                 self.generator.new_result(job, update_model=i == len(records) - 1)
+                if loss is not None and isinstance(rec.get("proposal"), dict):
+                    self._note_proposal(rec["proposal"], rec["budget"], float(loss))
         self.records.extend(records)
         self._warm_offset = len(records)
 
@@ -277,6 +301,26 @@ class HyperbandSearcher(Searcher):
             self._rng_state = np.random.get_state()
             np.random.set_state(outer)
 
+    def _note_proposal(self, config: dict, budget: float, loss: float) -> None:
+        clipped = {}
+        for name, p in self.params.items():
+            if p.type in ("uniform", "loguniform", "int") and name in config:
+                clipped[name] = p.cast(min(max(float(config[name]), p.low), p.high))
+        if len(clipped) == len(self.params):  # only all-numeric spaces take proposals
+            self.proposals.append({"config": clipped, "budget": budget, "loss": loss})
+
+    def _sample(self, budget: float) -> tuple[dict, dict]:
+        """A new configuration: a proposal (``proposal_fraction`` of the time, while there
+        is an unused one) or the model's (random search: a uniform) draw."""
+        unused = [p for p in self.proposals if not p.get("used")]
+        if unused and np.random.rand() < self.proposal_fraction:
+            top = max(p["budget"] for p in unused)
+            pick = min((p for p in unused if p["budget"] == top), key=lambda p: p["loss"])
+            pick["used"] = True
+            values = to_configspace_values(self.params, pick["config"])
+            return values, {"model_based_pick": False, "proposal": True}
+        return self.generator.get_config(budget)
+
     def _new_iteration(self) -> Any:
         """The next bracket, exactly as hpbandster's BOHB master schedules them."""
         from hpbandster.optimizers.iterations import SuccessiveHalving
@@ -290,7 +334,7 @@ class HyperbandSearcher(Searcher):
             HPB_iter=index,
             num_configs=ns,
             budgets=self.budgets[-s - 1 :],
-            config_sampler=self.generator.get_config,
+            config_sampler=self._sample,
         )
 
     def _next_job(self) -> tuple[tuple, dict, float] | None:
@@ -372,6 +416,7 @@ class HyperbandSearcher(Searcher):
             "job_trial": [[list(cid), b, t] for (cid, b), t in self.job_trial.items()],
             "checkpoints": dict(self.checkpoints),
             "records": self.records,
+            "proposals": self.proposals,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -397,6 +442,7 @@ class HyperbandSearcher(Searcher):
         self.job_trial = {(tuple(cid), b): t for cid, b, t in state["job_trial"]}
         self.checkpoints = dict(state["checkpoints"])
         self.records = list(state["records"])
+        self.proposals = [dict(p) for p in state.get("proposals", [])]
 
     def _iteration_from(self, state: dict[str, Any]) -> Any:
         from hpbandster.core.base_iteration import Datum
@@ -406,7 +452,7 @@ class HyperbandSearcher(Searcher):
             HPB_iter=int(state["HPB_iter"]),
             num_configs=list(state["num_configs"]),
             budgets=list(state["budgets"]),
-            config_sampler=self.generator.get_config,
+            config_sampler=self._sample,
         )
         it.stage = int(state["stage"])
         it.actual_num_configs = list(state["actual_num_configs"])
@@ -426,6 +472,14 @@ class HyperbandSearcher(Searcher):
 
 
 STATE_FORMAT = "rlsys.HyperbandSearcher/1"
+
+
+def _proposal(result: dict) -> dict:
+    """The ``PROPOSAL_KEY`` dict of a result (Tune flattens results: ``proposal/<name>``)."""
+    if isinstance(result.get(PROPOSAL_KEY), dict):
+        return dict(result[PROPOSAL_KEY])
+    prefix = PROPOSAL_KEY + "/"
+    return {k[len(prefix) :]: v for k, v in result.items() if k.startswith(prefix)}
 
 
 def _rng_to_json(state: tuple) -> list:

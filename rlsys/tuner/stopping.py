@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 from ray.tune import Stopper
 
-from rlsys.tuner.keys import BUDGET_KEY
+from rlsys.tuner.keys import BUDGET_KEY, PROPOSAL_PICK_KEY
 
 _RATES = (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
@@ -86,6 +86,10 @@ class TrendStopper(Stopper):
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         if BUDGET_KEY not in result or self.metric not in result:
+            return False
+        if (result.get("config") or {}).get(PROPOSAL_PICK_KEY):
+            # a trainable's proposal refines the incumbent: the trend of its first
+            # iterations (a fresh simulation settling) cannot tell how close it will end
             return False
         budget = int(result[BUDGET_KEY])
         iteration = int(result[self.iteration_key])
