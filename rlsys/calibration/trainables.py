@@ -9,8 +9,9 @@ over ``replications`` simulations with the seeds of ``replication_seeds``.
 fixed-point step from its shares as a proposal (BOHB evaluates the best job's proposal
 for ``refine_fraction`` of its new configurations, ``rlsys.tuner.searchers``). It
 reports the objective every ``report_every`` iterations, with the value after each
-iteration (the trend stopper fits them; a report costs a few ms of the driver), and checkpoints the simulation
-state and the per-iteration shares at its end, so a promoted job continues from there:
+iteration (the trend stopper fits them; a report costs a few ms of the driver), and
+checkpoints the simulation state and the per-iteration shares at its end, so a promoted
+job continues from there:
 a job at 6 iterations whose parent ran 2 simulates only iterations 3-6, and the result
 is bit-identical to a fresh 6-iteration run (the simulation's state includes its RNG).
 

@@ -84,6 +84,9 @@ WORKLOAD = Workload(
     load=load,
     check=check,
     early_stopping=True,
+    # as rlsys calibrate's bohb: budgets 6 and 18, fixed-point proposals (refine_fraction)
+    min_budget=6,
+    proposal_fraction=lambda cfg: cfg.refine_fraction,
     record_keys=("l1", "time_error", "sim_s"),
     baseline_params={m: 0.0 for m in FREE_MODES},
 )

@@ -163,6 +163,7 @@ def experiment_spec(
         early_stopping=workload.early_stopping,
         record_keys=workload.record_keys,
         mutable=workload.mutable,
+        proposal_fraction=workload.proposal_fraction(base) if workload.proposal_fraction else 0.0,
     )
     changing = tuple(k for k in searched(space) if k in workload.mutable) if search == "pbt" else ()
     spec.callbacks = [curve_callback(run_dir / "curves.jsonl", name, workload.metric, changing)]

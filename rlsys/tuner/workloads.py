@@ -73,6 +73,9 @@ class Workload:
     """The baseline's values of the space; None: the base config's own values."""
     min_budget: int | None = None
     eta: int = 3
+    proposal_fraction: Callable[[Any], float] | None = None
+    """cfg -> BOHB's share of new configurations taken from the trainables' proposals
+    (``rlsys.tuner.searchers``); None: none."""
     early_stopping: bool = False
     record_keys: tuple[str, ...] = ()
     searches: tuple[str, ...] = ("bohb", "asha", "random", "grid", "pbt")

@@ -49,6 +49,7 @@ def test_bohb_two_workers_end_to_end(ray_local, hidden_targets, tmp_path):
     s = summary(run)
     assert s["workers"] == 2 and len({r["worker"] for r in table}) >= 2
     assert s["model_based_picks"] > 0, "BOHB never used its KDE model"
+    assert s["proposal_picks"] > 0, "BOHB never evaluated a fixed-point proposal"
     assert s["continued"] > 0, "no promoted run continued from its saved state"
     for r in table:
         if r["continued"] == "True":
@@ -80,6 +81,18 @@ def test_sequential_methods_recover_hidden_ascs(ray_local, hidden_targets, tmp_p
         again = tmp_path / "again"
         calibrate(hidden_targets, again, "--method", method, "--evaluations", "25")
         assert [r["l1"] for r in rows(again)] == [r["l1"] for r in rows(run)]
+
+
+def test_default_method_is_auto_and_the_report_says_what_it_chose(
+    ray_local, hidden_targets, tmp_path
+):
+    run = tmp_path / "auto"
+    assert calibrate(hidden_targets, run, "--evaluations", "12") == 0
+    s = summary(run)
+    assert s["method_requested"] == "auto" and s["method"] == "hybrid"
+    assert s["best_l1"] <= 2.0
+    assert "Method: auto -> hybrid. auto chose hybrid" in (run / "report.md").read_text()
+    assert yaml.safe_load((run / "config.yaml").read_text())["method"] == "auto"
 
 
 def test_killed_simulation_is_retried_and_nothing_is_lost(ray_local, hidden_targets, tmp_path):

@@ -68,3 +68,15 @@ def test_a_series_in_one_report_counts_as_many_points():
     promoted = list(curve(np.arange(7, 11), 30.0, 60.0))  # a run continued from iteration 6
     assert s("p", {"l1": promoted[-1], "iteration": 10, BUDGET_KEY: 18, "series": promoted})
     assert s.stopped["p"] == (10, 18)
+
+
+def test_a_proposal_pick_is_never_stopped():
+    from rlsys.tuner.keys import PROPOSAL_PICK_KEY
+
+    s = TrendStopper("l1", "min", min_points=4, margin=0.5)
+    feed(s, "a", curve(np.arange(1, 19), 5.0, 20.0))
+    hopeless = curve(np.arange(1, 19), 30.0, 60.0)
+    for i, v in enumerate(hopeless):
+        result = {"l1": float(v), "iteration": i + 1, BUDGET_KEY: 18}
+        assert not s("p", {**result, "config": {PROPOSAL_PICK_KEY: True}})
+    assert any(feed(s, "b", hopeless))  # the same curve without the flag is stopped
