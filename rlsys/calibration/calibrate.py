@@ -54,6 +54,7 @@ def scoring_constants(cfg: CalibrationConfig) -> dict[str, Any]:
 def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> ExperimentSpec:
     """The tuner's view of a calibration."""
     chain = cfg.method in ("fixed-point", "hybrid")
+    sim = external_simulator(cfg)
     constants = {
         **scoring_constants(cfg),
         "replications": cfg.replications,
@@ -69,7 +70,14 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         "patience": cfg.patience,
         "short_budget": cfg.short_budget,
         "switch_l1": cfg.switch_l1,
+        "simulator": None if sim is None else dataclasses.asdict(sim),
+        "sims_dir": str(Path(run_dir).resolve() / "sims"),
     }
+    resources = None
+    if sim is not None:
+        from ray import tune
+
+        resources = tune.PlacementGroupFactory([{"CPU": sim.cpus, **sim.resources}])
     return ExperimentSpec(
         trainable=trainables.chain if chain else trainables.evaluate,
         constants=constants,
@@ -84,6 +92,7 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         eta=cfg.eta,
         evaluations=cfg.evaluations,
         workers=1 if chain else workers,
+        resources=resources,
         seed=cfg.seed,
         max_failures=cfg.max_failures,
         early_stopping=cfg.early_stopping,
@@ -92,6 +101,16 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         stop_margin=cfg.stop_margin,
         warm_constants=_continue_chain,
     )
+
+
+def external_simulator(cfg: CalibrationConfig) -> Any:
+    """The adapter of ``cfg.simulator`` (a ``SimulatorConfig``), or None: built in."""
+    if not cfg.simulator:
+        return None
+    from rlsys.calibration.simulator import load_simulator
+    from rlsys.paths import resolve_path
+
+    return load_simulator(resolve_path(cfg.simulator))
 
 
 def _continue_chain(done: list[dict]) -> dict[str, Any]:
@@ -114,7 +133,8 @@ def calibrate(
     from rlsys.runtime import init_ray
 
     cfg.check()
-    load_scenario(cfg.scenario)  # fail fast, with the scenario's own message
+    if external_simulator(cfg) is None:  # fail fast: a bad adapter or scenario, one line
+        load_scenario(cfg.scenario)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config(cfg, run_dir)  # as asked ("auto" stays auto, so --resume chooses again)
@@ -146,7 +166,7 @@ def calibrate(
 
     rows = evaluation_rows(records, meta["segments"], cfg.replications)
     best = best_row(rows)
-    checks = resimulate(cfg, best) if best is not None else {}
+    checks = resimulate(cfg, best, run_dir.resolve()) if best is not None else {}
     retries = sum(
         r.get("kind") == "retry" for r in Journal(run_dir / "tune" / "journal.jsonl").read()
     )
@@ -220,6 +240,7 @@ def evaluation_rows(
             else 0,
             "continued": bool(rec.get("continued")),
             "model_based_pick": rec.get("model_based_pick"),
+            "reason": rec.get("reason", ""),
             "proposal_pick": rec.get("proposal_pick"),
             "error": bool(rec.get("error")),
             "wall_s": rec.get("wall_s"),
@@ -254,6 +275,12 @@ def best_asc(row: dict[str, Any]) -> dict[str, float]:
 
 def _simulate(config: dict, asc: dict, seed: int) -> dict:
     """One full run of ``asc`` under ``seed``, scored like an evaluation."""
+    if config.get("simulator"):
+        import numpy as np
+
+        one = {**config, "seed": seed, "replications": 1}
+        vec = np.array([asc[m] for m in FREE_MODES])
+        return trainables.external_run(one, vec, int(config["max_iterations"]), f"check-{seed}")[0]
     sim = trainables.simulator(config["scenario"])
     out, _ = sim.run(asc, int(config["max_iterations"]), seed=seed)
     score = trainables.Scorer(config)
@@ -263,13 +290,19 @@ def _simulate(config: dict, asc: dict, seed: int) -> dict:
     )
 
 
-def resimulate(cfg: CalibrationConfig, best: dict[str, Any]) -> dict[str, Any]:
+def resimulate(cfg: CalibrationConfig, best: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The best ASCs re-simulated (as Ray tasks) under the seed and ``check_seeds`` others."""
     import ray
 
-    task = ray.remote(num_cpus=1)(_simulate)
+    sim = external_simulator(cfg)
+    resources = {} if sim is None else dict(sim.resources)
+    task = ray.remote(_simulate).options(
+        num_cpus=1 if sim is None else sim.cpus, resources=resources
+    )
     seeds = [cfg.seed] + [cfg.seed + i for i in range(1, cfg.check_seeds + 1)]
     config = scoring_constants(cfg)
+    if sim is not None:
+        config.update(simulator=dataclasses.asdict(sim), sims_dir=str(run_dir / "sims"))
     results = ray.get([task.remote(config, best_asc(best), s) for s in seeds])
     return {
         "seed": cfg.seed,

@@ -36,6 +36,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--time-weight", type=float, help="objective = L1 + weight x travel-time error %% (1)"
     )
     p.add_argument("--scenario", help="shipped scenario name or YAML path")
+    p.add_argument(
+        "--simulator",
+        type=resolve_path,
+        help="adapter YAML of an external simulator (default: the built-in transport simulation)",
+    )
     p.add_argument("--method", choices=METHODS, help="search method (default auto: hybrid)")
     p.add_argument("--max-iterations", type=int, help="iterations of a full evaluation (18)")
     p.add_argument("--evaluations", type=int, help="evaluations to run (200)")
@@ -59,6 +64,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _overrides(args: argparse.Namespace) -> dict:
     over = {
         "scenario": args.scenario,
+        "simulator": None if args.simulator is None else str(args.simulator),
         "method": args.method,
         "max_iterations": args.max_iterations,
         "evaluations": args.evaluations,

@@ -48,6 +48,9 @@ class CalibrationConfig(Config):
     """Objective = L1 of the shares (pp) + time_weight x mean travel-time error (%)."""
     scenario: str = "urbansim-10k-like"
     """Shipped scenario name or YAML path."""
+    simulator: str = ""
+    """An external simulator's adapter file (``rlsys.calibration.simulator``); "": the
+    built-in transport simulation of ``scenario``."""
     method: Method = "auto"
     """auto | bohb | random | fixed-point | hybrid (auto: see ``choose_method``)."""
     max_iterations: int = config_field(18, ge=1)
@@ -133,9 +136,18 @@ AUTO_REASON = (
 )
 
 
+AUTO_EXTERNAL_REASON = (
+    "auto chose bohb: for an external simulator nothing says that its shares respond to "
+    "the ASCs as a logit model's do, so the search keeps BOHB's model and successive "
+    "halving and uses the fixed-point step only as proposals it has to confirm"
+)
+
+
 def choose_method(cfg: CalibrationConfig) -> tuple[str, str]:
     """(the method a run uses, why): ``auto`` resolves to the one that gets the best
     result for the budget on the built-in simulation; any other method is itself."""
     if cfg.method != "auto":
         return cfg.method, f"--method {cfg.method}"
+    if cfg.simulator:
+        return "bohb", AUTO_EXTERNAL_REASON
     return "hybrid", AUTO_REASON

@@ -110,8 +110,90 @@ class Scorer:
         }
 
 
+def external_run(
+    config: dict[str, Any], asc: np.ndarray, units: int, job: str, parents: list | None = None
+) -> tuple[dict[str, Any], list[str], bool]:
+    """One evaluation on the external simulator of ``config["simulator"]``: each
+    replication a run of the command in ``<sims_dir>/<job>/r<i>`` (continuing
+    ``parents[i]``, state dirs of the parent job, when the simulator continues runs).
+    Returns (score, state dirs, continued); raises SimulatorError with the reason."""
+    from pathlib import Path
+
+    from rlsys.calibration.simulator import SimulatorConfig, run_once
+    from rlsys.config import from_dict
+
+    sim = from_dict(SimulatorConfig, config["simulator"], source="simulator")
+    seeds = replication_seeds(int(config["seed"]), int(config.get("replications") or 1))
+    root = Path(config["sims_dir"]) / job.replace("/", "_").replace("@", "-at-")
+    outs = []
+    for r, seed in enumerate(seeds):
+        parent = Path(parents[r]) if parents and r < len(parents) else None
+        full_asc = {"car": 0.0, **asc_dict(asc)}
+        outs.append(run_once(sim, full_asc, seed, units, root / f"r{r}", parent))
+    shares = [[[o["shares"][m] for m in MODES]] for o in outs]
+    times = [[[(o["times"] or {}).get(m, np.nan) for m in MODES]] for o in outs]
+    sc = Scorer({**config, "last_k": 1})(shares, times)
+    sc["attempts"] = sum(o["attempts"] for o in outs)
+    dirs = [str(root / f"r{r}" / "state") for r in range(len(seeds))]
+    return sc, dirs, all(o["continued"] for o in outs)
+
+
+def evaluate_external(config: dict[str, Any]) -> None:
+    """bohb / random job on an external simulator (``rlsys.calibration.simulator``): one
+    run of the command per replication to ``config[BUDGET_KEY]`` units, continuing the
+    parent job's state directories when the simulator continues runs. A run that still
+    fails after its retries is recorded as a failed evaluation with its reason."""
+    from rlsys.calibration.simulator import SimulatorError
+    from rlsys.tuner.keys import JOB_KEY
+
+    asc = np.array([float(config[m]) for m in FREE_MODES])
+    budget, full = int(config[BUDGET_KEY]), int(config["max_iterations"])
+    target = np.asarray(config["target"], dtype=np.float64)
+    bounds = tuple(float(b) for b in config.get("bounds", (-10.0, 10.0)))
+    payload, source = load_payload(config)
+    meta = json.loads(payload["meta.json"]) if payload is not None else None
+    if source == "restored" and meta and meta.get("final"):
+        report(meta["final"], {"meta.json": payload["meta.json"]})  # finished before a restart
+        return
+    parents, start = None, 0
+    if source == "parent" and meta and np.allclose(meta["asc"], asc):
+        parents, start = meta["state_dirs"], int(meta["budget"])
+    job = str(config.get(JOB_KEY) or f"job-{asc.tobytes().hex()[:12]}")
+    base = {"iteration": budget, BUDGET_KEY: budget, "start_iteration": start}
+    t0 = time.perf_counter()
+    try:
+        sc, dirs, continued = external_run(config, asc, budget, job, parents)
+    except SimulatorError as exc:
+        record = {
+            "key": "final", "config": asc_dict(asc), "budget": budget, "full_budget": False,
+            "start_iteration": 0, "iterations_run": budget, "objective": None,
+            "error": True, "reason": str(exc),
+        }  # fmt: skip
+        report({**base, "record": record})
+        return
+    sim_s = time.perf_counter() - t0
+    start = start if continued else 0  # a simulator that cannot continue restarted
+    shares = np.array([sc["shares"][m] for m in MODES])
+    logit = SecantStep(epsilon=float(config.get("epsilon", 0.05)), bounds=bounds)
+    proposal = asc_dict(logit.step(asc, shares, target))
+    metrics = {
+        **base, "objective": sc["objective"], "l1": sc["l1"], "time_error": sc["time_error"],
+        "start_iteration": start, "sim_s": sim_s, PROPOSAL_KEY: proposal,
+        "record": {
+            "key": "final", "config": asc_dict(asc), "budget": budget,
+            "full_budget": budget == full, "start_iteration": start,
+            "iterations_run": budget - start, **sc, "sim_s": sim_s, "continued": continued,
+            "proposal": proposal,
+        },
+    }  # fmt: skip
+    meta = {"asc": asc.tolist(), "state_dirs": dirs, "budget": budget, "final": metrics}
+    report(metrics, {"meta.json": json_blob(meta)})
+
+
 def evaluate(config: dict[str, Any]) -> None:
     """bohb / random job: simulate ``config[BUDGET_KEY]`` iterations, continuing if possible."""
+    if config.get("simulator"):
+        return evaluate_external(config)
     sim = simulator(config["scenario"])
     score = Scorer(config)
     asc = np.array([float(config[m]) for m in FREE_MODES])
@@ -209,7 +291,7 @@ def evaluate(config: dict[str, Any]) -> None:
 
 def chain(config: dict[str, Any]) -> None:
     """fixed-point / hybrid: sequential steps of fresh simulations, checkpointed per step."""
-    sim = simulator(config["scenario"])
+    sim = None if config.get("simulator") else simulator(config["scenario"])
     target = np.asarray(config["target"], dtype=np.float64)
     score = Scorer(config)
     seeds = replication_seeds(int(config["seed"]), int(config.get("replications") or 1))
@@ -247,12 +329,15 @@ def chain(config: dict[str, Any]) -> None:
         budget = short if coarse else full
         crash_once(config.get("fault_file"), st["step"] + 1)
         t0 = time.perf_counter()
-        outs = [sim.run(asc_dict(asc), budget, seed=s)[0] for s in seeds]
+        if config.get("simulator"):  # a failed run raises: Tune retries from the last step
+            sc = external_run(config, asc, budget, f"step-{st['step'] + 1}")[0]
+        else:
+            outs = [sim.run(asc_dict(asc), budget, seed=s)[0] for s in seeds]
+            sc = score(
+                [[[o["mode_shares"][m] for m in MODES] for o in out] for out in outs],
+                [[iteration_times(o) for o in out] for out in outs],
+            )
         sim_s = time.perf_counter() - t0
-        sc = score(
-            [[[o["mode_shares"][m] for m in MODES] for o in out] for out in outs],
-            [[iteration_times(o) for o in out] for out in outs],
-        )
         loss, shares = sc["objective"], np.array([sc["shares"][m] for m in MODES])
         record = {
             "key": f"step-{st['step'] + 1}",
