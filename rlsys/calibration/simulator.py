@@ -108,11 +108,11 @@ def load_simulator(path: str | Path) -> SimulatorConfig:
 def read_shares(path: Path) -> dict[str, float]:
     """The simulator's shares: every mode, numbers, >= 0, summing to 100 (else ValueError)."""
     data = _read_mode_map(path, "shares")
-    shares = validate_targets(data, where=f"simulator output {path.name}")
-    missing = [m for m in MODES if m not in data]
-    if missing:
-        raise ValueError(f"simulator output {path.name}: no share for {', '.join(missing)}")
-    return shares
+    if isinstance(data, dict):
+        missing = [m for m in MODES if m not in data]
+        if missing:
+            raise ValueError(f"simulator output {path.name}: no share for {', '.join(missing)}")
+    return validate_targets(data, where=f"simulator output {path.name}")
 
 
 def write_asc_file(path: Path, asc: dict[str, float]) -> None:
