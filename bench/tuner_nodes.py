@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -56,25 +54,19 @@ def sweep_args(workload: str, trials: int, tmp: Path) -> list[str]:
 
 def one(workload: str, workers: int, trials: int) -> float:
     """Trials per minute of one sweep on a fresh local.sh cluster of ``workers`` nodes."""
-    tmp = Path(tempfile.mkdtemp(prefix="rlb-", dir="/tmp"))  # short: Ray's unix sockets
     from cluster_multinode_eval import free_port_block
+    from local_cluster import LocalCluster
 
     base = free_port_block()
     assert base is not None, "no free block of 400 ports in 20000-31999"
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(
-        RLSYS_CLUSTER_DIR=str(tmp / "c"), RLSYS_CLUSTER_PORT_BASE=str(base),
-        DASHBOARD_PORT=str(base + 2), WORKERS=str(workers), CPUS_PER_WORKER="1",
-        RAY=str(PYTHON.parent / "ray"),
-    )  # fmt: skip
-    local_sh = str(ROOT / "cluster" / "local.sh")
+    cluster = LocalCluster.create(base, PYTHON.parent / "ray", workers=workers)
     try:
-        up = subprocess.run([local_sh, "up"], env=env, capture_output=True, text=True)
+        up = cluster.sh("up")
         if up.returncode != 0:
             raise RuntimeError(up.stdout + up.stderr)
-        runs = tmp / "runs"
-        driver_env = dict(env, RAY_AUTH_MODE="token", RAY_ADDRESS=f"127.0.0.1:{base}")
-        cmd = [str(PYTHON), "-m", "rlsys", "tune", *sweep_args(workload, trials, tmp)]
+        runs = cluster.state / "runs"
+        driver_env = dict(cluster.env, RAY_AUTH_MODE="token", RAY_ADDRESS=cluster.address)
+        cmd = [str(PYTHON), "-m", "rlsys", "tune", *sweep_args(workload, trials, cluster.state)]
         out = subprocess.run(
             [*cmd, "--runs-dir", str(runs)], env=driver_env, cwd=ROOT,
             capture_output=True, text=True, timeout=3600,
@@ -87,8 +79,8 @@ def one(workload: str, workers: int, trials: int) -> float:
         assert summary["nodes"] == workers, summary
         return 60.0 * trials / summary["wall_s"]
     finally:
-        subprocess.run([local_sh, "down"], env=env, capture_output=True, text=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        cluster.sh("down")
+        shutil.rmtree(cluster.state, ignore_errors=True)
 
 
 def main() -> int:

@@ -10,23 +10,19 @@ neither another Ray on this machine nor the test session's own (`ray_local`).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from cluster_multinode_eval import free_port_block
+from local_cluster import LOCAL_SH, REPO, LocalCluster
 
 pytestmark = pytest.mark.cluster
 
-REPO = Path(__file__).resolve().parents[2]
-LOCAL_SH = REPO / "cluster" / "local.sh"
 VENV_BIN = Path(sys.executable).parent
 RAY = VENV_BIN / "ray"
 PORTS = 400  # the block local.sh uses from RLSYS_CLUSTER_PORT_BASE on
@@ -60,64 +56,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@dataclasses.dataclass
-class LocalCluster:
-    state: Path
-    env: dict
-    dashboard: str
-
-    def sh(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(LOCAL_SH), *args], env=self.env, capture_output=True, text=True, timeout=timeout
-        )
-
-    def submit(self, *entrypoint: str, timeout: float = 240) -> str:
-        """`ray job submit` from the repo (uploaded minus runtime_env.yaml's excludes)."""
-        cmd = [
-            str(RAY), "job", "submit", "--address", self.dashboard,
-            "--runtime-env", str(REPO / "cluster" / "runtime_env.yaml"),
-            "--working-dir", str(REPO), "--", *entrypoint,
-        ]  # fmt: skip
-        env = dict(self.env, RAY_AUTH_MODE="token")
-        result = subprocess.run(
-            cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-        )
-        out = result.stdout + result.stderr
-        assert result.returncode == 0 and "succeeded" in out, out[-4000:]
-        return out
-
-    def processes(self) -> set[int]:
-        """Live pids of the cluster: its `ray start` sessions and anything naming its dir."""
-        sids = {int(p.read_text()) for p in (self.state / "pids").glob("*.sid")}
-        found = set()
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                stat = (proc / "stat").read_text()
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            state, _ppid, _pgrp, sid = stat.rsplit(")", 1)[1].split()[:4]
-            if state != "Z" and (int(sid) in sids or str(self.state) in cmdline):
-                found.add(int(proc.name))
-        return found
-
-
 @pytest.fixture(scope="module")
 def local_cluster():
-    state = Path(tempfile.mkdtemp(prefix="rlc-", dir="/tmp"))  # short: Ray's unix sockets
-    base = _free_port_block()
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(
-        RLSYS_CLUSTER_DIR=str(state),
-        RLSYS_CLUSTER_PORT_BASE=str(base),
-        DASHBOARD_PORT=str(base + 2),
-        CPUS_PER_WORKER="1",
-        UP_TIMEOUT="90",
-        RAY=str(RAY),
-    )
-    cluster = LocalCluster(state, env, f"http://127.0.0.1:{base + 2}")
+    cluster = LocalCluster.create(_free_port_block(), RAY, UP_TIMEOUT="90")
+    state = cluster.state
     try:
         up = cluster.sh("up")
         assert up.returncode == 0, up.stdout + up.stderr
@@ -218,15 +160,10 @@ def test_submit_jobshop_tune_runs_trials_on_both_worker_nodes(local_cluster, tmp
 
 def test_one_worker_node(tmp_path):
     """WORKERS=1: a head and one worker node (what bench/tuner_nodes.py compares with 2)."""
-    state = Path(tempfile.mkdtemp(prefix="rlc1-", dir="/tmp"))
-    base = _free_port_block()
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(
-        RLSYS_CLUSTER_DIR=str(state), RLSYS_CLUSTER_PORT_BASE=str(base),
-        DASHBOARD_PORT=str(base + 2), WORKERS="1", CPUS_PER_WORKER="2", UP_TIMEOUT="90",
-        RAY=str(RAY),
-    )  # fmt: skip
-    cluster = LocalCluster(state, env, f"http://127.0.0.1:{base + 2}")
+    cluster = LocalCluster.create(
+        _free_port_block(), RAY, workers=1, cpus_per_worker=2, UP_TIMEOUT="90"
+    )
+    state, env = cluster.state, cluster.env
     try:
         up = cluster.sh("up")
         assert up.returncode == 0, up.stdout + up.stderr

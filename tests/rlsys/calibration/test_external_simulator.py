@@ -151,3 +151,23 @@ def test_bohb_on_a_faulty_simulator_records_failures_and_resumes(
     assert len(both) == 18 and [r["trial_id"] for r in both[:14]] == [r["trial_id"] for r in table]
     journal = (run / "tune" / "journal.jsonl").read_text().splitlines()
     assert len(journal) == 18
+
+
+def test_an_adapters_custom_resource_goes_into_every_trials_bundle(tmp_path, hidden_targets):
+    """A licensed simulator: each evaluation asks Ray for the adapter's custom resource,
+    so evaluations run only on nodes that have it, as many at once as it allows."""
+    from rlsys.calibration.calibrate import experiment_spec
+    from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig
+    from rlsys.calibration.objective import read_targets
+    from rlsys.config import load_config
+
+    adapter = tmp_path / "licensed.yaml"
+    data = faulty("ok", tmp_path / "n", resources={"licensed_sim": 1}, cpus=2)
+    adapter.write_text(yaml.safe_dump(data))
+    cfg = load_config(
+        CalibrationConfig, DEFAULT_CONFIG, targets=read_targets(hidden_targets),
+        simulator=str(adapter), method="bohb",
+    )  # fmt: skip
+    spec = experiment_spec(cfg, tmp_path, workers=2)
+    assert spec.resources.bundles == [{"CPU": 2.0, "licensed_sim": 1.0}]
+    assert spec.constants["simulator"]["command"][1] == str(FAULTY)
