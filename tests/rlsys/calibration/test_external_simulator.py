@@ -171,3 +171,9 @@ def test_an_adapters_custom_resource_goes_into_every_trials_bundle(tmp_path, hid
     spec = experiment_spec(cfg, tmp_path, workers=2)
     assert spec.resources.bundles == [{"CPU": 2.0, "licensed_sim": 1.0}]
     assert spec.constants["simulator"]["command"][1] == str(FAULTY)
+
+
+def test_a_slow_run_within_its_timeout_is_not_a_fault(tmp_path):
+    sim = from_dict(SimulatorConfig, faulty("slow", tmp_path / "n", timeout_s=30, retries=0))
+    out = run_once(sim, {m: 0.0 for m in MODES}, seed=1, units=2, job_dir=tmp_path / "job")
+    assert out["attempts"] == 1 and sum(out["shares"].values()) == pytest.approx(100, abs=0.5)
