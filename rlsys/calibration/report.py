@@ -143,6 +143,7 @@ def write_outputs(
         "method": cfg.method,
         "method_requested": (choice or {}).get("requested", cfg.method),
         "method_why": (choice or {}).get("why", ""),
+        **_simulator_summary(cfg),
         "scenario": cfg.scenario,
         "seed": cfg.seed,
         "workers": workers,
@@ -229,11 +230,32 @@ def _time_lines(cfg: CalibrationConfig, s: dict[str, Any]) -> list[str]:
     ]
 
 
+def _simulator_summary(cfg: CalibrationConfig) -> dict[str, Any]:
+    """The external simulator (if any) and what a promoted BOHB job does with it."""
+    if not cfg.simulator:
+        return {}
+    from rlsys.calibration.calibrate import external_simulator
+
+    sim = external_simulator(cfg)
+    how = (
+        "promoted BOHB jobs continue their parent's state directory"
+        if sim.continues
+        else "the adapter says it cannot continue a run, so promoted BOHB jobs restart"
+    )
+    note = (
+        f"Simulator: {sim.name} (external command, `{cfg.simulator}`; timeout "
+        f"{sim.timeout_s:g} s, {sim.retries} retries; {how})."
+    )
+    return {"simulator": sim.name, "simulator_continues": sim.continues, "simulator_note": note}
+
+
 def report_markdown(cfg: CalibrationConfig, s: dict[str, Any], rows: list[dict]) -> str:
     other = ", ".join(_fmt(v) for v in s.get("other_seeds_l1", []))
+    where = s.get("simulator") or cfg.scenario
     lines = [
-        f"# Calibration report: {cfg.method} on {cfg.scenario}",
+        f"# Calibration report: {cfg.method} on {where}",
         "",
+        *([s["simulator_note"], ""] if s.get("simulator_note") else []),
         f"Targets: {cfg.targets_file or 'inline'}; seed {cfg.seed}; {s['workers']} worker(s); "
         f"full evaluation = {cfg.max_iterations} iterations, objective = L1 (pp) of the mean "
         f"shares of the last {cfg.last_k} iterations"

@@ -146,6 +146,8 @@ def test_bohb_on_a_faulty_simulator_records_failures_and_resumes(
     assert "must sum to 100" in failed[0]["reason"] and "failed 1 time(s)" in failed[0]["reason"]
     assert any(r["continued"] == "True" for r in table)
     assert summary["best_l1"] is not None
+    report = (run / "report.md").read_text()
+    assert "promoted BOHB jobs continue their parent's state directory" in report
     assert main(["calibrate", "--resume", str(run), "--evaluations", "18", "--quiet"]) == 0
     both = rows(run)
     assert len(both) == 18 and [r["trial_id"] for r in both[:14]] == [r["trial_id"] for r in table]
