@@ -74,8 +74,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("rules", help="list the dispatching rules")
     p.set_defaults(func=cmd_rules)
 
-    p = cmds.add_parser("solve", help="CP-SAT optimum of the blocking job shop with swaps, p=0")
+    p = cmds.add_parser(
+        "solve",
+        help="CP-SAT optimum of the blocking job shop with swaps; with --shutdown-prob, "
+        "clairvoyant (that seed's downtime known in advance)",
+    )
     p.add_argument("--instance", required=True)
+    p.add_argument(
+        "--shutdown-prob", type=float, default=0.0, help="solve against this p's downtime (0)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="disruption seed (common random numbers)")
+    p.add_argument(
+        "--repair", default="uniform:1:10", help="repair time, as for schedule (uniform:1:10)"
+    )
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (default 1)")
     p.add_argument("--out", help="schedule JSON to write")
@@ -232,17 +243,28 @@ def cmd_solve(args) -> int:
         check_writable(args.out, "--out")
     from envs.jobshop.instance import load_instance
     from envs.jobshop.schedule import save_schedule, validate
+    from envs.jobshop.shutdowns import RepairTime, ShutdownProcess
     from rlsys.jobshop.cpsat import solve_bws
 
     inst = load_instance(args.instance)
-    res = solve_bws(inst, time_limit=args.time_limit, workers=args.workers)
+    if not 0.0 <= args.shutdown_prob < 1.0:
+        raise ValueError(f"--shutdown-prob must be in [0, 1), got {args.shutdown_prob}")
+    downtime = ShutdownProcess(
+        inst.n_machines, args.shutdown_prob, args.seed, RepairTime.parse(args.repair)
+    )
+    res = solve_bws(inst, time_limit=args.time_limit, workers=args.workers, downtime=downtime)
     if res.schedule is None:
         print(f"{inst.name}: no solution found ({res.status}) in {res.wall_time:.1f} s")
         return 1
     validate(res.schedule, inst)
+    what = (
+        f" against seed {args.seed}'s downtime at p={args.shutdown_prob:g} (clairvoyant)"
+        if downtime.active
+        else ""
+    )
     print(
-        f"{inst.name}: makespan {res.makespan} ({res.status}, lower bound {res.lower_bound}) "
-        f"in {res.wall_time:.1f} s"
+        f"{inst.name}: makespan {res.makespan} ({res.status}, lower bound {res.lower_bound})"
+        f"{what} in {res.wall_time:.1f} s"
     )
     if args.out:
         save_schedule(res.schedule, args.out)

@@ -19,6 +19,14 @@ Model (times in integer time units):
 
 Makespan = max over jobs of the last operation's end. Horizon = the sum of all
 processing times: running the jobs one after another is a feasible schedule.
+
+Clairvoyant (``downtime``, a ``ShutdownProcess``: the down intervals of one seed, known in
+advance): hindsight-optimal scheduling against that seed's disruptions, a lower bound for
+every policy that sees the same seed. A start must fall on an up time unit of its
+machine, and processing ends at ``end[j, k] = finish[m, p][s[j, k]]``, a table of when
+``p`` units of up time after each start are done (resume semantics: an interrupted
+operation continues after repair), tied to the start by an element constraint; the
+next operation starts at or after it. Horizon: the serial schedule under the downtime.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from envs.jobshop.instance import Instance
+from envs.jobshop.shutdowns import ShutdownProcess
 
 _STATUS = {
     cp_model.OPTIMAL: "optimal",
@@ -72,6 +81,7 @@ def solve_bws(
     seed: int = 0,
     hint: dict | None = None,
     swaps: bool = True,
+    downtime: ShutdownProcess | None = None,
 ) -> SolveResult:
     """Minimise the makespan of ``instance`` as a blocking job shop (p = 0).
 
@@ -89,6 +99,9 @@ def solve_bws(
             blocked jobs are forbidden exactly, while non-cyclic chains of simultaneous
             moves (b takes M at the instant a leaves it for a free machine) stay allowed.
             Needs all processing times > 0 (ValueError otherwise).
+        downtime: the shutdown sample path of one seed (``ShutdownProcess``, resume
+            semantics), known in advance: the clairvoyant schedule against it (see the
+            module docstring); None or an inactive process: p = 0.
 
     Returns:
         SolveResult with the schedule dict in the contract of specs/jobshop.md
@@ -98,6 +111,10 @@ def solve_bws(
     n, n_ops = instance.n_jobs, instance.n_ops
     machines, times = instance.machines, instance.times
     horizon = int(times.sum())
+    clairvoyant = downtime is not None and downtime.active
+    if clairvoyant:
+        horizon = _serial_makespan(instance, downtime)
+        up, finish = _finish_tables(instance, downtime, horizon)
     if not swaps and (times <= 0).any():
         # The no-swap argument needs positive times (see _forbid_swaps); a job that
         # passes a machine in zero time has no defined blocking semantics yet.
@@ -110,9 +127,21 @@ def solve_bws(
         for j in range(n)
         for k in range(n_ops)
     }
+    end: dict[tuple[int, int], cp_model.LinearExprT] = {
+        (j, k): start[j, k] + int(times[j, k]) for j in range(n) for k in range(n_ops)
+    }
+    if clairvoyant:
+        for (j, k), var in start.items():
+            m, p = int(machines[j, k]), int(times[j, k])
+            table = finish[m, p]
+            # a start on an up unit whose processing ends within the horizon
+            ok = np.flatnonzero(up[m] & (table <= horizon))
+            model.add_linear_expression_in_domain(var, cp_model.Domain.from_values(ok.tolist()))
+            end[j, k] = model.new_int_var(0, horizon, f"e{j}_{k}")
+            model.add_element(var, table.tolist(), end[j, k])
     # leave[j, k]: the next operation's start, or the end of processing for the last.
     leave = {
-        (j, k): start[j, k + 1] if k + 1 < n_ops else start[j, k] + int(times[j, k])
+        (j, k): start[j, k + 1] if k + 1 < n_ops else end[j, k]
         for j in range(n)
         for k in range(n_ops)
     }
@@ -125,6 +154,11 @@ def solve_bws(
                 # Variable size >= p encodes both the occupancy and the job precedence.
                 size = model.new_int_var(p, horizon, f"occ{j}_{k}")
                 interval = model.new_interval_var(start[j, k], size, start[j, k + 1], f"I{j}_{k}")
+                if clairvoyant:  # processing (and with it the job) waits out the repairs
+                    model.add(start[j, k + 1] >= end[j, k])
+            elif clairvoyant:
+                size = model.new_int_var(p, horizon, f"occ{j}_{k}")
+                interval = model.new_interval_var(start[j, k], size, end[j, k], f"I{j}_{k}")
             else:
                 interval = model.new_fixed_size_interval_var(start[j, k], p, f"I{j}_{k}")
             intervals[int(machines[j, k])].append(interval)
@@ -172,20 +206,28 @@ def solve_bws(
                 "index": k,
                 "machine": int(machines[j, k]),
                 "start": int(solver.value(start[j, k])),
-                "end": int(solver.value(start[j, k])) + int(times[j, k]),
+                "end": int(solver.value(end[j, k])),
                 "leave": int(solver.value(leave[j, k])),
             }
             for j in range(n)
             for k in range(n_ops)
         ]
+        makespan_value = max(op["leave"] for op in ops)
         schedule = {
             "instance": instance.name,
             "n_jobs": n,
             "n_machines": instance.n_machines,
-            "makespan": max(op["leave"] for op in ops),
+            "makespan": makespan_value,
             "operations": ops,
             "downtime": [],
         }
+        if clairvoyant:
+            schedule.update(shutdown_prob=downtime.prob, seed=downtime.seed, clairvoyant=True)
+            schedule["downtime"] = [
+                {"machine": i, "start": a, "end": b}
+                for i in range(instance.n_machines)
+                for a, b in downtime.intervals(i, makespan_value)
+            ]
     # The bound is a float; the tolerance keeps e.g. 63.0000001 from rounding up to 64.
     bound = solver.best_objective_bound if status != "infeasible" else 0.0
     lower_bound = max(trivial_lower_bound(instance), math.ceil(bound - 1e-6))
@@ -198,6 +240,50 @@ def solve_bws(
         wall_time=time.perf_counter() - t0,
         schedule=schedule,
     )
+
+
+def _serial_makespan(instance: Instance, downtime: ShutdownProcess) -> int:
+    """Makespan of running the operations one after another (job by job) under the
+    downtime: a feasible schedule, so an upper bound and the model's horizon."""
+    t = 0
+    for j in range(instance.n_jobs):
+        for k in range(instance.n_ops):
+            m, p = int(instance.machines[j, k]), int(instance.times[j, k])
+            t = _next_up(downtime, m, t)
+            t = downtime.finish_time(m, t, p, resume=True)
+    return t
+
+
+def _next_up(downtime: ShutdownProcess, machine: int, t: int) -> int:
+    for a, b in downtime.intervals(machine, t + 1):
+        if a <= t < b:
+            return b
+    return t
+
+
+def _finish_tables(
+    instance: Instance, downtime: ShutdownProcess, horizon: int
+) -> tuple[dict[int, np.ndarray], dict[tuple[int, int], np.ndarray]]:
+    """(up[m]: bool [horizon + 1], machine m up at t; finish[m, p]: int [horizon + 1], when
+    p units of processing started at t end, horizon + 1 where that is past the horizon)."""
+    up, finish = {}, {}
+    for m in range(instance.n_machines):
+        mask = np.ones(horizon + 1, dtype=bool)
+        for a, b in downtime.intervals(m, horizon + 1):
+            mask[a : min(b, horizon + 1)] = False
+        up[m] = mask
+        # cum[t] = up time units in [0, t); processing of p from s ends at the first e
+        # with cum[e] - cum[s] = p (e is the end of the p-th up unit)
+        cum = np.concatenate([[0], np.cumsum(mask)])
+        for p in {
+            int(x)
+            for x, mm in zip(instance.times.ravel(), instance.machines.ravel(), strict=True)
+            if mm == m
+        }:
+            e = np.searchsorted(cum, cum[: horizon + 1] + p, side="left")
+            e = np.maximum(e, np.arange(horizon + 1))  # p = 0 ends where it starts
+            finish[m, p] = np.where(e <= horizon, e, horizon + 1).astype(np.int64)
+    return up, finish
 
 
 def _order_literals(

@@ -276,3 +276,38 @@ def test_bad_inputs_are_refused():
     assert solve_bws(zero, time_limit=5).status == "optimal"
     with pytest.raises(ValueError, match="times > 0"):
         solve_bws(zero, time_limit=5, swaps=False)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_clairvoyant_solve_is_valid_and_bounds_every_policy_on_its_seed(seed):
+    """Against seed s's downtime known in advance (p = 0.05): a valid schedule (the
+    independent validator, downtime included), optimal, no worse than any dispatching
+    rule on the same seed and no better than the p = 0 optimum."""
+    from envs.jobshop.schedule import validate
+    from envs.jobshop.shutdowns import ShutdownProcess
+    from envs.jobshop.sim import Simulator
+    from rlsys.jobshop.rules import RULES, run_rule
+
+    inst = load_instance("ft06")
+    downtime = ShutdownProcess(inst.n_machines, 0.05, seed)
+    result = solve_bws(inst, time_limit=30, downtime=downtime)
+    assert result.status == "optimal" and result.makespan == result.lower_bound
+    validate(result.schedule, inst)
+    assert result.schedule["downtime"] and result.schedule["clairvoyant"]
+    interrupted = [
+        op for op in result.schedule["operations"]
+        if op["end"] - op["start"] > inst.times[op["job"], op["index"]]
+    ]  # fmt: skip
+    assert interrupted, "no operation overlapped a repair: the test would not see the tables"
+    rules = [run_rule(Simulator(inst, 0.05, seed), rule).makespan for rule in RULES.values()]
+    assert result.makespan <= min(rules)
+    assert result.makespan >= solve_bws(inst, time_limit=30).makespan
+
+
+def test_clairvoyant_without_downtime_is_the_plain_solve():
+    from envs.jobshop.shutdowns import ShutdownProcess
+
+    inst = random_instance(4, 3, seed=2, low=1, high=5)
+    plain = solve_bws(inst, time_limit=30)
+    none = solve_bws(inst, time_limit=30, downtime=ShutdownProcess(inst.n_machines, 0.0, 7))
+    assert plain.makespan == none.makespan and none.schedule["downtime"] == []

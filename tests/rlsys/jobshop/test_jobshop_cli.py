@@ -152,3 +152,15 @@ def test_python_dash_m():
         [sys.executable, "-m", "rlsys", "jobshop", "rules"], capture_output=True, text=True
     )
     assert res.returncode == 0 and "MWKR" in res.stdout
+
+
+def test_solve_clairvoyant_cli_writes_a_valid_schedule_with_its_downtime(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    argv = ["jobshop", "solve", "--instance", "ft06", "--shutdown-prob", "0.05", "--seed", "1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "(clairvoyant)" in capsys.readouterr().out
+    assert main(["jobshop", "validate", str(out)]) == 0
+    sched = json.loads(out.read_text())
+    assert sched["seed"] == 1 and sched["shutdown_prob"] == 0.05 and sched["downtime"]
+    assert main([*argv[:-4], "--shutdown-prob", "1.5"]) == 2
+    assert "--shutdown-prob must be in [0, 1)" in capsys.readouterr().err
