@@ -51,6 +51,8 @@ def main() -> int:
                     inst, time_limit=args.time_limit,
                     downtime=ShutdownProcess(inst.n_machines, prob, seed),
                 )  # fmt: skip
+                if res.schedule is None:  # no schedule within the limit (a hint is given)
+                    raise RuntimeError(f"{name} p={prob} seed {seed}: CP-SAT {res.status}")
                 validate(res.schedule, inst)
                 spans = {r: run_policy(inst, r, prob, seed).makespan for r in rules}
                 gnn = run_policy(inst, "pretrained", prob, seed).makespan

@@ -115,6 +115,10 @@ def solve_bws(
     if clairvoyant:
         horizon = _serial_makespan(instance, downtime)
         up, finish = _finish_tables(instance, downtime, horizon)
+        if hint is None:
+            # the tables make a first solution hard to find on 10x5 and up: start from
+            # the best rule's schedule on this seed (feasible here by construction)
+            hint = _rule_hint(instance, downtime, swaps)
     if not swaps and (times <= 0).any():
         # The no-swap argument needs positive times (see _forbid_swaps); a job that
         # passes a machine in zero time has no defined blocking semantics yet.
@@ -147,17 +151,18 @@ def solve_bws(
     }
     intervals: dict[int, list[cp_model.IntervalVar]] = {i: [] for i in range(instance.n_machines)}
     on_machine: dict[int, list[tuple[int, int]]] = {i: [] for i in range(instance.n_machines)}
+    sizes: dict[tuple[int, int], cp_model.IntVar] = {}
     for j in range(n):
         for k in range(n_ops):
             p = int(times[j, k])
             if k + 1 < n_ops:
                 # Variable size >= p encodes both the occupancy and the job precedence.
-                size = model.new_int_var(p, horizon, f"occ{j}_{k}")
+                size = sizes[j, k] = model.new_int_var(p, horizon, f"occ{j}_{k}")
                 interval = model.new_interval_var(start[j, k], size, start[j, k + 1], f"I{j}_{k}")
                 if clairvoyant:  # processing (and with it the job) waits out the repairs
                     model.add(start[j, k + 1] >= end[j, k])
             elif clairvoyant:
-                size = model.new_int_var(p, horizon, f"occ{j}_{k}")
+                size = sizes[j, k] = model.new_int_var(p, horizon, f"occ{j}_{k}")
                 interval = model.new_interval_var(start[j, k], size, end[j, k], f"I{j}_{k}")
             else:
                 interval = model.new_fixed_size_interval_var(start[j, k], p, f"I{j}_{k}")
@@ -182,12 +187,24 @@ def solve_bws(
             if key not in start:
                 raise ValueError(f"hint has operation {key}, which {instance.name} lacks")
             model.add_hint(start[key], int(op["start"]))
+            if clairvoyant:  # a complete hint: CP-SAT then starts from a solution
+                model.add_hint(end[key], int(op["end"]))
+            if key in sizes:
+                model.add_hint(sizes[key], int(op["leave"]) - int(op["start"]))
         model.add_hint(makespan, int(hint["makespan"]))
+        hinted = {(int(op["job"]), int(op["index"])): int(op["start"]) for op in hint["operations"]}
+        for (a, b), literal in order.items():
+            if isinstance(literal, cp_model.IntVar) and a in hinted and b in hinted:
+                model.add_hint(literal, hinted[a] < hinted[b])
 
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
+    if clairvoyant:
+        # presolve drops the hint here (the element tables), and without it CP-SAT found
+        # no schedule of la01 in 20 s; without presolve it starts from the rule's schedule
+        solver.parameters.cp_model_presolve = False
     if workers == 1:
         # The LP relaxation is weak for makespan and slows the single worker down:
         # without it la01-la05 were proven optimal 1.2-2x faster.
@@ -240,6 +257,24 @@ def solve_bws(
         wall_time=time.perf_counter() - t0,
         schedule=schedule,
     )
+
+
+def _rule_hint(instance: Instance, downtime: ShutdownProcess, swaps: bool) -> dict | None:
+    """The shortest schedule of the deterministic rules against the same downtime."""
+    from envs.jobshop.sim import Simulator
+    from rlsys.jobshop.rules import RULES, run_rule
+
+    best = None
+    for name, rule in RULES.items():
+        if name == "RANDOM":
+            continue
+        sim = run_rule(
+            Simulator(instance, downtime.prob, downtime.seed, swaps=swaps, repair=downtime.repair),
+            rule,
+        )
+        if not sim.deadlock and (best is None or sim.makespan < best.makespan):
+            best = sim
+    return None if best is None else best.schedule()
 
 
 def _serial_makespan(instance: Instance, downtime: ShutdownProcess) -> int:
