@@ -16,16 +16,6 @@ from rlsys.calibration.objective import HIDDEN_ASC as HIDDEN
 from rlsys.cli import main
 
 
-@pytest.fixture(scope="module")
-def hidden_targets(tmp_path_factory) -> Path:
-    """Shares the simulation gives for hidden ASCs (seed 1, mean of the last 5 of 18)."""
-    out, _ = TransportSim(load_scenario("small")).run(HIDDEN, 18, seed=1)
-    shares = {m: float(np.mean([o["mode_shares"][m] for o in out[-5:]])) for m in MODES}
-    path = tmp_path_factory.mktemp("targets") / "hidden.yaml"
-    path.write_text(yaml.safe_dump(shares))
-    return path
-
-
 def calibrate(targets: Path, out: Path, *extra: str) -> int:
     args = ["calibrate", "--targets", str(targets), "--scenario", "small", "--out", str(out)]
     return main([*args, "--seed", "1", "--quiet", *extra])

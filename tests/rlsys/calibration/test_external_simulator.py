@@ -7,12 +7,10 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
-from envs.transport import MODES, TransportSim, load_scenario
-from rlsys.calibration.objective import HIDDEN_ASC as HIDDEN
+from envs.transport import MODES
 from rlsys.calibration.simulator import SimulatorConfig, SimulatorError, run_once
 from rlsys.cli import main
 from rlsys.config import from_dict
@@ -28,15 +26,6 @@ ARGS = [
 def faulty(fault: str, counter: Path, **over) -> dict:
     cmd = ["{python}", str(FAULTY), fault, str(counter), *ARGS]
     return {"name": f"faulty-{fault}", "command": cmd, "continues": True, **over}
-
-
-@pytest.fixture(scope="module")
-def hidden_targets(tmp_path_factory) -> Path:
-    out, _ = TransportSim(load_scenario("small")).run(HIDDEN, 18, seed=1)
-    shares = {m: float(np.mean([o["mode_shares"][m] for o in out[-5:]])) for m in MODES}
-    path = tmp_path_factory.mktemp("targets") / "hidden.yaml"
-    path.write_text(yaml.safe_dump(shares))
-    return path
 
 
 @pytest.mark.parametrize(
