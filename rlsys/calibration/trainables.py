@@ -32,6 +32,7 @@ import time
 from typing import Any
 
 import numpy as np
+from ray import tune
 
 from envs.transport import MODES, TransportSim, load_scenario, state_from_bytes, state_to_bytes
 from rlsys.calibration.objective import (
@@ -158,7 +159,8 @@ def evaluate_external(config: dict[str, Any]) -> None:
     parents, start = None, 0
     if source == "parent" and meta and np.allclose(meta["asc"], asc):
         parents, start = meta["state_dirs"], int(meta["budget"])
-    job = str(config.get(JOB_KEY) or f"job-{asc.tobytes().hex()[:12]}")
+    # job names restart in every session: the trial id keeps the directories apart
+    job = f"{config.get(JOB_KEY) or 'job'}-{tune.get_context().get_trial_id()}"
     base = {"iteration": budget, BUDGET_KEY: budget, "start_iteration": start}
     t0 = time.perf_counter()
     try:

@@ -313,7 +313,8 @@ class HyperbandSearcher(Searcher):
         """A new configuration: a proposal (``proposal_fraction`` of the time, while there
         is an unused one) or the model's (random search: a uniform) draw."""
         unused = [p for p in self.proposals if not p.get("used")]
-        if unused and np.random.rand() < self.proposal_fraction:
+        # no draw without proposals in play: plain BOHB keeps hpbandster's random stream
+        if unused and self.proposal_fraction > 0 and np.random.rand() < self.proposal_fraction:
             top = max(p["budget"] for p in unused)
             pick = min((p for p in unused if p["budget"] == top), key=lambda p: p["loss"])
             pick["used"] = True
