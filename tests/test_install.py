@@ -76,8 +76,14 @@ def test_every_pin_of_the_lock_has_a_file_for_this_python_on_pypi():
         request = urllib.request.Request(
             f"{PYPI}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)["files"]
+        for attempt in range(3):  # a DNS or connection hiccup among 32 parallel requests
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return json.load(response)["files"]
+            except urllib.error.URLError:
+                if attempt == 2:
+                    raise
+                time.sleep(2.0 * (attempt + 1))
 
     pins = _pins()
     with ThreadPoolExecutor(32) as pool:

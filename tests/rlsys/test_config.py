@@ -99,11 +99,12 @@ def test_issue_examples_fail_at_load_time(tmp_path, text, expected):
     "cls, text, expected",
     [
         (JobshopTrainConfig, "train:\n  rollout:\n    mode: parallel\n", "train.rollout.mode"),
-        (CalibrationConfig, "method: grid\n", "method must be one of 'bohb', 'random'"),
+        (CalibrationConfig, "method: grid\n", "method must be one of 'auto', 'bohb', 'random'"),
         (
             SuiteConfig,
             "calibration:\n  methods: [bohb, annealing]\n",
-            "calibration.methods[1] must be one of 'bohb', 'random', 'fixed-point', 'hybrid'",
+            "calibration.methods[1] must be one of 'auto', 'bohb', 'random', 'fixed-point', "
+            "'hybrid'",
         ),
     ],
 )
