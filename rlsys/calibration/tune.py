@@ -56,6 +56,14 @@ def constants(cfg: CalibrationConfig, run_dir: Path) -> dict[str, Any]:
     return {**experiment_spec(cfg, run_dir, workers=1).constants, **dict.fromkeys(FREE_MODES, 0.0)}
 
 
+def resources(cfg: CalibrationConfig) -> Any:
+    """An external simulator's CPUs and custom resources (a placement group per trial);
+    None for the built-in simulation: one CPU per trial."""
+    from rlsys.calibration.calibrate import experiment_spec
+
+    return experiment_spec(cfg, Path("."), workers=1).resources
+
+
 def write_best(cfg: CalibrationConfig, params: dict[str, Any], out_dir: Path) -> Path:
     from rlsys.calibration.report import write_asc
 
@@ -80,6 +88,7 @@ WORKLOAD = Workload(
     baseline="all ASCs 0 (the simulation's defaults)",
     trainable=trainables.evaluate,
     constants=constants,
+    resources=resources,
     write_best=write_best,
     load=load,
     check=check,

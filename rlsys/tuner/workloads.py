@@ -59,7 +59,8 @@ class Workload:
     trial: Callable[[Any], tuple[Callable, Callable]] | None = None
     """Training workloads: cfg -> (make_trainer(run_dir, resume), result(metrics) -> dict)."""
     resources: Callable[[Any], Any] | None = None
-    """cfg -> the trial's resources (a ``tune.PlacementGroupFactory``); None: one CPU."""
+    """cfg -> the trial's resources (a ``tune.PlacementGroupFactory``, or None); None: one
+    CPU."""
     constants: Callable[[Any, Path], dict[str, Any]] | None = None
     """(cfg, run dir) -> what else every trial's config holds (besides ``base``)."""
     write_best: Callable[[Any, dict[str, Any], Path], Path] | None = None

@@ -168,3 +168,21 @@ def test_a_slow_run_within_its_timeout_is_not_a_fault(tmp_path):
     sim = from_dict(SimulatorConfig, faulty("slow", tmp_path / "n", timeout_s=30, retries=0))
     out = run_once(sim, {m: 0.0 for m in MODES}, seed=1, units=2, job_dir=tmp_path / "job")
     assert out["attempts"] == 1 and sum(out["shares"].values()) == pytest.approx(100, abs=0.5)
+
+
+def test_rlsys_tune_calibration_gives_trials_the_adapters_resources(tmp_path, hidden_targets):
+    from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig
+    from rlsys.calibration.objective import read_targets
+    from rlsys.config import load_config
+    from rlsys.tuner.workloads import get_workload
+
+    adapter = tmp_path / "licensed.yaml"
+    adapter.write_text(yaml.safe_dump(faulty("ok", tmp_path / "n", resources={"lic": 1})))
+    cfg = load_config(
+        CalibrationConfig, DEFAULT_CONFIG, targets=read_targets(hidden_targets),
+        simulator=str(adapter),
+    )  # fmt: skip
+    workload = get_workload("calibration")
+    assert workload.resources(cfg).bundles == [{"CPU": 1.0, "lic": 1.0}]
+    plain = load_config(CalibrationConfig, DEFAULT_CONFIG, targets=read_targets(hidden_targets))
+    assert workload.resources(plain) is None  # the built-in simulation: one CPU per trial

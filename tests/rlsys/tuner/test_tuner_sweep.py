@@ -23,7 +23,8 @@ def test_every_workload_default_space_fits_its_default_config(name):
     assert workload.mode in ("min", "max") and workload.max_budget >= 1
     assert set(workload.baseline_values(cfg, space)) == set(space)
     # a default trial fits a 2-core laptop (learner + rollout actors)
-    bundles = workload.resources(cfg).bundles if workload.resources else [{"CPU": 1}]
+    resources = workload.resources(cfg) if workload.resources else None
+    bundles = resources.bundles if resources is not None else [{"CPU": 1}]
     assert sum(b["CPU"] for b in bundles) <= 2
 
 
