@@ -73,11 +73,6 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         "simulator": None if sim is None else dataclasses.asdict(sim),
         "sims_dir": str(Path(run_dir).resolve() / "sims"),
     }
-    resources = None
-    if sim is not None:
-        from ray import tune
-
-        resources = tune.PlacementGroupFactory([{"CPU": sim.cpus, **sim.resources}])
     return ExperimentSpec(
         trainable=trainables.chain if chain else trainables.evaluate,
         constants=constants,
@@ -92,7 +87,7 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         eta=cfg.eta,
         evaluations=cfg.evaluations,
         workers=1 if chain else workers,
-        resources=resources,
+        resources=simulator_resources(sim),
         seed=cfg.seed,
         max_failures=cfg.max_failures,
         early_stopping=cfg.early_stopping,
@@ -111,6 +106,16 @@ def external_simulator(cfg: CalibrationConfig) -> Any:
     from rlsys.paths import resolve_path
 
     return load_simulator(resolve_path(cfg.simulator))
+
+
+def simulator_resources(sim: Any) -> Any:
+    """A trial's placement group for an external simulator (its CPUs and custom
+    resources), or None for the built-in simulation (one CPU per trial)."""
+    if sim is None:
+        return None
+    from ray import tune
+
+    return tune.PlacementGroupFactory([{"CPU": sim.cpus, **sim.resources}])
 
 
 def _continue_chain(done: list[dict]) -> dict[str, Any]:

@@ -111,6 +111,18 @@ class Scorer:
         }
 
 
+def proposal(config: dict[str, Any], asc: np.ndarray, score: dict[str, Any]) -> dict:
+    """BOHB's proposal (``refine_fraction``) after an evaluation: the car-referenced logit
+    step from its shares (the hybrid's step without its learned gains)."""
+    shares = np.array([score["shares"][m] for m in MODES])
+    step = SecantStep(
+        epsilon=float(config.get("epsilon", 0.05)),
+        bounds=tuple(float(b) for b in config.get("bounds", (-10.0, 10.0))),
+        damping=float(config.get("damping", 1.0)),
+    ).step(asc, shares, np.asarray(config["target"], dtype=np.float64))
+    return asc_dict(step)
+
+
 def external_run(
     config: dict[str, Any], asc: np.ndarray, units: int, job: str, parents: list | None = None
 ) -> tuple[dict[str, Any], list[str], bool]:
@@ -149,8 +161,6 @@ def evaluate_external(config: dict[str, Any]) -> None:
 
     asc = np.array([float(config[m]) for m in FREE_MODES])
     budget, full = int(config[BUDGET_KEY]), int(config["max_iterations"])
-    target = np.asarray(config["target"], dtype=np.float64)
-    bounds = tuple(float(b) for b in config.get("bounds", (-10.0, 10.0)))
     payload, source = load_payload(config)
     meta = json.loads(payload["meta.json"]) if payload is not None else None
     if source == "restored" and meta and meta.get("final"):
@@ -175,17 +185,15 @@ def evaluate_external(config: dict[str, Any]) -> None:
         return
     sim_s = time.perf_counter() - t0
     start = start if continued else 0  # a simulator that cannot continue restarted
-    shares = np.array([sc["shares"][m] for m in MODES])
-    logit = SecantStep(epsilon=float(config.get("epsilon", 0.05)), bounds=bounds)
-    proposal = asc_dict(logit.step(asc, shares, target))
+    step = proposal(config, asc, sc)
     metrics = {
         **base, "objective": sc["objective"], "l1": sc["l1"], "time_error": sc["time_error"],
-        "start_iteration": start, "sim_s": sim_s, PROPOSAL_KEY: proposal,
+        "start_iteration": start, "sim_s": sim_s, PROPOSAL_KEY: step,
         "record": {
             "key": "final", "config": asc_dict(asc), "budget": budget,
             "full_budget": budget == full, "start_iteration": start,
             "iterations_run": budget - start, **sc, "sim_s": sim_s, "continued": continued,
-            "proposal": proposal,
+            "proposal": step,
         },
     }  # fmt: skip
     meta = {"asc": asc.tolist(), "state_dirs": dirs, "budget": budget, "final": metrics}
@@ -204,9 +212,6 @@ def evaluate(config: dict[str, Any]) -> None:
     n_rep = len(seeds)
     every = int(config.get("checkpoint_every") or 0)
     report_every = int(config.get("report_every") or 1)
-    target = np.asarray(config["target"], dtype=np.float64)
-    damping, epsilon = float(config.get("damping", 1.0)), float(config.get("epsilon", 0.05))
-    bounds = tuple(float(b) for b in config.get("bounds", (-10.0, 10.0)))
 
     payload, source = load_payload(config)
     # one simulation state and history per replication
@@ -248,12 +253,7 @@ def evaluate(config: dict[str, Any]) -> None:
             "series": list(series),  # objective after each iteration (trend stopper)
         }
         if final:
-            # the car-referenced logit step from these shares (the hybrid's step without
-            # its learned gains): BOHB's proposal (refine_fraction)
-            shares = np.array([sc["shares"][m] for m in MODES])
-            logit = SecantStep(epsilon=epsilon, bounds=bounds, damping=damping)
-            step = logit.step(asc, shares, target)
-            out[PROPOSAL_KEY] = asc_dict(step)
+            out[PROPOSAL_KEY] = proposal(config, asc, sc)
             out["record"] = {
                 "key": "final",
                 "config": asc_dict(asc),

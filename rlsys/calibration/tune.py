@@ -59,9 +59,9 @@ def constants(cfg: CalibrationConfig, run_dir: Path) -> dict[str, Any]:
 def resources(cfg: CalibrationConfig) -> Any:
     """An external simulator's CPUs and custom resources (a placement group per trial);
     None for the built-in simulation: one CPU per trial."""
-    from rlsys.calibration.calibrate import experiment_spec
+    from rlsys.calibration.calibrate import external_simulator, simulator_resources
 
-    return experiment_spec(cfg, Path("."), workers=1).resources
+    return simulator_resources(external_simulator(cfg))
 
 
 def write_best(cfg: CalibrationConfig, params: dict[str, Any], out_dir: Path) -> Path:

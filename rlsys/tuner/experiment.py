@@ -81,7 +81,7 @@ from rlsys.tuner.keys import (
     PROPOSAL_PICK_KEY,
 )
 from rlsys.tuner.searchers import GridSearcher, HyperbandSearcher, hyperband_budgets
-from rlsys.tuner.space import Space, grid, searched
+from rlsys.tuner.space import Space, changing, clip, grid, searched
 from rlsys.tuner.stopping import TrendStopper
 from rlsys.tuner.trainable import drop_barrier, make_barrier, with_warm_up
 
@@ -526,7 +526,7 @@ def pbt_mutations(spec: ExperimentSpec) -> dict[str, Any]:
     neighbour), the rest as Tune domains (perturbed by x0.8 / x1.2, or resampled)."""
     from rlsys.tuner.space import tune_domains
 
-    keys = [k for k in searched(spec.space) if k in spec.mutable]
+    keys = changing(spec.space, spec.mutable)
     domains = tune_domains({k: spec.space[k] for k in keys})
     return {
         k: list(spec.space[k].values) if spec.space[k].type == "choice" else domains[k]
@@ -538,9 +538,7 @@ def _keep_in_space(space: Space) -> Callable[[dict], dict]:
     """PBT's ``custom_explore_fn``: a perturbed value is clipped to its range and cast."""
 
     def explore(config: dict) -> dict:
-        for name, p in space.items():
-            if name in config and p.type in ("uniform", "loguniform", "int"):
-                config[name] = p.cast(min(max(config[name], p.low), p.high))
+        config.update(clip(space, config))
         return config
 
     return explore

@@ -57,7 +57,7 @@ from rlsys.tuner.keys import (  # noqa: F401  (re-exported: the contract's keys)
     PROPOSAL_KEY,
     PROPOSAL_PICK_KEY,
 )
-from rlsys.tuner.space import Space, cast, config_space, to_configspace_values
+from rlsys.tuner.space import Space, cast, clip, config_space, to_configspace_values
 
 _log = logging.getLogger(__name__)
 
@@ -302,10 +302,7 @@ class HyperbandSearcher(Searcher):
             np.random.set_state(outer)
 
     def _note_proposal(self, config: dict, budget: float, loss: float) -> None:
-        clipped = {}
-        for name, p in self.params.items():
-            if p.type in ("uniform", "loguniform", "int") and name in config:
-                clipped[name] = p.cast(min(max(float(config[name]), p.low), p.high))
+        clipped = clip(self.params, config)
         if len(clipped) == len(self.params):  # only all-numeric spaces take proposals
             self.proposals.append({"config": clipped, "budget": budget, "loss": loss})
 

@@ -159,6 +159,21 @@ def searched(space: Space) -> list[str]:
     return [n for n, p in space.items() if p.type != "fixed"]
 
 
+def changing(space: Space, mutable: tuple[str, ...] | list[str]) -> list[str]:
+    """The searched names that may change during a trial (PBT perturbs these)."""
+    return [n for n in searched(space) if n in mutable]
+
+
+def clip(space: Space, config: dict[str, Any]) -> dict[str, Any]:
+    """``config``'s values of the space's ranged parameters (uniform, loguniform, int),
+    clipped to their ranges and cast; other names are left out."""
+    return {
+        n: p.cast(min(max(float(config[n]), p.low), p.high))
+        for n, p in space.items()
+        if n in config and p.type in ("uniform", "loguniform", "int")
+    }
+
+
 def cast(space: Space, config: dict[str, Any]) -> dict[str, Any]:
     """The space's values of ``config`` as their config types; fixed ones filled in."""
     return {n: p.cast(config[n]) if p.type != "fixed" else p.value for n, p in space.items()}

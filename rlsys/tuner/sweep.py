@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 
 from rlsys.config import Config, config_field, invalid
-from rlsys.tuner.space import parse_space, searched, space_data
+from rlsys.tuner.space import changing, parse_space, space_data
 from rlsys.tuner.workloads import Workload, get_workload, trainer_workload_trial, with_budget
 
 SweepSearch = Literal["bohb", "asha", "random", "grid", "pbt"]
@@ -84,7 +84,7 @@ def resolve(cfg: SweepConfig) -> tuple[SweepConfig, Any, Workload]:
     space_in = cfg.space or workload.space
     space = parse_space(space_in, source="space")
     workload.check_space(base, space)
-    if cfg.search == "pbt" and not set(searched(space)) & set(workload.mutable):
+    if cfg.search == "pbt" and not changing(space, workload.mutable):
         raise ValueError(
             f"{workload.name}: --search pbt needs a searched parameter that may change during "
             f"a trial ({', '.join(workload.mutable) or 'this workload has none'})"
@@ -165,8 +165,8 @@ def experiment_spec(
         mutable=workload.mutable,
         proposal_fraction=workload.proposal_fraction(base) if workload.proposal_fraction else 0.0,
     )
-    changing = tuple(k for k in searched(space) if k in workload.mutable) if search == "pbt" else ()
-    spec.callbacks = [curve_callback(run_dir / "curves.jsonl", name, workload.metric, changing)]
+    params = tuple(changing(space, workload.mutable)) if search == "pbt" else ()
+    spec.callbacks = [curve_callback(run_dir / "curves.jsonl", name, workload.metric, params)]
     from rlsys.tuner.experiment import trial_cpus
 
     cpus = ray.cluster_resources().get("CPU", 1.0)
@@ -367,19 +367,28 @@ def write_report(
     (run_dir / "report.md").write_text("\n".join(lines) + "\n")
 
 
+def read_curves(curves: Path) -> list[dict]:
+    """The rows of ``curves.jsonl`` (none if it is missing; a torn last line is skipped)."""
+    rows = []
+    if curves.exists():
+        for line in curves.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
 def pbt_schedule(curves: Path, records: list[dict], workload: Workload) -> list[str]:
     """Report lines: the best PBT member's parameter values over its run (a clone starts
     from its donor's checkpoint and config, so its schedule continues the donor's)."""
     best = best_record(records, workload.metric, workload.mode)
     rows = []
-    if best is not None and curves.exists():
-        for line in curves.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if row.get("experiment") == "tune" and row.get("trial_id") == best["trial_id"]:
-                rows.append(row)
+    if best is not None:
+        rows = [
+            row for row in read_curves(curves)
+            if row.get("experiment") == "tune" and row.get("trial_id") == best["trial_id"]
+        ]  # fmt: skip
     changes, last = [], None
     for row in rows:
         if row.get("params") != last:
@@ -410,14 +419,9 @@ def plot_curves(curves: Path, out: Path, workload: Workload) -> None:
     import matplotlib.pyplot as plt
 
     series: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    if curves.exists():
-        for line in curves.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            key = (row["experiment"], row["trial_id"])
-            series.setdefault(key, []).append((row["iteration"], row[workload.metric]))
+    for row in read_curves(curves):
+        key = (row["experiment"], row["trial_id"])
+        series.setdefault(key, []).append((row["iteration"], row[workload.metric]))
     fig, ax = plt.subplots(figsize=(7, 4))
     for (exp, _), points in series.items():
         xs, ys = zip(*sorted(points), strict=True)
