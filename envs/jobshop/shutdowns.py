@@ -13,6 +13,7 @@ Intervals are half-open: a machine failing at ``a`` and repaired at ``b`` is dow
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,9 +84,44 @@ class ShutdownProcess:
         self._ptr = [0] * n_machines
         self.active = self.prob > 0.0
         self._rngs: tuple[np.random.Generator, np.random.Generator] | None = None
-        self._count = 0  # intervals generated so far, the same for every machine
+        # the next generated interval of machine i starts its up-time at
+        # max(its last repair, origin[i]); 0 except in a `resampled` future
+        self._origin = [0] * n_machines
         if self.active:
             self._extend(0)
+
+    def copy(self) -> ShutdownProcess:
+        """An independent copy with the same path (and the same clock position)."""
+        new = object.__new__(ShutdownProcess)
+        new.__dict__.update(self.__dict__)
+        new.starts = [list(s) for s in self.starts]
+        new.ends = [list(e) for e in self.ends]
+        new._ptr = list(self._ptr)
+        new._origin = list(self._origin)
+        if self._rngs is not None:
+            new._rngs = tuple(copy.deepcopy(g) for g in self._rngs)
+        return new
+
+    def resampled(self, t: int, seed: int) -> ShutdownProcess:
+        """The same past and a freshly sampled future from time ``t`` on.
+
+        What a scheduler knows at ``t`` is kept: every interval that started at or before
+        ``t``, so a machine that is down now stays down until its (known) repair time. A
+        machine that is up at ``t`` fails next at ``t + G``, G ~ Geometric(prob) >= 1: the
+        up-time is memoryless, so this is the exact conditional law given the past. The
+        future is drawn from ``seed``'s stream, never from this process's own."""
+        new = ShutdownProcess(self.n_machines, 0.0, seed, self.repair)
+        new.prob, new.active = self.prob, self.active
+        if not self.active:
+            return new
+        for i in range(self.n_machines):
+            past = self.intervals(i, t + 1)
+            new.starts[i] = [a for a, _ in past]
+            new.ends[i] = [b for _, b in past]
+            new._ptr[i] = min(self._ptr[i], len(past))
+        new._origin = [t] * self.n_machines
+        new._extend(0)
+        return new
 
     def _extend(self, i: int) -> None:
         """Append the next chunk of every machine's downtime intervals.
@@ -99,14 +135,15 @@ class ShutdownProcess:
         m = self.n_machines
         up = self._rngs[0].geometric(self.prob, size=(m, _CHUNK))
         rep = self.repair.sample(self._rngs[1], (m, _CHUNK))
-        base = np.array([e[-1] if e else 0 for e in self.ends])[:, None]
+        base = np.array(
+            [max(e[-1] if e else 0, o) for e, o in zip(self.ends, self._origin, strict=True)]
+        )[:, None]
         # fail_k = up_since_k + G_k, up_since_{k+1} = fail_k + R_k
         ends = base + np.cumsum(up + rep, axis=1)
         starts = ends - rep
         for row in range(m):
             self.starts[row].extend(starts[row].tolist())
             self.ends[row].extend(ends[row].tolist())
-        self._count += _CHUNK
 
     def down_until(self, i: int, t: int) -> int:
         """Repair time of machine i if it is down at time t, else -1."""
@@ -114,9 +151,9 @@ class ShutdownProcess:
             return -1
         p = self._ptr[i]
         ends = self.ends[i]
-        while ends[p] <= t:  # invariant: p < self._count (extended before it runs out)
+        while ends[p] <= t:  # invariant: p < len(ends) (extended before it runs out)
             p += 1
-            if p == self._count:
+            if p == len(ends):
                 self._extend(i)
                 ends = self.ends[i]
         self._ptr[i] = p

@@ -204,6 +204,65 @@ class Simulator:
             "downtime": downtime,
         }
 
+    def fork(self, future: ShutdownProcess | None = None) -> Simulator:
+        """An independent copy of the episode now, for lookahead (the instance is shared).
+
+        Without ``future`` the copy keeps this episode's disruption path, so it continues
+        exactly as this one would. With ``future`` (a process that agrees with this one up
+        to now, e.g. ``sim.shutdowns.resampled(sim.t, seed)``) the copy's disruptions from
+        now on follow it: operations in progress keep the work they have done and finish
+        when the new path lets them. Only the resume model is supported there (with
+        restart-from-zero the work done is lost at the next failure, which the copy would
+        have to re-derive)."""
+        new = object.__new__(Simulator)
+        new.__dict__.update(self.__dict__)
+        n, K = self.n_jobs, self.n_ops
+        new.next_op = list(self.next_op)
+        new.job_state = list(self.job_state)
+        new.job_machine = list(self.job_machine)
+        new._ready_time = array("q", self._ready_time)
+        new.ready_time = np.frombuffer(new._ready_time, dtype=np.int64)
+        new.holder = list(self.holder)
+        new.waiting = [set(w) for w in self.waiting]
+        new._t_start = array("q", self._t_start)
+        new._t_end = array("q", self._t_end)
+        new._t_leave = array("q", self._t_leave)
+        new._status = bytearray(self._status)
+        new.start = np.frombuffer(new._t_start, dtype=np.int64).reshape(n, K)
+        new.end = np.frombuffer(new._t_end, dtype=np.int64).reshape(n, K)
+        new.leave = np.frombuffer(new._t_leave, dtype=np.int64).reshape(n, K)
+        new.op_status = np.frombuffer(new._status, dtype=np.uint8)
+        new.op_end = np.frombuffer(new._t_end, dtype=np.int64)
+        new._events = list(self._events)
+        new._dirty = set(self._dirty)
+        new._decide = set(self._decide)
+        new._repair_wait = dict(self._repair_wait)
+        new._pending_cycles = [(w, list(m)) for w, m in self._pending_cycles]
+        if future is None:
+            new.shutdowns = self.shutdowns.copy() if self.shutdowns.active else self.shutdowns
+            return new
+        if not self.resume and future.active:
+            raise ValueError("a resampled future needs the resume model (not --restart)")
+        new.shutdowns = future
+        if future.active:
+            new._events = [(new._reschedule(job), job) for _, job in self._events]
+            heapq.heapify(new._events)
+        return new
+
+    def _reschedule(self, job: int) -> int:
+        """New end of ``job``'s operation in progress under this sim's (new) disruptions."""
+        t, i = self.t, self.job_machine[job]
+        node = job * self.n_ops + self.next_op[job] - 1
+        start = self._t_start[node]
+        overlap = 0
+        for a, b in self.shutdowns.intervals(i, t):
+            overlap += max(0, min(b, t) - max(a, start))
+        work_left = self._time[job][self.next_op[job] - 1] - (t - start - overlap)
+        repaired = self.shutdowns.down_until(i, t)
+        end = self.shutdowns.finish_time(i, max(t, repaired), work_left)
+        self._t_end[node] = end
+        return end
+
     # ------------------------------------------------------------------ internals
     def _move(self, job: int, target: int) -> None:
         """Job leaves its machine (if any) and starts its next operation on ``target``."""

@@ -38,7 +38,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("schedule", help="one schedule of one policy")
     p.add_argument("--instance", required=True, help="benchmark name (ft06, la01, ...) or file")
-    p.add_argument("--policy", default="MWKR", help="rule name (default MWKR)")
+    p.add_argument(
+        "--policy",
+        default="MWKR",
+        help="rule name, pretrained or a policy file .pt (default MWKR); a learned policy "
+        "may plan: pretrained@sample:N (best of N schedules, p = 0) or pretrained@rollout:N "
+        "(N rollouts per candidate against sampled futures)",
+    )
     p.add_argument("--shutdown-prob", type=float, default=0.0, help="per machine, per time unit")
     p.add_argument("--seed", type=int, default=0, help="disruption seed (common random numbers)")
     p.add_argument("--out", required=True, help="schedule JSON to write")
@@ -48,7 +54,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("eval", help="policies x instances x shutdown probs x seeds on Ray")
     p.add_argument("--instances", required=True, help="comma-separated names or files")
-    p.add_argument("--policies", default=DEFAULT_POLICIES, help=f"default {DEFAULT_POLICIES}")
+    p.add_argument(
+        "--policies",
+        default=DEFAULT_POLICIES,
+        help=f"as for schedule --policy, comma-separated (default {DEFAULT_POLICIES})",
+    )
     p.add_argument("--shutdown-probs", default="0,0.05,0.1", help="default 0,0.05,0.1")
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
     p.add_argument("--out", required=True, help="results CSV to write")

@@ -85,7 +85,8 @@ def run_policy(
     seed: int,
     options: SimOptions = SimOptions(),
 ) -> Simulator:
-    """One episode of ``policy`` (a rule name) on ``instance``; returns the finished sim."""
+    """One episode of ``policy`` (a name for ``make_policy``) on ``instance``; returns the
+    finished sim."""
     from rlsys.jobshop.policies import make_policy
 
     choose = make_policy(policy, seed=seed)
@@ -97,6 +98,8 @@ def run_policy(
         repair=RepairTime.parse(options.repair),
         resume=options.resume,
     )
+    if hasattr(choose, "run"):  # a planner that builds whole schedules (sample:N)
+        return choose.run(sim)
     while not sim.done:
         sim.step(choose(sim, sim.candidates))
     return sim
@@ -111,6 +114,10 @@ def evaluate_one(
     keep_schedules: bool = False,
 ) -> tuple[list[dict], list[dict]]:
     """All policies x probabilities for one instance and seed: (rows, schedules)."""
+    from rlsys.jobshop.policies import make_policy
+
+    for policy in policies:  # loads policy files once, outside the timed runs
+        make_policy(policy, seed=seed)
     rows, schedules = [], []
     for p in probs:
         for policy in policies:
@@ -161,6 +168,12 @@ def evaluate(
     insts = [load_instance(i) for i in instances]
     for policy in policies:
         make_policy(policy, seed=0)  # fail fast on unknown names, before starting Ray
+        if "@sample:" in policy and any(p > 0 for p in probs):
+            raise ValueError(
+                f"{policy}: sampling keeps the best of N schedules run against the true "
+                "disruptions, which is clairvoyant under shutdowns; evaluate it with "
+                "--shutdown-probs 0, or use @rollout:N"
+            )
     ray = init_ray(address)
     task = ray.remote(num_cpus=1, max_retries=2)(evaluate_one)
     keep = schedules_dir is not None

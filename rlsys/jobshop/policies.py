@@ -1,8 +1,12 @@
 """Policies by name: a dispatching rule (SPT, MWKR, ..., RANDOM), ``pretrained`` (the GNN
-policy shipped in the package) or a path to a policy/checkpoint file (``*.pt``).
+policy shipped in the package) or a path to a policy/checkpoint file (``*.pt``); a learned
+policy may carry a planner, ``pretrained@sample:8`` or ``pretrained@rollout:8``
+(``rlsys/jobshop/planning.py``).
 
-A policy is a callable ``(sim, candidates) -> job``. Learned policies act greedily
-(the most probable job), so evaluations are deterministic for a seed.
+A policy is a callable ``(sim, candidates) -> job``; a planner that builds whole schedules
+(``sample:N``) also has ``run(sim) -> finished sim``, which ``run_policy`` prefers. Learned
+policies act greedily (the most probable job) and planners draw from streams of the seed,
+so evaluations are deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -44,7 +48,18 @@ def _load_policy(path: str):
 
 
 def make_policy(name: str, seed: int = 0) -> Rule:
-    """The policy called ``name``; ``seed`` only feeds RANDOM's own stream."""
+    """The policy called ``name``; ``seed`` only feeds RANDOM's and the planners' own streams."""
+    base, plan_sep, plan = name.partition("@")
+    if plan_sep:
+        from rlsys.jobshop.planning import PlanSpec, RolloutPlanner, SamplingPlanner
+
+        spec = PlanSpec.parse(plan)
+        dispatcher = make_policy(base, seed)
+        if not isinstance(dispatcher, GNNDispatcher):
+            raise ValueError(f"{name!r}: planning needs a learned policy, not the rule {base!r}")
+        if spec.kind == "sample":
+            return SamplingPlanner(dispatcher.policy, spec.n, seed=seed)
+        return RolloutPlanner(dispatcher.policy, spec.n, seed=seed)
     if name.lower() == "pretrained":
         if not PRETRAINED.exists():
             raise ValueError(f"no pretrained policy shipped ({PRETRAINED.name} missing)")

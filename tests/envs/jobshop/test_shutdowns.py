@@ -77,3 +77,45 @@ def test_bad_probability(p):
 def test_bad_repair_spec(text):
     with pytest.raises(ValueError):
         RepairTime.parse(text)
+
+
+def test_copy_is_independent_and_keeps_the_path():
+    proc = ShutdownProcess(3, 0.1, seed=5)
+    proc.down_until(0, 40)
+    twin = proc.copy()
+    assert [twin.down_until(0, t) for t in range(40, 400)] == [
+        proc.down_until(0, t) for t in range(40, 400)
+    ]
+    assert twin.intervals(2, 900) == proc.intervals(2, 900)
+
+
+@pytest.mark.parametrize("t", [0, 37, 250])
+def test_resampled_keeps_the_past_and_redraws_the_future(t):
+    proc = ShutdownProcess(4, 0.08, seed=1)
+    futures = [proc.resampled(t, seed=100 + s) for s in range(20)]
+    for i in range(4):
+        past = [(a, b) for a, b in proc.intervals(i, t + 1)]
+        for fut in futures:
+            assert fut.intervals(i, t + 1) == past  # what is known at t, repairs included
+            assert fut.down_until(i, t) == proc.down_until(i, t)
+            # the future starts after t (or after the repair in progress)
+            later = fut.intervals(i, t + 500)[len(past) :]
+            assert all(a > t for a, _ in later)
+    # futures differ from each other and from the true one
+    paths = {tuple(f.intervals(0, t + 500)) for f in futures}
+    assert len(paths) > 10 and tuple(proc.intervals(0, t + 500)) not in paths
+
+
+def test_resampled_up_times_are_geometric_from_t():
+    # memoryless: time from t to the next failure of a machine up at t ~ Geometric(p) >= 1
+    p, t = 0.05, 100
+    proc = ShutdownProcess(1, p, seed=0)
+    while proc.down_until(0, t) >= 0:  # choose a t at which the machine is up
+        t += 1
+    gaps = []
+    for s in range(4000):
+        fut = proc.resampled(t, seed=s)
+        nxt = [a for a, _ in fut.intervals(0, t + 10_000) if a > t][0]
+        gaps.append(nxt - t)
+    assert min(gaps) >= 1
+    assert abs(np.mean(gaps) - 1 / p) < 0.06 / p

@@ -139,3 +139,54 @@ def test_interruptions_stretch_processing():
 def test_probability_outside_range(p):
     with pytest.raises(ValueError, match="shutdown probability"):
         Simulator(random_instance(3, 3, seed=0), p)
+
+
+def _run_to_decision(sim, rule, k):
+    for _ in range(k):
+        if sim.done:
+            break
+        sim.step(rule(sim, sim.candidates))
+    return sim
+
+
+@pytest.mark.parametrize("p", [0.0, 0.05])
+def test_fork_continues_exactly_like_the_original(p):
+    inst = random_instance(8, 5, seed=3)
+    rule = make_rule("MWKR")
+    whole = run_rule(Simulator(inst, p, seed=2), rule).schedule()
+    sim = _run_to_decision(Simulator(inst, p, seed=2), rule, 4)
+    fork = sim.fork()
+    run_rule(fork, make_rule("LPT"))  # the fork's progress must not touch the original
+    assert run_rule(sim, rule).schedule() == whole
+    again = _run_to_decision(Simulator(inst, p, seed=2), rule, 4).fork()
+    assert run_rule(again, rule).schedule() == whole
+
+
+def test_fork_with_a_resampled_future():
+    inst = random_instance(8, 5, seed=1)
+    rule = make_rule("MWKR")
+    sim = _run_to_decision(Simulator(inst, 0.1, seed=0), rule, 2)
+    assert not sim.done
+    t = sim.t
+    ends = []
+    for s in range(6):
+        fork = sim.fork(sim.shutdowns.resampled(t, seed=s))
+        run_rule(fork, rule)
+        sched = fork.schedule()
+        validate(sched, inst)  # the past and the sampled future form one valid path
+        ops = {(o["job"], o["index"]): o for o in sched["operations"]}
+        for j in range(inst.n_jobs):
+            for k in range(inst.n_ops):
+                if sim._t_start[j * inst.n_ops + k] >= 0:  # started before the fork
+                    assert ops[(j, k)]["start"] == sim._t_start[j * inst.n_ops + k]
+        ends.append(fork.makespan)
+    assert len(set(ends)) > 1  # different futures, different outcomes
+    assert not sim.done and sim.t == t  # the original is untouched
+    validate(run_rule(sim, rule).schedule(), inst)
+
+
+def test_fork_future_needs_the_resume_model():
+    inst = random_instance(6, 4, seed=0)
+    sim = Simulator(inst, 0.05, seed=0, resume=False)
+    with pytest.raises(ValueError, match="resume"):
+        sim.fork(sim.shutdowns.resampled(sim.t, seed=1))

@@ -101,6 +101,21 @@ def test_no_swaps_deadlock_is_reported(tmp_path, capsys):
             "outside",
         ),
         (["jobshop", "validate", "missing.json"], "no such schedule"),
+        (
+            ["jobshop", "eval", "--instances", "ft06", "--policies", "pretrained@sample:4"]
+            + ["--out", "r.csv"],
+            "clairvoyant",
+        ),
+        (
+            ["jobshop", "schedule", "--instance", "ft06", "--policy", "pretrained@beam:4"]
+            + ["--out", "x.json"],
+            "sample:N or rollout:N",
+        ),
+        (
+            ["jobshop", "schedule", "--instance", "ft06", "--policy", "MWKR@rollout:4"]
+            + ["--out", "x.json"],
+            "learned policy",
+        ),
     ],
 )
 def test_bad_input_one_line_error(argv, message, capsys, tmp_path, monkeypatch):
@@ -164,3 +179,17 @@ def test_solve_clairvoyant_cli_writes_a_valid_schedule_with_its_downtime(tmp_pat
     assert sched["seed"] == 1 and sched["shutdown_prob"] == 0.05 and sched["downtime"]
     assert main([*argv[:-4], "--shutdown-prob", "1.5"]) == 2
     assert "--shutdown-prob must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_schedule_with_a_planner(tmp_path, capsys):
+    out = tmp_path / "s.json"
+    args = ["jobshop", "schedule", "--instance", "ft06", "--shutdown-prob", "0.05"]
+    assert main([*args, "--policy", "pretrained@rollout:2", "--out", str(out)]) == 0
+    sched = json.loads(out.read_text())
+    assert sched["policy"] == "pretrained@rollout:2"
+    assert main(["jobshop", "validate", str(out)]) == 0
+    capsys.readouterr()
+    # sampling against the true disruptions would be clairvoyant: a one-line error
+    assert main([*args, "--policy", "pretrained@sample:4", "--out", str(out)]) != 0
+    err = capsys.readouterr().err
+    assert "clairvoyant" in err and err.count("\n") == 1

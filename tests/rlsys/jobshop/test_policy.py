@@ -105,3 +105,15 @@ def test_pretrained_policy_ships_and_schedules_validly():
     assert all(torch.equal(loaded[k], shipped[k]) for k in shipped)
     for p, makespan in makespans.items():
         assert run_rule(Simulator(inst, p, seed=1), upper).makespan == makespan
+
+
+@pytest.mark.parametrize("name", ["la01", "la02", "la03", "la04", "la05"])
+def test_shipped_policy_beats_mwkr_at_p0(name):
+    # a regression guard on the shipped file: held-out benchmarks, deterministic at p = 0
+    from envs.jobshop.instance import load_instance
+    from rlsys.jobshop.evaluate import run_policy
+
+    inst = load_instance(name)
+    shipped = run_policy(inst, "pretrained", 0.0, 0)
+    assert not violations(shipped.schedule(), inst)
+    assert shipped.makespan < run_policy(inst, "MWKR", 0.0, 0).makespan

@@ -1,0 +1,157 @@
+"""Planning over a learned dispatching policy: spend more time, get better schedules.
+
+Two planners, both named as a suffix of a policy (``pretrained@sample:8``,
+``runs/.../best.pt@rollout:8``), so every command that takes a policy name takes them:
+
+- ``sample:N`` (p = 0 only): N schedules of the whole instance, the first greedy and the
+  others sampled from the policy's distribution (``temperature``), in lockstep so that one
+  batched policy call serves every schedule's decision; the shortest is kept. With N = 1 it
+  is the pure greedy policy. Under shutdowns picking the best of N schedules that all ran
+  against the true disruptions would be clairvoyant, so it is refused there.
+- ``rollout:N``: online lookahead at every decision. Each candidate job is sent in N copies
+  of the episode, each copy with its own sampled future of the disruptions (the past and
+  the repairs in progress are what the scheduler knows; the future is drawn from the
+  planner's own stream, never from the true one), and every copy is finished by the greedy
+  policy, all copies of all candidates in one batched policy call per step. The candidate
+  with the lowest mean makespan goes (ties: the greedy choice). The same N futures serve
+  every candidate (common random numbers between candidates). At p = 0 the future is known,
+  so one rollout per candidate says everything (N is capped at 1): that is the pilot
+  method, never worse than the greedy policy.
+
+The planners' randomness comes from ``default_rng([seed, tag])`` of the evaluation seed,
+apart from the disruption stream (like RANDOM's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from envs.jobshop.sim import Simulator
+from rlsys.rl.distributions import MaskedCategorical
+
+_SAMPLE_TAG, _ROLLOUT_TAG = 0x53414D50, 0x524F4C4C
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """``sample:N`` or ``rollout:N`` (the text after ``@`` in a policy name)."""
+
+    kind: str
+    n: int
+
+    @classmethod
+    def parse(cls, text: str) -> PlanSpec:
+        kind, _, count = text.partition(":")
+        try:
+            n = int(count)
+        except ValueError:
+            n = 0
+        if kind not in ("sample", "rollout") or n < 1:
+            raise ValueError(f"bad plan {text!r}: use sample:N or rollout:N with N >= 1")
+        return cls(kind, n)
+
+
+class _Lockstep:
+    """Runs several simulators of one instance to the end with batched policy calls."""
+
+    def __init__(self, policy, instance) -> None:
+        from envs.jobshop.env import GraphTopology
+
+        self.policy = policy
+        self.topology = GraphTopology(instance)
+
+    def logits(self, sims: list[Simulator]) -> tuple[torch.Tensor, torch.Tensor]:
+        from envs.jobshop.env import observe
+
+        logits, mask, _ = self.policy(
+            self.policy.collate([observe(s, self.topology) for s in sims])
+        )
+        return logits, mask
+
+    @torch.no_grad()
+    def finish(self, sims: list[Simulator], choose=None) -> None:
+        """Step every sim to its end; ``choose(logits, mask, active)`` picks actions
+        (default: greedy)."""
+        active = [s for s in sims if not s.done]
+        while active:
+            logits, mask = self.logits(active)
+            if choose is None:
+                actions = MaskedCategorical(logits, mask).mode()
+            else:
+                actions = choose(logits, mask, active)
+            for sim, job in zip(active, actions.tolist(), strict=True):
+                sim.step(job)
+            active = [s for s in active if not s.done]
+
+
+class SamplingPlanner:
+    """``sample:N``: the best of N schedules (greedy + N-1 sampled); p = 0 only."""
+
+    def __init__(self, policy, n: int, seed: int = 0, temperature: float = 1.0) -> None:
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.policy, self.n, self.temperature = policy, n, float(temperature)
+        self.generator = torch.Generator().manual_seed(
+            int(np.random.default_rng([seed, _SAMPLE_TAG]).integers(2**62))
+        )
+
+    def run(self, sim: Simulator) -> Simulator:
+        """The finished episode with the shortest makespan among the N (earliest on ties)."""
+        if sim.shutdown_prob > 0:
+            raise ValueError(
+                "sample:N keeps the best of N schedules run against the true disruptions, "
+                "which is clairvoyant under shutdowns; use rollout:N there"
+            )
+        sims = [sim] + [sim.fork() for _ in range(self.n - 1)]
+        greedy = sims[0]
+
+        def choose(logits, mask, active):
+            sampled = MaskedCategorical(logits / self.temperature, mask).sample(self.generator)
+            first = active[0] is greedy
+            if first:
+                sampled[0] = MaskedCategorical(logits[:1], mask[:1]).mode()[0]
+            return sampled
+
+        _Lockstep(self.policy, sim.instance).finish(sims, choose)
+        return min(sims, key=lambda s: (s.deadlock, s.makespan or 0))
+
+
+class RolloutPlanner:
+    """``rollout:N``: per decision, each candidate's mean makespan over N greedy rollouts
+    against sampled futures (module docstring)."""
+
+    def __init__(self, policy, n: int, seed: int = 0) -> None:
+        self.policy, self.n = policy, n
+        self.rng = np.random.default_rng([seed, _ROLLOUT_TAG])
+        self.steps: _Lockstep | None = None
+        self._instance = None
+        self.last_scores: dict[int, float] = {}  # candidate -> mean rollout makespan
+
+    @torch.no_grad()
+    def __call__(self, sim: Simulator, candidates: list[int]) -> int:
+        if sim.instance is not self._instance:
+            self._instance, self.steps = sim.instance, _Lockstep(self.policy, sim.instance)
+        logits, mask = self.steps.logits([sim])
+        greedy = int(MaskedCategorical(logits, mask).mode()[0])
+        if len(candidates) < 2:
+            return greedy
+        n = self.n if sim.shutdowns.active else 1
+        seeds = self.rng.integers(2**62, size=n)
+        futures = [sim.shutdowns.resampled(sim.t, int(s)) for s in seeds]
+        rollouts = []
+        for job in candidates:
+            for future in futures:
+                copy = sim.fork(future.copy())
+                copy.step(job)
+                rollouts.append(copy)
+        self.steps.finish(rollouts)
+        spans = np.array(
+            [np.inf if r.deadlock else r.makespan for r in rollouts], dtype=float
+        ).reshape(len(candidates), n)
+        means = spans.mean(axis=1)
+        self.last_scores = dict(zip(candidates, means.tolist(), strict=True))
+        best = np.flatnonzero(means == means.min())
+        return greedy if candidates.index(greedy) in best else candidates[int(best[0])]
