@@ -11,8 +11,9 @@ known); gap to the BWS reference. Under shutdowns: ``pretrained@rollout:N`` (onl
 rollouts against sampled futures), mean makespan against the best single rule at that p.
 ``--rollouts-at`` limits the largest rollout count to those p (it costs N times the
 smaller). Time per instance = the median wall time of one schedule. Writes
-bench/results/jobshop/planning.{md,csv}; finished (instance, seed) tasks are kept under
-planning_parts/ so an interrupted run continues.
+bench/results/jobshop/NAME.{md,csv} (``--name``, default planning); finished (instance,
+seed) tasks are kept under NAME_parts/ so an interrupted run continues. ``--rollouts ""``
+runs no rollouts (large instances: a rollout costs a whole schedule per candidate).
 """
 
 from __future__ import annotations
@@ -39,9 +40,14 @@ RULE_LIST = list(RULES)
 
 
 def expand(names: str) -> list[str]:
-    """``ft06,la01-la05`` -> the names (a dash between two names of one family)."""
+    """``ft06,la01-la05,random:25x15:0-4`` -> the names (a dash between two names of one
+    family, or between two seeds of a random size)."""
     out = []
     for part in names.split(","):
+        if part.startswith("random:"):  # random:NxM:A-B -> seeds A..B
+            head, _, seeds = part.rpartition(":")
+            out.extend(f"{head}:{s}" for s in parse_seeds(seeds))
+            continue
         lo, _, hi = part.partition("-")
         if not hi:
             out.append(lo)
@@ -63,6 +69,7 @@ def main() -> int:
     p.add_argument("--rollouts", default="1,8,64")
     p.add_argument("--rollouts-at", default="0.05", help="p values that get the largest N")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "jobshop")
+    p.add_argument("--name", default="planning", help="file stem of the results (planning)")
     args = p.parse_args()
     instances = expand(args.instances)
     seeds = parse_seeds(args.seeds)
@@ -73,7 +80,8 @@ def main() -> int:
     rows = []
     for prob in probs:
         if prob == 0:
-            planned = [f"pretrained@sample:{n}" for n in samples] + ["pretrained@rollout:1"]
+            planned = [f"pretrained@sample:{n}" for n in samples]
+            planned += ["pretrained@rollout:1"] if rollouts else []
         else:
             planned = [
                 f"pretrained@rollout:{n}"
@@ -86,15 +94,15 @@ def main() -> int:
             policies,
             [prob],
             seeds,
-            parts_dir=args.out / "planning_parts" / f"p{prob:g}",
+            parts_dir=args.out / f"{args.name}_parts" / f"p{prob:g}",
         )
     bad = [r for r in rows if r["valid"] != "yes"]
     if bad:
         raise SystemExit(f"invalid schedule: {bad[0]}")
     args.out.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, args.out / "planning.csv")
+    write_csv(rows, args.out / f"{args.name}.csv")
     text = report(rows, args)
-    (args.out / "planning.md").write_text(text)
+    (args.out / f"{args.name}.md").write_text(text)
     print(text)
     return 0
 
@@ -117,7 +125,8 @@ def report(rows: list[dict], args) -> str:
         "",
         f"`python bench/jobshop_planning.py --instances {args.instances} --seeds {args.seeds} "
         f"--probs {args.probs} --samples {args.samples} --rollouts {args.rollouts} "
-        f"--rollouts-at {args.rollouts_at}`: {n_inst} instances x seeds {args.seeds}, "
+        f"--rollouts-at '{args.rollouts_at}' --name {args.name}`: {n_inst} instances x seeds "
+        f"{args.seeds}, "
         "every schedule valid. Best rule = the single rule with the lowest mean makespan "
         "at that p (of SPT, LPT, MWKR, LWKR, MOR, LOR, FIFO). Time = median seconds per "
         "schedule (one core, the shared 2-core machine).",

@@ -23,7 +23,12 @@ its ``Data`` with tensor ops only (``x = cat(op_features, machine_features[op_ma
 - ``op_features`` (N, 11) float32: status one-hot (waiting, ready, processing,
   blocking = finished but still on its machine, done), processing time, job work from
   this operation on, fraction of the job's operations from this one on, time since ready,
-  remaining processing (counts known downtime), is a candidate now. Times are divided
+  remaining processing (of an operation in progress: its end time minus now, which
+  counts the downtime that will interrupt it before it ends, future included: a peek
+  that a real scheduler would not have; replacing it with the work left changes the
+  shipped policy's mean makespan by +0.15 % at p = 0.05 and +0.45 % at p = 0.1 on
+  la01-la10, `bench/jobshop_obs_peek.py`),
+  is a candidate now. Times are divided
   by the instance's largest processing time (work by that times n_ops).
 - ``machine_features`` (n_machines, 5) float32: down, remaining repair, occupied,
   occupant is blocked, waiting jobs / n_jobs.

