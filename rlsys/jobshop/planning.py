@@ -9,14 +9,19 @@ Two planners, both named as a suffix of a policy (``pretrained@sample:8``,
   is the pure greedy policy. Under shutdowns picking the best of N schedules that all ran
   against the true disruptions would be clairvoyant, so it is refused there.
 - ``rollout:N``: online lookahead at every decision. Each candidate job is sent in N copies
-  of the episode, each copy with its own sampled future of the disruptions (the past and
+  of the episode, and every copy is finished by the policy, all copies of all candidates
+  in one batched policy call per step.
+  Under shutdowns each copy has its own sampled future of the disruptions (the past and
   the repairs in progress are what the scheduler knows; the future is drawn from the
-  planner's own stream, never from the true one), and every copy is finished by the greedy
-  policy, all copies of all candidates in one batched policy call per step. The candidate
-  with the lowest mean makespan goes (ties: the greedy choice). The same N futures serve
-  every candidate (common random numbers between candidates). At p = 0 the future is known,
-  so one rollout per candidate says everything (N is capped at 1): that is the pilot
-  method, never worse than the greedy policy.
+  planner's own stream, never from the true one), the copies are finished greedily, and
+  the candidate with the lowest mean makespan goes (ties: the greedy choice). The same N
+  futures serve every candidate (common random numbers between candidates).
+  At p = 0 the future is known, so the copies differ in how they are finished instead:
+  the first greedily, the other N - 1 sampled from the policy. The candidate whose greedy
+  completion is shortest goes (the pilot method: the path is the same for every N), and
+  the best finished copy seen during the episode is kept (any copy is a schedule that can
+  be run from that state), so rollout:N is never worse than rollout:1, which is never
+  worse than the greedy policy.
 
 The planners' randomness comes from ``default_rng([seed, tag])`` of the evaluation seed,
 apart from the disruption stream (like RANDOM's).
@@ -107,28 +112,55 @@ class SamplingPlanner:
             )
         sims = [sim] + [sim.fork() for _ in range(self.n - 1)]
         greedy = sims[0]
+        _Lockstep(self.policy, sim.instance).finish(
+            sims, _greedy_or_sampled({id(greedy)}, self.temperature, self.generator)
+        )
+        return _shortest(sims)
 
-        def choose(logits, mask, active):
-            sampled = MaskedCategorical(logits / self.temperature, mask).sample(self.generator)
-            first = active[0] is greedy
-            if first:
-                sampled[0] = MaskedCategorical(logits[:1], mask[:1]).mode()[0]
-            return sampled
 
-        _Lockstep(self.policy, sim.instance).finish(sims, choose)
-        return min(sims, key=lambda s: (s.deadlock, s.makespan or 0))
+def _greedy_or_sampled(greedy: set[int], temperature: float, generator: torch.Generator):
+    """A ``_Lockstep.finish`` chooser: the sims whose id is in ``greedy`` act greedily,
+    the others sample from the policy at ``temperature``."""
+
+    def choose(logits, mask, active):
+        actions = MaskedCategorical(logits / temperature, mask).sample(generator)
+        rows = [k for k, s in enumerate(active) if id(s) in greedy]
+        if rows:
+            actions[rows] = MaskedCategorical(logits[rows], mask[rows]).mode()
+        return actions
+
+    return choose
+
+
+def _shortest(sims: list[Simulator]) -> Simulator:
+    """The finished sim with the shortest makespan (the earliest on ties; deadlocks last)."""
+    return min(sims, key=lambda s: (s.deadlock, s.makespan or 0))
 
 
 class RolloutPlanner:
-    """``rollout:N``: per decision, each candidate's mean makespan over N greedy rollouts
-    against sampled futures (module docstring)."""
+    """``rollout:N``: per decision, each candidate scored by N rollouts (module docstring):
+    the mean makespan against N sampled futures under shutdowns; at p = 0 its greedy
+    completion, with N - 1 sampled completions feeding the kept best schedule."""
 
-    def __init__(self, policy, n: int, seed: int = 0) -> None:
-        self.policy, self.n = policy, n
+    def __init__(self, policy, n: int, seed: int = 0, temperature: float = 1.0) -> None:
+        self.policy, self.n, self.temperature = policy, n, float(temperature)
         self.rng = np.random.default_rng([seed, _ROLLOUT_TAG])
+        # p = 0's sampled completions: a stream apart from the futures' seeds
+        completions = np.random.default_rng([seed, _ROLLOUT_TAG, 1]).integers(2**62)
+        self.generator = torch.Generator().manual_seed(int(completions))
         self.steps: _Lockstep | None = None
         self._instance = None
-        self.last_scores: dict[int, float] = {}  # candidate -> mean rollout makespan
+        self.last_scores: dict[int, float] = {}  # candidate -> its rollouts' score
+        self.incumbent: Simulator | None = None  # p = 0: the best finished rollout so far
+
+    def run(self, sim: Simulator) -> Simulator:
+        """The whole episode; at p = 0 the best of it and the best rollout seen."""
+        self.incumbent = None
+        while not sim.done:
+            sim.step(self(sim, sim.candidates))
+        if self.incumbent is not None:
+            return _shortest([sim, self.incumbent])
+        return sim
 
     @torch.no_grad()
     def __call__(self, sim: Simulator, candidates: list[int]) -> int:
@@ -138,20 +170,35 @@ class RolloutPlanner:
         greedy = int(MaskedCategorical(logits, mask).mode()[0])
         if len(candidates) < 2:
             return greedy
-        n = self.n if sim.shutdowns.active else 1
-        seeds = self.rng.integers(2**62, size=n)
-        futures = [sim.shutdowns.resampled(sim.t, int(s)) for s in seeds]
+        n, known = self.n, not sim.shutdowns.active
         rollouts = []
-        for job in candidates:
-            for future in futures:
-                copy = sim.fork(future.copy())
-                copy.step(job)
-                rollouts.append(copy)
-        self.steps.finish(rollouts)
+        if known:  # one world; copies differ in how they are finished
+            for job in candidates:
+                for _ in range(n):
+                    copy = sim.fork()
+                    copy.step(job)
+                    rollouts.append(copy)
+            greedy_ids = {id(r) for r in rollouts[::n]}
+            self.steps.finish(
+                rollouts, _greedy_or_sampled(greedy_ids, self.temperature, self.generator)
+            )
+        else:
+            seeds = self.rng.integers(2**62, size=n)
+            futures = [sim.shutdowns.resampled(sim.t, int(s)) for s in seeds]
+            for job in candidates:
+                for future in futures:
+                    copy = sim.fork(future.copy())
+                    copy.step(job)
+                    rollouts.append(copy)
+            self.steps.finish(rollouts)
         spans = np.array(
             [np.inf if r.deadlock else r.makespan for r in rollouts], dtype=float
         ).reshape(len(candidates), n)
-        means = spans.mean(axis=1)
-        self.last_scores = dict(zip(candidates, means.tolist(), strict=True))
-        best = np.flatnonzero(means == means.min())
+        # p = 0: the greedy completion decides (the pilot method's path, whatever N is);
+        # the sampled ones can only improve the kept incumbent
+        scores = spans[:, 0] if known else spans.mean(axis=1)
+        if known:
+            self.incumbent = _shortest([r for r in (self.incumbent, *rollouts) if r is not None])
+        self.last_scores = dict(zip(candidates, scores.tolist(), strict=True))
+        best = np.flatnonzero(scores == scores.min())
         return greedy if candidates.index(greedy) in best else candidates[int(best[0])]
