@@ -6,9 +6,10 @@
 
 All policies run through ``rlsys jobshop eval``'s grid (``rlsys.jobshop.evaluate``: Ray
 tasks, common random numbers, every schedule validated). At p = 0: ``pretrained@sample:N``
-(best of N schedules) and ``pretrained@rollout:1`` (the pilot method; the future is
-known); gap to the BWS reference. Under shutdowns: ``pretrained@rollout:N`` (online
-rollouts against sampled futures), mean makespan against the best single rule at that p.
+(best of N schedules) and ``pretrained@rollout:N`` (the pilot method, plus N - 1 sampled
+completions per candidate feeding the kept best schedule); gap to the BWS reference. Under
+shutdowns: ``pretrained@rollout:N`` (online rollouts against sampled futures). Every p:
+mean makespan against the best single rule at that p.
 ``--rollouts-at`` limits the largest rollout count to those p (it costs N times the
 smaller). Time per instance = the median wall time of one schedule. Writes
 bench/results/jobshop/NAME.{md,csv} (``--name``, default planning); finished (instance,
@@ -79,15 +80,12 @@ def main() -> int:
     big_at = set(parse_probs(args.rollouts_at)) if args.rollouts_at else set()
     rows = []
     for prob in probs:
-        if prob == 0:
-            planned = [f"pretrained@sample:{n}" for n in samples]
-            planned += ["pretrained@rollout:1"] if rollouts else []
-        else:
-            planned = [
-                f"pretrained@rollout:{n}"
-                for n in rollouts
-                if n < max(rollouts) or prob in big_at or not big_at
-            ]
+        planned = [f"pretrained@sample:{n}" for n in samples] if prob == 0 else []
+        planned += [
+            f"pretrained@rollout:{n}"
+            for n in rollouts
+            if n < max(rollouts) or prob in big_at or not big_at
+        ]
         policies = RULE_LIST + ["pretrained"] + planned
         rows += evaluate(
             instances,
