@@ -30,6 +30,10 @@ configurations of each bracket is, instead of a KDE (or random) draw, the unused
 of the best job so far at the largest budget that has one; successive halving and the
 KDE model treat it like any other configuration. A local improvement step, so the search
 closes in on an optimum that a density model alone cannot pin down in many dimensions.
+Until some job has reached the full budget, every new configuration takes an unused
+proposal when there is one (the first full-budget jobs then continue from refined points
+instead of coin flips between a refinement and a random draw); from then on the share
+applies.
 """
 
 from __future__ import annotations
@@ -310,8 +314,13 @@ class HyperbandSearcher(Searcher):
         """A new configuration: a proposal (``proposal_fraction`` of the time, while there
         is an unused one) or the model's (random search: a uniform) draw."""
         unused = [p for p in self.proposals if not p.get("used")]
+        warm_up = not any(p["budget"] >= self.budgets[-1] for p in self.proposals)
         # no draw without proposals in play: plain BOHB keeps hpbandster's random stream
-        if unused and self.proposal_fraction > 0 and np.random.rand() < self.proposal_fraction:
+        if (
+            unused
+            and self.proposal_fraction > 0
+            and (warm_up or np.random.rand() < self.proposal_fraction)
+        ):
             top = max(p["budget"] for p in unused)
             pick = min((p for p in unused if p["budget"] == top), key=lambda p: p["loss"])
             pick["used"] = True

@@ -275,3 +275,26 @@ def test_warm_started_proposals_are_used():
     )
     cfg = s.suggest("t0")
     assert cfg[PROPOSAL_PICK_KEY] and all(cfg[k] == pytest.approx(1.5) for k in SPACE)
+
+
+def test_proposals_are_always_taken_until_a_job_reaches_the_full_budget():
+    from rlsys.tuner.keys import JOB_KEY, PROPOSAL_KEY, PROPOSAL_PICK_KEY
+
+    s = HyperbandSearcher(
+        SPACE, metric="loss", mode="min", budgets=[6, 18], max_evaluations=40, seed=0,
+        proposal_fraction=0.01,
+    )  # fmt: skip
+    before, full_seen, after = [], False, []  # new configurations' proposal flags
+    seen = set()
+    for i in range(30):
+        cfg = s.suggest(f"t{i}")
+        config_id = cfg[JOB_KEY].split("@")[0]
+        if config_id not in seen:  # not a promotion
+            seen.add(config_id)
+            (after if full_seen else before).append(cfg[PROPOSAL_PICK_KEY])
+        flat = {f"{PROPOSAL_KEY}/{k}": 0.5 * cfg[k] for k in SPACE}
+        s.on_trial_complete(f"t{i}", {"loss": loss(cfg, cfg[BUDGET_KEY]), **flat})
+        full_seen |= cfg[BUDGET_KEY] == 18
+    # the first job has nothing to refine; every later new configuration is a proposal
+    assert before[0] is False and all(before[1:]) and len(before) >= 3
+    assert sum(after) <= 2 and len(after) > 10  # then the 1 % share
