@@ -2,13 +2,15 @@
 inference speed, next to the MWKR rule on the same instances.
 
     python bench/jobshop_ppo.py [--policy pretrained|path.pt] [--repeats 3] [--out FILE.md]
+                                [--instances ta01,ta41,ta71] [--no-collection]
 
 1. Collection: environment steps (decisions) per second gathered by ``RolloutWorker``s on
    Ray with the training config's instance distribution, 1 vs 2 workers, same requests
    (median of repeats). Near-linear scaling until the cores run out is the goal.
 2. Inference: greedy decisions per second and the time of a full schedule with the policy
-   on ta01 (15x15) and ta41 (30x20), one core, against MWKR on the same simulator. Goal: a
-   full ta41 schedule in under 2 s.
+   on ta01 (15x15), ta41 (30x20) and ta71 (100x20), one core, against MWKR on the same
+   simulator, and the process's peak resident memory after them. Goal: a full ta71
+   schedule in under 2 s.
 """
 
 from __future__ import annotations
@@ -85,33 +87,42 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=48, help="per worker per repeat")
     parser.add_argument("--out")
+    parser.add_argument("--instances", default="ta01,ta41,ta71")
+    parser.add_argument("--no-collection", action="store_true", help="inference only")
     args = parser.parse_args()
     torch.set_num_threads(1)
     lines = ["# Job-shop GNN-PPO throughput", ""]
 
-    from rlsys.runtime import init_ray
+    if not args.no_collection:
+        from rlsys.runtime import init_ray
 
-    init_ray(num_cpus=2)
-    one = collection_rate(1, args.episodes, args.repeats)
-    two = collection_rate(2, args.episodes, args.repeats)
+        init_ray(num_cpus=2)
+        one = collection_rate(1, args.episodes, args.repeats)
+        two = collection_rate(2, args.episodes, args.repeats)
+        lines += [
+            "## Rollout collection (env steps = decisions per second, untrained policy)",
+            "",
+            "| workers | steps/s | speed-up |",
+            "|---:|---:|---:|",
+            f"| 1 | {one:,.0f} | 1.00x |",
+            f"| 2 | {two:,.0f} | {two / one:.2f}x |",
+            "",
+        ]
     lines += [
-        "## Rollout collection (env steps = decisions per second, untrained policy)",
-        "",
-        "| workers | steps/s | speed-up |",
-        "|---:|---:|---:|",
-        f"| 1 | {one:,.0f} | 1.00x |",
-        f"| 2 | {two:,.0f} | {two / one:.2f}x |",
-        "",
         "## Inference: one full schedule at p = 0.05, one core",
         "",
         "| instance | policy | seconds | decisions | decisions/s | makespan |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for name in ("ta01", "ta41"):
+    for name in args.instances.split(","):
         for pol in (args.policy, "MWKR"):
             sec, dec, mk = schedule_time(name, pol, args.repeats)
             label = "GNN (" + pol + ")" if pol == args.policy else pol
             lines.append(f"| {name} | {label} | {sec:.3f} | {dec} | {dec / sec:,.0f} | {mk} |")
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    lines += ["", f"Peak resident memory of this process: {peak:,.0f} MiB."]
     text = "\n".join(lines)
     print(text)
     if args.out:
