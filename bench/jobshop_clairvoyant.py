@@ -28,7 +28,7 @@ from envs.jobshop.instance import load_instance  # noqa: E402
 from envs.jobshop.schedule import validate  # noqa: E402
 from envs.jobshop.shutdowns import ShutdownProcess  # noqa: E402
 from rlsys.jobshop.cpsat import solve_bws  # noqa: E402
-from rlsys.jobshop.evaluate import parse_seeds, run_policy  # noqa: E402
+from rlsys.jobshop.evaluate import parse_instances, parse_seeds, run_policy  # noqa: E402
 from rlsys.jobshop.rules import RULES  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def main() -> int:
     seeds = parse_seeds(args.seeds)
     rules = [r for r in RULES if r != "RANDOM"]
     rows = []
-    for name in args.instances.split(","):
+    for name in parse_instances(args.instances):
         inst = load_instance(name)
         for prob in probs:
             for seed in seeds:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import envs.jobshop.env as env_module  # noqa: E402
 from envs.jobshop.instance import load_instance  # noqa: E402
 from envs.jobshop.sim import PROCESSING  # noqa: E402
-from rlsys.jobshop.evaluate import parse_probs, parse_seeds, run_policy  # noqa: E402
+from rlsys.jobshop.evaluate import parse_instances, parse_probs, parse_seeds, run_policy  # noqa: E402
 
 shipped_observe = env_module.observe
 
@@ -51,7 +51,7 @@ def main() -> int:
     p.add_argument("--probs", default="0.05,0.1")
     p.add_argument("--seeds", default="0-2")
     args = p.parse_args()
-    insts = [load_instance(n) for n in args.instances.split(",")]
+    insts = [load_instance(n) for n in parse_instances(args.instances)]
     seeds = parse_seeds(args.seeds)
     for prob in parse_probs(args.probs):
         means = {}

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from rlsys.jobshop.evaluate import (  # noqa: E402
     bws_reference,
     evaluate,
+    parse_instances,
     parse_probs,
     parse_seeds,
     write_csv,
@@ -38,27 +39,6 @@ from rlsys.jobshop.evaluate import (  # noqa: E402
 from rlsys.jobshop.rules import RULES  # noqa: E402
 
 RULE_LIST = list(RULES)
-
-
-def expand(names: str) -> list[str]:
-    """``ft06,la01-la05,random:25x15:0-4`` -> the names (a dash between two names of one
-    family, or between two seeds of a random size)."""
-    out = []
-    for part in names.split(","):
-        if part.startswith("random:"):  # random:NxM:A-B -> seeds A..B
-            head, _, seeds = part.rpartition(":")
-            out.extend(f"{head}:{s}" for s in parse_seeds(seeds))
-            continue
-        lo, _, hi = part.partition("-")
-        if not hi:
-            out.append(lo)
-            continue
-        stem = lo.rstrip("0123456789")
-        width = len(lo) - len(stem)
-        out.extend(
-            f"{stem}{i:0{width}d}" for i in range(int(lo[len(stem) :]), int(hi[len(stem) :]) + 1)
-        )
-    return out
 
 
 def main() -> int:
@@ -72,7 +52,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "jobshop")
     p.add_argument("--name", default="planning", help="file stem of the results (planning)")
     args = p.parse_args()
-    instances = expand(args.instances)
+    instances = parse_instances(args.instances)
     seeds = parse_seeds(args.seeds)
     probs = parse_probs(args.probs)
     samples = [int(x) for x in args.samples.split(",") if x]

@@ -53,7 +53,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_schedule)
 
     p = cmds.add_parser("eval", help="policies x instances x shutdown probs x seeds on Ray")
-    p.add_argument("--instances", required=True, help="comma-separated names or files")
+    p.add_argument(
+        "--instances",
+        required=True,
+        help="comma-separated names or files; ranges la01-la20 and random:25x15:0-4",
+    )
     p.add_argument(
         "--policies",
         default=DEFAULT_POLICIES,
@@ -148,6 +152,7 @@ def cmd_schedule(args) -> int:
 def cmd_eval(args) -> int:
     from rlsys.jobshop.evaluate import (
         evaluate,
+        parse_instances,
         parse_probs,
         parse_seeds,
         reference_gap_table,
@@ -158,7 +163,7 @@ def cmd_eval(args) -> int:
     check_writable(args.out, "--out")
     if args.schedules_dir:
         check_writable(args.schedules_dir, "--schedules-dir", directory=True)
-    instances = [s.strip() for s in args.instances.split(",") if s.strip()]
+    instances = parse_instances(args.instances)
     policies = [s.strip() for s in args.policies.split(",") if s.strip()]
     from envs.jobshop.instance import load_instance
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -63,6 +64,38 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds:
         raise ValueError("no seeds given")
     return seeds
+
+
+_NAMED = re.compile(r"^([A-Za-z]+)(\d+)$")
+
+
+def parse_instances(text: str) -> list[str]:
+    """``ft06,la01-la05,random:25x15:0-4,my.txt`` -> instance specs for ``load_instance``.
+
+    A dash joins two benchmark names of one family (``la01-la05``: la01, ..., la05, the
+    width of the digits kept) or two seeds of a random size (``random:25x15:0-4``); any other
+    entry, a file name with a dash included, is taken as it is."""
+    out: list[str] = []
+    for part in (x.strip() for x in str(text).split(",")):
+        if not part:
+            continue
+        if part.startswith("random:") and "-" in part:
+            head, _, seeds = part.rpartition(":")
+            out.extend(f"{head}:{seed}" for seed in parse_seeds(seeds))
+            continue
+        lo, dash, hi = part.partition("-")
+        a, b = _NAMED.match(lo), _NAMED.match(hi)
+        if dash and a and b and a.group(1) == b.group(1) and not Path(part).exists():
+            first, last = int(a.group(2)), int(b.group(2))
+            if last < first:
+                raise ValueError(f"bad instance range {part!r}: the second must not be smaller")
+            width = len(a.group(2))
+            out.extend(f"{a.group(1)}{i:0{width}d}" for i in range(first, last + 1))
+            continue
+        out.append(part)
+    if not out:
+        raise ValueError("no instances given")
+    return out
 
 
 def parse_probs(text: str) -> list[float]:

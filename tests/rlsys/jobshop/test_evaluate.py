@@ -4,7 +4,14 @@ import pytest
 
 from envs.jobshop.instance import load_instance
 from envs.jobshop.schedule import load_schedule, violations
-from rlsys.jobshop.evaluate import evaluate, parse_probs, parse_seeds, summary_table, write_csv
+from rlsys.jobshop.evaluate import (
+    evaluate,
+    parse_instances,
+    parse_probs,
+    parse_seeds,
+    summary_table,
+    write_csv,
+)
 
 
 def test_parse_seeds_and_probs():
@@ -45,3 +52,14 @@ def test_evaluate_on_ray_writes_rows_and_schedules(ray_local, tmp_path):
     assert len(list(csv.DictReader(open(path)))) == len(rows)
     table = summary_table(rows)
     assert "| SPT |" in table and "p=0.05" in table
+
+
+def test_parse_instances_ranges():
+    assert parse_instances("ft06, la08-la11,random:25x15:0-2,my-shop.txt,ta71") == [
+        "ft06", "la08", "la09", "la10", "la11",
+        "random:25x15:0", "random:25x15:1", "random:25x15:2", "my-shop.txt", "ta71",
+    ]  # fmt: skip
+    assert parse_instances("la01-ft06") == ["la01-ft06"]  # not one family: a file name
+    for bad, message in [("la05-la01", "must not be smaller"), (" , ", "no instances")]:
+        with pytest.raises(ValueError, match=message):
+            parse_instances(bad)
