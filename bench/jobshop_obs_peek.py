@@ -35,13 +35,9 @@ def known_now_observe(sim, topo):
     for j in range(sim.n_jobs):
         if sim.job_state[j] != PROCESSING:
             continue
-        i, k = sim.job_machine[j], sim.next_op[j] - 1
-        start = sim._t_start[j * K + k]
-        down = sum(max(0, min(b, t) - max(a, start)) for a, b in sim.shutdowns.intervals(i, t))
-        work_left = sim._time[j][k] - (t - start - down)
-        repaired = sim.shutdowns.down_until(i, t)
-        known = work_left + (repaired - t if repaired >= 0 else 0)
-        obs["op_features"][j * K + k, 9] = known / topo.time_scale
+        repaired = sim.shutdowns.down_until(sim.job_machine[j], t)
+        known = sim.work_left(j) + (repaired - t if repaired >= 0 else 0)
+        obs["op_features"][j * K + sim.next_op[j] - 1, 9] = known / topo.time_scale
     return obs
 
 

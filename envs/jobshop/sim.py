@@ -87,7 +87,6 @@ class Simulator:
         self.job_state = [WAITING] * n
         self.job_machine = [-1] * n  # machine a job holds (processing or blocking)
         self._ready_time = array("q", [0]) * n  # when the job's next operation became ready
-        self.ready_time = np.frombuffer(self._ready_time, dtype=np.int64)
         self.holder = [-1] * instance.n_machines
         self.waiting: list[set[int]] = [set() for _ in range(instance.n_machines)]
         # Per operation, flat index j * K + k. The event loop writes the Python arrays
@@ -97,11 +96,7 @@ class Simulator:
         self._t_leave = array("q", [-1]) * (n * K)
         self._status = bytearray(n * K)  # node status: OP_WAITING ... OP_DONE
         self._status[0::K] = bytes([OP_READY]) * n
-        self.start = np.frombuffer(self._t_start, dtype=np.int64).reshape(n, K)
-        self.end = np.frombuffer(self._t_end, dtype=np.int64).reshape(n, K)
-        self.leave = np.frombuffer(self._t_leave, dtype=np.int64).reshape(n, K)
-        self.op_status = np.frombuffer(self._status, dtype=np.uint8)
-        self.op_end = np.frombuffer(self._t_end, dtype=np.int64)  # flat view of `end`
+        self._bind_views()
 
         self._events: list[tuple[int, int]] = []  # (completion time, job)
         self._dirty: set[int] = set()  # machines whose assignment must be re-examined
@@ -216,30 +211,24 @@ class Simulator:
         have to re-derive)."""
         new = object.__new__(Simulator)
         new.__dict__.update(self.__dict__)
-        n, K = self.n_jobs, self.n_ops
         new.next_op = list(self.next_op)
         new.job_state = list(self.job_state)
         new.job_machine = list(self.job_machine)
         new._ready_time = array("q", self._ready_time)
-        new.ready_time = np.frombuffer(new._ready_time, dtype=np.int64)
         new.holder = list(self.holder)
         new.waiting = [set(w) for w in self.waiting]
         new._t_start = array("q", self._t_start)
         new._t_end = array("q", self._t_end)
         new._t_leave = array("q", self._t_leave)
         new._status = bytearray(self._status)
-        new.start = np.frombuffer(new._t_start, dtype=np.int64).reshape(n, K)
-        new.end = np.frombuffer(new._t_end, dtype=np.int64).reshape(n, K)
-        new.leave = np.frombuffer(new._t_leave, dtype=np.int64).reshape(n, K)
-        new.op_status = np.frombuffer(new._status, dtype=np.uint8)
-        new.op_end = np.frombuffer(new._t_end, dtype=np.int64)
+        new._bind_views()
         new._events = list(self._events)
         new._dirty = set(self._dirty)
         new._decide = set(self._decide)
         new._repair_wait = dict(self._repair_wait)
         new._pending_cycles = [(w, list(m)) for w, m in self._pending_cycles]
         if future is None:
-            new.shutdowns = self.shutdowns.copy() if self.shutdowns.active else self.shutdowns
+            new.shutdowns = self.shutdowns.copy()
             return new
         if not self.resume and future.active:
             raise ValueError("a resampled future needs the resume model (not --restart)")
@@ -249,19 +238,32 @@ class Simulator:
             heapq.heapify(new._events)
         return new
 
+    def work_left(self, job: int) -> int:
+        """Processing still owed by ``job``'s operation in progress (resume model), from
+        the past alone: its time minus the up time since it started."""
+        t, i = self.t, self.job_machine[job]
+        k = self.next_op[job] - 1
+        start = self._t_start[job * self.n_ops + k]
+        down = sum(max(0, min(b, t) - max(a, start)) for a, b in self.shutdowns.intervals(i, t))
+        return self._time[job][k] - (t - start - down)
+
     def _reschedule(self, job: int) -> int:
         """New end of ``job``'s operation in progress under this sim's (new) disruptions."""
-        t, i = self.t, self.job_machine[job]
-        node = job * self.n_ops + self.next_op[job] - 1
-        start = self._t_start[node]
-        overlap = 0
-        for a, b in self.shutdowns.intervals(i, t):
-            overlap += max(0, min(b, t) - max(a, start))
-        work_left = self._time[job][self.next_op[job] - 1] - (t - start - overlap)
-        repaired = self.shutdowns.down_until(i, t)
-        end = self.shutdowns.finish_time(i, max(t, repaired), work_left)
-        self._t_end[node] = end
+        i = self.job_machine[job]
+        repaired = self.shutdowns.down_until(i, self.t)
+        end = self.shutdowns.finish_time(i, max(self.t, repaired), self.work_left(job))
+        self._t_end[job * self.n_ops + self.next_op[job] - 1] = end
         return end
+
+    def _bind_views(self) -> None:
+        """The numpy views over the event loop's arrays (shared memory, for observations)."""
+        n, K = self.n_jobs, self.n_ops
+        self.ready_time = np.frombuffer(self._ready_time, dtype=np.int64)
+        self.start = np.frombuffer(self._t_start, dtype=np.int64).reshape(n, K)
+        self.end = np.frombuffer(self._t_end, dtype=np.int64).reshape(n, K)
+        self.leave = np.frombuffer(self._t_leave, dtype=np.int64).reshape(n, K)
+        self.op_status = np.frombuffer(self._status, dtype=np.uint8)
+        self.op_end = np.frombuffer(self._t_end, dtype=np.int64)  # flat view of `end`
 
     # ------------------------------------------------------------------ internals
     def _move(self, job: int, target: int) -> None:

@@ -195,18 +195,15 @@ def evaluate(
     parts_dir: each finished task's rows are saved there as JSON, and tasks whose file
     exists are not run again, so an interrupted evaluation resumes where it stopped.
     """
+    from rlsys.jobshop.planning import SamplingPlanner
     from rlsys.jobshop.policies import make_policy
     from rlsys.runtime import init_ray
 
     insts = [load_instance(i) for i in instances]
     for policy in policies:
-        make_policy(policy, seed=0)  # fail fast on unknown names, before starting Ray
-        if "@sample:" in policy and any(p > 0 for p in probs):
-            raise ValueError(
-                f"{policy}: sampling keeps the best of N schedules run against the true "
-                "disruptions, which is clairvoyant under shutdowns; evaluate it with "
-                "--shutdown-probs 0, or use @rollout:N"
-            )
+        # fail fast on unknown names and refused probabilities, before starting Ray
+        if isinstance(make_policy(policy, seed=0), SamplingPlanner):
+            SamplingPlanner.check_shutdown_prob(max(probs))
     ray = init_ray(address)
     task = ray.remote(num_cpus=1, max_retries=2)(evaluate_one)
     keep = schedules_dir is not None

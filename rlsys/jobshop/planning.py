@@ -103,13 +103,18 @@ class SamplingPlanner:
             int(np.random.default_rng([seed, _SAMPLE_TAG]).integers(2**62))
         )
 
-    def run(self, sim: Simulator) -> Simulator:
-        """The finished episode with the shortest makespan among the N (earliest on ties)."""
-        if sim.shutdown_prob > 0:
+    @staticmethod
+    def check_shutdown_prob(prob: float) -> None:
+        """Refuse p > 0 (the one place that says why)."""
+        if prob > 0:
             raise ValueError(
                 "sample:N keeps the best of N schedules run against the true disruptions, "
-                "which is clairvoyant under shutdowns; use rollout:N there"
+                "which is clairvoyant under shutdowns; evaluate it at p = 0, or use rollout:N"
             )
+
+    def run(self, sim: Simulator) -> Simulator:
+        """The finished episode with the shortest makespan among the N (earliest on ties)."""
+        self.check_shutdown_prob(sim.shutdown_prob)
         sims = [sim] + [sim.fork() for _ in range(self.n - 1)]
         greedy = sims[0]
         _Lockstep(self.policy, sim.instance).finish(
