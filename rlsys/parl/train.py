@@ -6,9 +6,10 @@ whose reward comes from a learned reward model, plus a feedback round every
 ``feedback_every`` updates until the query budget is spent:
 
 1. candidates: pairs of length-L segments, ``reward.candidates`` per query asked.
-   parl draws them from the batch just collected (the current policy: the upper
-   objective's distribution is rho(theta*(nu))); pebble from every stored episode
-   (replayed data, as PEBBLE);
+   parl draws them from its on-policy window, the newest episodes covering
+   ``hypergradient.rollout_steps`` env steps (the recent policy: the upper objective's
+   distribution is rho(theta*(nu)); T2 averages over the same window); pebble from
+   every stored episode (replayed data, as PEBBLE);
 2. the queries with the most ensemble disagreement (``reward.selection``) go to the
    scripted teacher (``rlsys.parl.teachers``), which sees the true rewards;
 3. the ensemble is refitted by Bradley-Terry on all labels so far (T1); parl adds the
@@ -69,7 +70,9 @@ class HypergradConfig(Config):
     """trust region: T2's gradient norm is scaled down to at most this multiple of T1's
     (at the start of each fit)"""
     rollout_steps: int = config_field(1000, ge=1)
-    """most recent on-policy steps the surrogate g(theta, nu) averages over"""
+    """parl's on-policy window: its queries are drawn from, and the surrogate
+    g(theta, nu) averages over, the newest whole episodes covering this many env steps
+    (at least the batch just collected)"""
 
 
 @dataclass
@@ -199,7 +202,7 @@ class PreferenceLearner(SACLearner):
         stats: dict[str, float] = {}
         due = self.updates % self.parl.feedback_every == 0
         if not self.oracle and due and self.queries_asked < self.parl.queries:
-            self.last_feedback = self.feedback(episodes, batch)
+            self.last_feedback = self.feedback(episodes)
         stats.update(super().update(batch, progress_fraction))
         stats.update(self.last_feedback)
         stats["queries"] = float(self.queries_asked)
@@ -230,11 +233,11 @@ class PreferenceLearner(SACLearner):
             rew.append(r[s : s + length])
         return np.stack(obs), np.stack(act), np.stack(rew)
 
-    def feedback(self, fresh: list, batch) -> dict[str, float]:
+    def feedback(self, fresh: list) -> dict[str, float]:
         """One feedback round: candidates, selection, labels, reward fit, relabel."""
         cfg = self.parl
         n = min(cfg.queries_per_feedback, cfg.queries - self.queries_asked)
-        source = fresh if cfg.method == "parl" else list(self.episodes)
+        source = self.on_policy_window(fresh) if cfg.method == "parl" else list(self.episodes)
         candidates = n * cfg.reward.candidates
         o0, a0, r0 = self._segments(source, candidates)
         o1, a1, r1 = self._segments(source, candidates)
@@ -251,13 +254,25 @@ class PreferenceLearner(SACLearner):
         hg = cfg.hypergradient
         if cfg.method == "parl" and not hg.first_order and hg.coef > 0:
             segments = (t(o0[idx]), t(a0[idx]), t(o1[idx]), t(a1[idx]))
-            extra_loss, stats = self._t2(batch, *segments, labels)
+            extra_loss, stats = self._t2(source, *segments, labels)
         stats.update(self.rewards.fit(extra_loss))
         self.relabel(self.model_reward)
         return stats
 
-    def _t2(self, batch, o0, a0, o1, a1, labels) -> tuple:
-        """The T2 surrogate for this round's fit, from the newest on-policy steps."""
+    def on_policy_window(self, fresh: list) -> list:
+        """The newest stored episodes covering ``hypergradient.rollout_steps`` env steps,
+        and at least the ``fresh`` ones (the batch just collected)."""
+        budget = self.parl.hypergradient.rollout_steps
+        window, steps = [], 0
+        for episode in reversed(self.episodes):
+            if len(window) >= len(fresh) and steps >= budget:
+                break
+            window.append(episode)
+            steps += len(episode[2])
+        return window[::-1]
+
+    def _t2(self, window: list, o0, a0, o1, a1, labels) -> tuple:
+        """The T2 surrogate for this round's fit, over the on-policy window."""
         hg = self.parl.hypergradient
         keep = ~np.isnan(labels)
         if not keep.any():
@@ -270,13 +285,9 @@ class PreferenceLearner(SACLearner):
         utility = y * torch.nn.functional.logsigmoid(diff) + (1 - y) * (
             torch.nn.functional.logsigmoid(-diff)
         )
-        obs = torch.as_tensor(np.stack(batch.obs[-hg.rollout_steps :]), dtype=torch.float32)
-        actions = torch.as_tensor(
-            np.asarray(batch.actions[-hg.rollout_steps :]), dtype=torch.float32
-        ).reshape(len(obs), -1)
-        first = batch.env_steps - len(obs)
-        starts = np.concatenate([[0], np.cumsum(batch.episode_lengths)[:-1]]) - first
-        starts = sorted({0, *[int(s) for s in starts if 0 <= s < len(obs)]})
+        obs = torch.as_tensor(np.concatenate([e[0] for e in window]), dtype=torch.float32)
+        actions = torch.as_tensor(np.concatenate([e[1] for e in window]), dtype=torch.float32)
+        starts = np.cumsum([0] + [len(e[2]) for e in window[:-1]]).tolist()
         seg_obs = torch.stack([o0[keep], o1[keep]], 1)
         seg_act = torch.stack([a0[keep], a1[keep]], 1)
         device = self.actor.device

@@ -74,6 +74,26 @@ def test_feedback_rounds_spend_the_budget_and_relabel_the_buffer(ray_local, tmp_
     assert (tmp_path / "final.pt").exists()
 
 
+def test_parl_queries_come_from_the_on_policy_window():
+    from rlsys.parl.train import PreferenceLearner
+    from rlsys.rl.sac import SquashedGaussianActor
+
+    cfg = _cfg("parl")
+    cfg.hypergradient = dataclasses.replace(cfg.hypergradient, rollout_steps=250)
+    actor = SquashedGaussianActor(3, 1, [-2.0], [2.0], [8])
+    learner = PreferenceLearner(actor, cfg, seed=0)
+    # episode k: 100 steps whose observations all equal k
+    episodes = [(np.full((100, 3), k, np.float32), np.zeros((100, 1), np.float32),
+                 np.zeros(100)) for k in range(6)]  # fmt: skip
+    learner.episodes.extend(episodes)
+    window = learner.on_policy_window(episodes[-1:])
+    assert [int(e[0][0, 0]) for e in window] == [3, 4, 5]  # 300 >= 250 steps, newest last
+    # at least the fresh batch, even when it alone exceeds the window
+    assert len(learner.on_policy_window(episodes[-4:])) == 4
+    obs, _, _ = learner._segments(window, 200)
+    assert set(np.unique(obs[..., 0]).tolist()) <= {3.0, 4.0, 5.0}
+
+
 def test_resume_is_bit_identical(ray_local, tmp_path):
     cfg = _cfg("parl")
     straight = train(cfg, tmp_path / "a", progress=False)
