@@ -32,6 +32,23 @@ def test_soft_value_iteration_is_the_lower_level_optimum():
         assert prob.objective(theta + delta, nu) < base
 
 
+def test_aligned_return_ignores_reward_scale_and_shift_and_peaks_at_the_true_reward():
+    prob = _problem()
+    optimum = prob.aligned_return(prob.R)
+    # the true optimum: above the soft-optimal policy's return on the true reward
+    assert optimum > prob.true_return(prob.solve_lower(prob.R))
+    for scale, shift in [(7.0, -3.0), (0.05, 2.0)]:
+        assert prob.aligned_return(prob.R * scale + shift) == pytest.approx(optimum, abs=1e-9)
+    # while the raw lower level rewards a larger scale (a colder policy)
+    assert prob.true_return(prob.solve_lower(prob.R * 7)) > prob.true_return(
+        prob.solve_lower(prob.R)
+    )
+    # no reward beats the true one; the negated reward does worse
+    for seed in range(5):
+        assert prob.aligned_return(_nu(seed)) <= optimum + 1e-12
+    assert prob.aligned_return(-prob.R) < optimum - 0.5
+
+
 def test_segment_distribution_sums_to_one():
     prob = _problem()
     rho = prob.segment_probabilities(prob.solve_lower(_nu()))
