@@ -180,22 +180,32 @@ class RewardLearner:
     def fit(self, extra_loss=None) -> dict[str, float]:
         """``epochs`` passes of minibatch Bradley-Terry over every labelled query.
 
-        extra_loss(model) -> scalar tensor, added to each minibatch's loss (PARL's T2
-        surrogate); returns the mean loss and the label accuracy of the ensemble mean.
+        extra_loss(model) -> scalar tensor (PARL's T2 surrogate): first one full-batch
+        step on Bradley-Terry + extra_loss (the upper step along the hypergradient T1 +
+        T2), then the epochs on Bradley-Terry alone. T2 enters once: it is linear in the
+        rewards and never converges, so added to every minibatch step it would push the
+        reward epochs x minibatches times along one direction (Adam makes every push
+        full-size) and outweigh the labels. Returns the mean loss and the label accuracy
+        of the ensemble mean.
         """
         if not len(self.data):
             return {}
         obs0, act0, obs1, act1, labels = self.data.tensors()
         n = len(labels)
         losses = []
+        if extra_loss is not None:
+            ret0 = segment_returns(self.model, obs0, act0)
+            ret1 = segment_returns(self.model, obs1, act1)
+            loss = bradley_terry_loss(ret0, ret1, labels) + extra_loss(self.model)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
         for _ in range(self.cfg.epochs):
             order = torch.randperm(n, generator=self.generator)
             for idx in order.split(self.cfg.batch_size):
                 ret0 = segment_returns(self.model, obs0[idx], act0[idx])
                 ret1 = segment_returns(self.model, obs1[idx], act1[idx])
                 loss = bradley_terry_loss(ret0, ret1, labels[idx])
-                if extra_loss is not None:
-                    loss = loss + extra_loss(self.model)
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()

@@ -88,3 +88,27 @@ def test_seed_picks_the_initialisation_and_leaves_the_global_rng_alone():
     b = RewardLearner(2, 1, RewardModelConfig(), seed=2)
     assert torch.equal(torch.get_rng_state(), state)
     assert not torch.equal(next(a.model.parameters()), next(b.model.parameters()))
+
+
+@pytest.mark.parametrize("epochs", [1, 6])
+def test_the_t2_term_enters_one_upper_step_per_fit(epochs):
+    """T2 is linear in the rewards and never converges: it takes one step per fit (on
+    every label), not one per minibatch and epoch."""
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(200, 3, 2)).astype(np.float32)
+    act = rng.uniform(-1, 1, size=(200, 3, 1)).astype(np.float32)
+    cfg = RewardModelConfig(members=2, epochs=epochs, batch_size=32)
+    learner = RewardLearner(2, 1, cfg, seed=0)
+    learner.data.add(obs[:100], act[:100], obs[100:], act[100:], np.ones(100, np.float32))
+    seen = []
+
+    def extra_loss(model):
+        out = model.reward(torch.as_tensor(obs), torch.as_tensor(act)).mean()
+        seen.append(out.detach())
+        return -out
+
+    before = [p.detach().clone() for p in learner.model.parameters()]
+    learner.fit(extra_loss)
+    assert len(seen) == 1
+    after = list(learner.model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
