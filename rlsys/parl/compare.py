@@ -122,15 +122,15 @@ def write_results(out: Path, methods: list[str], seeds: list[int]) -> Path:
         "| runs reaching it | final, per seed | steps to the target, per seed |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
+
+    def steps(x: float) -> str:
+        return "never" if math.isinf(x) else str(int(x))
+
     for m in methods:
         finals = [runs[(m, s)][-1]["true_return"] for s in seeds]
         areas = [statistics.mean(e["true_return"] for e in runs[(m, s)]) for s in seeds]
         reach = [steps_to_reach(runs[(m, s)], target) for s in seeds]
         med = statistics.median(reach)
-
-        def steps(x: float) -> str:
-            return "never" if math.isinf(x) else str(int(x))
-
         lines.append(
             f"| {m} | {statistics.mean(finals):.1f} +- {ci95(finals):.1f} | "
             f"{statistics.mean(areas):.1f} +- {ci95(areas):.1f} | {steps(med)} | "

@@ -177,6 +177,14 @@ class RewardLearner:
         self.data = PreferenceDataset()
         self.generator = torch.Generator().manual_seed(seed)
 
+    def label_loss(self, tensors: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+        """Bradley-Terry loss (T1's objective) of the model on labelled queries
+        (obs0, act0, obs1, act1, labels; default: all of them)."""
+        obs0, act0, obs1, act1, labels = self.data.tensors() if tensors is None else tensors
+        return bradley_terry_loss(
+            segment_returns(self.model, obs0, act0), segment_returns(self.model, obs1, act1), labels
+        )
+
     def fit(self, extra_loss=None) -> dict[str, float]:
         """``epochs`` passes of minibatch Bradley-Terry over every labelled query.
 
@@ -190,26 +198,22 @@ class RewardLearner:
         """
         if not len(self.data):
             return {}
-        obs0, act0, obs1, act1, labels = self.data.tensors()
-        n = len(labels)
-        losses = []
-        if extra_loss is not None:
-            ret0 = segment_returns(self.model, obs0, act0)
-            ret1 = segment_returns(self.model, obs1, act1)
-            loss = bradley_terry_loss(ret0, ret1, labels) + extra_loss(self.model)
+        tensors = self.data.tensors()
+        obs0, act0, obs1, act1, labels = tensors
+
+        def step(loss: torch.Tensor) -> float:
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
+            return loss.item()
+
+        if extra_loss is not None:
+            step(self.label_loss(tensors) + extra_loss(self.model))
+        losses = []
         for _ in range(self.cfg.epochs):
-            order = torch.randperm(n, generator=self.generator)
+            order = torch.randperm(len(labels), generator=self.generator)
             for idx in order.split(self.cfg.batch_size):
-                ret0 = segment_returns(self.model, obs0[idx], act0[idx])
-                ret1 = segment_returns(self.model, obs1[idx], act1[idx])
-                loss = bradley_terry_loss(ret0, ret1, labels[idx])
-                self.optimizer.zero_grad()
-                loss.backward()
-                self.optimizer.step()
-                losses.append(loss.item())
+                losses.append(step(self.label_loss(tuple(x[idx] for x in tensors))))
         with torch.no_grad():
             p = preference_probability(self.model, obs0, act0, obs1, act1).mean(0)
             keep = ~torch.isnan(labels) & (labels != 0.5)

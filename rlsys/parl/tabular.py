@@ -72,6 +72,14 @@ def conjugate_gradient(
     return x
 
 
+def trust_scale(t1_norm: float, t2_norm: float, ratio: float) -> float:
+    """T2's trust region: the factor min(1, ratio * |T1| / |T2|) that scales T2 to at
+    most ``ratio`` times T1's norm (1 when T2 is zero)."""
+    if t2_norm <= ratio * t1_norm:
+        return 1.0
+    return ratio * t1_norm / t2_norm
+
+
 class TabularProblem:
     """The exact bilevel problem on a known MDP (see the module docstring).
 
@@ -117,9 +125,9 @@ class TabularProblem:
         """Discounted true return of pi_theta from mu0 (no entropy term)."""
         return float(self.mu0 @ self.values(theta.detach(), self.R, 0.0))
 
-    def aligned_return(self, nu: torch.Tensor, iterations: int = 2000) -> float:
+    def aligned_return(self, nu: torch.Tensor, tol: float = 1e-13) -> float:
         """True discounted return of the deterministic policy that is optimal for ``nu``
-        (greedy in nu's optimal Q, found by value iteration; ties go to the first action).
+        (greedy in nu's optimal Q, value iteration to ``tol``; ties go to the first action).
 
         A Bradley-Terry fit pins a reward only up to scale (and shift, which changes no
         policy here: there is no terminal state), and a larger scale is a colder policy
@@ -129,8 +137,12 @@ class TabularProblem:
         """
         nu = nu.detach()
         v = torch.zeros(self.S, dtype=torch.float64)
-        for _ in range(iterations):
-            v = (nu + self.gamma * self.P @ v).max(dim=1).values
+        for _ in range(100_000):
+            v_new = (nu + self.gamma * self.P @ v).max(dim=1).values
+            done = (v_new - v).abs().max() < tol
+            v = v_new
+            if done:
+                break
         best = (nu + self.gamma * self.P @ v).argmax(dim=1)
         states = torch.arange(self.S)
         p_pi, r_pi = self.P[states, best], self.R[states, best]
@@ -387,8 +399,7 @@ def run_tabular(cfg: TabularConfig, progress=None) -> list[dict[str, float]]:
                 )
                 t2 = prob.mixed_vjp(theta, nu.detach(), x)
                 if cfg.trust_ratio is not None:
-                    limit = cfg.trust_ratio * float(total.norm())
-                    t2 = t2 * min(1.0, limit / max(float(t2.norm()), 1e-300))
+                    t2 = t2 * trust_scale(float(total.norm()), float(t2.norm()), cfg.trust_ratio)
                 total = total + t2
             optimizer.zero_grad()
             nu.grad = -total  # ascent on G

@@ -44,6 +44,7 @@ from rlsys.parl.reward_model import (
     preference_probability,
     select_queries,
 )
+from rlsys.parl.tabular import trust_scale
 from rlsys.parl.teachers import Teacher, TeacherConfig
 from rlsys.rl.rollout import GymEnvFn
 from rlsys.rl.sac import SACConfig, SACLearner, SquashedGaussianActor
@@ -307,30 +308,17 @@ class PreferenceLearner(SACLearner):
         return extra_loss, {"cg_residual": weights.cg_residual, "t2_scale": scale}
 
     def _trust_scale(self, weights) -> float:
-        """min(1, trust_ratio * |T1| / |T2|), both gradients over every labelled query."""
-        from rlsys.parl.reward_model import bradley_terry_loss, segment_returns
-
+        """``trust_scale`` of T2 against T1, both gradients over every labelled query."""
         params = list(self.rewards.model.parameters())
-        obs0, act0, obs1, act1, labels = self.rewards.data.tensors()
-        model = self.rewards.model
-        t1 = torch.autograd.grad(
-            bradley_terry_loss(
-                segment_returns(model, obs0, act0), segment_returns(model, obs1, act1), labels
-            ),
-            params,
-            allow_unused=True,
+        t1 = torch.autograd.grad(self.rewards.label_loss(), params, allow_unused=True)
+        t2 = torch.autograd.grad(
+            t2_surrogate(self.rewards.model.reward, weights), params, allow_unused=True
         )
-        t2 = torch.autograd.grad(t2_surrogate(model.reward, weights), params, allow_unused=True)
 
         def norm(grads) -> float:
             return float(torch.sqrt(sum((g**2).sum() for g in grads if g is not None)))
 
-        n1, n2 = norm(t1), norm(t2)
-        return (
-            1.0
-            if n2 <= self.parl.hypergradient.trust_ratio * n1
-            else (self.parl.hypergradient.trust_ratio * n1 / n2)
-        )
+        return trust_scale(norm(t1), norm(t2), self.parl.hypergradient.trust_ratio)
 
     # ---------------------------------------------------------------- state
     def state_dict(self) -> dict:
