@@ -13,6 +13,7 @@ Intervals are half-open: a machine failing at ``a`` and repaired at ``b`` is dow
 
 from __future__ import annotations
 
+import bisect
 import copy
 from dataclasses import dataclass
 
@@ -141,9 +142,9 @@ class ShutdownProcess:
         # fail_k = up_since_k + G_k, up_since_{k+1} = fail_k + R_k
         ends = base + np.cumsum(up + rep, axis=1)
         starts = ends - rep
-        for row in range(m):
-            self.starts[row].extend(starts[row].tolist())
-            self.ends[row].extend(ends[row].tolist())
+        for row, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            self.starts[row].extend(s)
+            self.ends[row].extend(e)
 
     def down_until(self, i: int, t: int) -> int:
         """Repair time of machine i if it is down at time t, else -1."""
@@ -151,12 +152,12 @@ class ShutdownProcess:
             return -1
         p = self._ptr[i]
         ends = self.ends[i]
-        while ends[p] <= t:  # invariant: p < len(ends) (extended before it runs out)
-            p += 1
-            if p == len(ends):
+        if ends[p] <= t:  # invariant: p < len(ends) (extended before it runs out)
+            p = bisect.bisect_right(ends, t, p)
+            while p == len(ends):
                 self._extend(i)
-                ends = self.ends[i]
-        self._ptr[i] = p
+                p = bisect.bisect_right(ends, t, p)
+            self._ptr[i] = p
         return ends[p] if self.starts[i][p] <= t else -1
 
     def finish_time(self, i: int, start: int, work: int, resume: bool = True) -> int:

@@ -7,9 +7,9 @@ from torch_geometric.data import Data
 from torch_geometric.utils import subgraph
 
 import envs.jobshop  # noqa: F401  (registers the env)
-from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES, ISBJSSPEnv
+from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES, GraphTopology, ISBJSSPEnv, observe
 from envs.jobshop.instance import Instance, load_instance
-from envs.jobshop.sim import Simulator
+from envs.jobshop.sim import BLOCKED, OP_PROCESSING, OP_READY, OP_WAITING, Simulator
 from rlsys.jobshop.rules import make_rule, run_rule
 
 
@@ -97,13 +97,75 @@ def test_observation_is_the_dynamic_graph():
     assert obs["alive"].sum() == 0
 
 
-def to_data(obs) -> Data:
-    """How a PyG policy builds its graph: tensor ops only, no Python loop over nodes."""
+def reference_features(sim: Simulator) -> tuple[np.ndarray, np.ndarray]:
+    """The observation's features from their definitions, one node at a time."""
+    inst, t, K = sim.instance, sim.t, sim.n_ops
+    scale = float(inst.times.max())
+    candidates = set(sim.candidates) if not sim.done else set()
+    ops = np.zeros((sim.n_jobs * K, len(OP_FEATURES)))
+    for j in range(sim.n_jobs):
+        for k in range(K):
+            row, status = ops[j * K + k], int(sim.op_status[j * K + k])
+            row[status] = 1
+            row[5] = inst.times[j, k] / scale
+            row[6] = inst.times[j, k:].sum() / (scale * K)
+            row[7] = (K - k) / K
+            if status == OP_READY:
+                row[8] = (t - sim.ready_time[j]) / scale
+                row[10] = j in candidates
+            if status == OP_PROCESSING:
+                row[9] = (sim.end[j, k] - t) / scale
+            elif status in (OP_WAITING, OP_READY):
+                row[9] = inst.times[j, k] / scale
+    machines = np.zeros((sim.n_machines, len(MACHINE_FEATURES)))
+    for i, row in enumerate(machines):
+        repaired = sim.shutdowns.down_until(i, t)
+        row[0] = repaired >= 0
+        row[1] = (repaired - t) / scale if repaired >= 0 else 0
+        row[2] = sim.holder[i] >= 0
+        row[3] = sim.holder[i] >= 0 and sim.job_state[sim.holder[i]] == BLOCKED
+        row[4] = len(sim.waiting[i]) / sim.n_jobs
+    return ops, machines
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1])
+def test_observation_matches_the_feature_definitions(p):
+    inst = load_instance("la01")
+    topo = GraphTopology(inst)
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        sim = Simulator(inst, p, seed)
+        while True:
+            obs = observe(sim, topo)
+            ops, machines = reference_features(sim)
+            np.testing.assert_allclose(obs["op_features"], ops, rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(obs["machine_features"], machines, rtol=1e-6, atol=1e-7)
+            assert obs["alive"].tolist() == [int(s != 4) for s in sim.op_status]
+            assert obs["action_mask"].tolist() == [int(j in sim.candidates) for j in range(10)]
+            if sim.done:
+                break
+            sim.step(int(rng.choice(sim.candidates)))
+
+
+def test_disjunctive_arcs_are_one_clique_per_machine():
+    inst = load_instance("ft06")
+    src, dst = GraphTopology(inst).disj_edge_index
+    machine = inst.machines.reshape(-1)
+    pairs = set(zip(src.tolist(), dst.tolist(), strict=True))
+    expected = {
+        (a, b) for a in range(36) for b in range(36) if a != b and machine[a] == machine[b]
+    }
+    assert pairs == expected and len(src) == len(pairs)
+
+
+def to_data(obs, topology) -> Data:
+    """How a PyG policy builds its graph: tensor ops only, no Python loop over nodes (the
+    disjunctive arcs come from the static topology, they are not in the observation)."""
     op = torch.from_numpy(obs["op_features"])
     mach = torch.from_numpy(obs["machine_features"])
     x = torch.cat([op, mach[torch.from_numpy(obs["op_machine"])]], dim=1)
     edge_index = torch.cat(
-        [torch.from_numpy(obs["conj_edge_index"]), torch.from_numpy(obs["disj_edge_index"])], 1
+        [torch.from_numpy(obs["conj_edge_index"]), torch.from_numpy(topology.disj_edge_index)], 1
     ).long()
     alive = torch.from_numpy(obs["alive"]).bool()
     edge_index, _ = subgraph(alive, edge_index, relabel_nodes=True, num_nodes=x.size(0))
@@ -113,14 +175,14 @@ def to_data(obs) -> Data:
 def test_observation_converts_to_pyg_data():
     env = gym.make("rlsys/ISBJSSP-v0", instance="la01", seed=0).unwrapped
     obs, info = env.reset(seed=0)
-    data = to_data(obs)
+    data = to_data(obs, env.topology)
     assert data.num_nodes == 50 and data.x.shape[1] == len(OP_FEATURES) + len(MACHINE_FEATURES)
     assert data.validate(raise_on_error=True)
     # after some steps the finished operations have left the graph
     rng = np.random.default_rng(0)
     for _ in range(4):
         obs, _, done, _, info = env.step(int(rng.choice(np.flatnonzero(info["action_mask"]))))
-    data = to_data(obs)
+    data = to_data(obs, env.topology)
     assert data.num_nodes == int(obs["alive"].sum()) < 50
     assert int(data.edge_index.max()) < data.num_nodes
 
