@@ -152,9 +152,7 @@ def test_disjunctive_arcs_are_one_clique_per_machine():
     src, dst = GraphTopology(inst).disj_edge_index
     machine = inst.machines.reshape(-1)
     pairs = set(zip(src.tolist(), dst.tolist(), strict=True))
-    expected = {
-        (a, b) for a in range(36) for b in range(36) if a != b and machine[a] == machine[b]
-    }
+    expected = {(a, b) for a in range(36) for b in range(36) if a != b and machine[a] == machine[b]}
     assert pairs == expected and len(src) == len(pairs)
 
 
