@@ -21,6 +21,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beta", type=float, help="noisy teacher's rationality (> 0, default 1)")
     p.add_argument("--queries", type=int, help="feedback budget: labels (default 200)")
     p.add_argument("--steps", type=int, help="env-step budget (sets the number of updates)")
+    p.add_argument(
+        "--unsupervised-steps",
+        type=int,
+        help="PEBBLE's unsupervised pre-training: env steps on the state-entropy reward first",
+    )
     p.add_argument("--seed", type=int, help="root seed")
     p.add_argument("--actors", type=int, help="rollout actors (default 1)")
     p.add_argument("--resume", help="continue a run from its directory")
@@ -38,6 +43,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beta", type=float, help="noisy teacher's rationality (> 0)")
     p.add_argument("--queries", type=int, help="feedback budget per run")
     p.add_argument("--steps", type=int, help="env-step budget per run")
+    p.add_argument(
+        "--unsupervised-steps",
+        type=int,
+        help="PEBBLE's unsupervised pre-training: env steps on the state-entropy reward first",
+    )
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run (1)")
     p.add_argument("--out", required=True, help="study directory (rerun to continue it)")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local)")
@@ -55,7 +65,12 @@ def apply_flags(cfg, args) -> None:
     from rlsys.parl.train import env_spec, updates_for_steps
     from rlsys.runtime import apply_train_flags
 
-    top = {"task": args.task, "method": args.method, "queries": args.queries}
+    top = {
+        "task": args.task,
+        "method": args.method,
+        "queries": args.queries,
+        "unsupervised_steps": args.unsupervised_steps,
+    }
     top = {k: v for k, v in top.items() if v is not None}
     if top:
         cfg = dataclasses.replace(cfg, **top)

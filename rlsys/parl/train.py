@@ -17,6 +17,11 @@ whose reward comes from a learned reward model, plus a feedback round every
    unless ``first_order``;
 4. the whole replay buffer is relabelled with the new reward model.
 
+With ``unsupervised_steps`` (PEBBLE's unsupervised pre-training) the rounds start only
+after that many env steps, during which SAC maximises a k-nearest-neighbour estimate of
+the state entropy instead (exploration before any label is spent); the critics are reset
+when it ends.
+
 Between rounds the lower level takes SAC steps (``sac.updates_per_step`` per env step,
 K = feedback_every updates' worth). ``oracle`` skips feedback and learns from the true
 reward (the upper bound). The logged ``charts/episodic_return`` is always the true
@@ -47,12 +52,14 @@ from rlsys.parl.reward_model import (
 from rlsys.parl.tabular import trust_scale
 from rlsys.parl.teachers import Teacher, TeacherConfig
 from rlsys.rl.rollout import GymEnvFn
-from rlsys.rl.sac import SACConfig, SACLearner, SquashedGaussianActor
+from rlsys.rl.sac import SACConfig, SACLearner, SquashedGaussianActor, state_entropy_reward
 from rlsys.rl.trainer import RolloutConfig, TrainConfig
 
 TASKS = {"pendulum": "Pendulum-v1", "reacher": "Reacher-v5"}
 """task name -> gymnasium id (reacher needs the ``mujoco`` package)"""
 METHODS = ("parl", "pebble", "oracle")
+ENTROPY_K = 5  # PEBBLE's k for the state-entropy reward
+ENTROPY_REFERENCE = 1024  # buffer states the k nearest neighbours are searched among
 
 
 @dataclass
@@ -124,6 +131,11 @@ class PARLConfig(Config):
     """the actor's hidden layers"""
     eval_episodes: int = config_field(5, ge=1)
     """deterministic episodes with the true reward per evaluation"""
+    unsupervised_steps: int = config_field(0, ge=0)
+    """PEBBLE's unsupervised pre-training: for the first this many env steps SAC learns
+    from the state-entropy reward (``rlsys.rl.sac.state_entropy_reward``) and no label is
+    asked; then the critics are reset, the first feedback round runs and the buffer is
+    relabelled. 0 = off; parl and pebble alike; the oracle ignores it"""
     device: str = "cpu"
     """learner device: cpu, cuda or auto"""
     train: PARLTrainConfig = field(default_factory=PARLTrainConfig)
@@ -166,6 +178,11 @@ def check_budget(cfg: PARLConfig, spec: dict) -> None:
             f"segment length {cfg.segment_length} is longer than a {cfg.task} episode "
             f"({spec['episode_steps']} steps)"
         )
+    if cfg.method != "oracle" and cfg.unsupervised_steps >= steps:
+        raise ValueError(
+            f"unsupervised pre-training of {cfg.unsupervised_steps} env steps leaves none of "
+            f"the sample budget of {steps} for feedback"
+        )
     if cfg.method != "oracle" and cfg.queries > steps:
         raise ValueError(
             f"{cfg.queries} queries is more than the sample budget of {steps} env steps"
@@ -189,6 +206,21 @@ class PreferenceLearner(SACLearner):
         # replayed candidates, at most a buffer's worth of steps
         self.episodes: deque = deque()
         self.last_feedback: dict[str, float] = {}
+        self.pretrained = self.oracle or cfg.unsupervised_steps == 0
+        self._set_pretraining_reward()
+
+    def _set_pretraining_reward(self) -> None:
+        self.minibatch_reward = None if self.pretrained else self.entropy_reward
+
+    def entropy_reward(self, mb: dict) -> torch.Tensor:
+        """Pre-training reward of a minibatch: the state entropy of its next states
+        against a random sample of the buffer, divided by its standard deviation (PEBBLE
+        normalises by a running one; per minibatch keeps the learner stateless)."""
+        n = min(ENTROPY_REFERENCE, self.buffer.size)
+        idx = torch.randint(0, self.buffer.size, (n,), generator=self.generator)
+        reference = self.buffer.next_obs[idx].to(mb["next_obs"].device)
+        r = state_entropy_reward(mb["next_obs"], reference, ENTROPY_K)
+        return r / (r.std() + 1e-8)
 
     def model_reward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -202,9 +234,18 @@ class PreferenceLearner(SACLearner):
             self.episodes.popleft()
         stats: dict[str, float] = {}
         due = self.updates % self.parl.feedback_every == 0
-        if not self.oracle and due and self.queries_asked < self.parl.queries:
+        if (
+            not self.pretrained
+            and self.buffer.added + batch.env_steps > self.parl.unsupervised_steps
+        ):
+            # pre-training ends: fresh critics, and the first feedback round now
+            self.pretrained, due = True, True
+            self._set_pretraining_reward()
+            self.reset_critics()
+        if self.pretrained and not self.oracle and due and self.queries_asked < self.parl.queries:
             self.last_feedback = self.feedback(episodes)
         stats.update(super().update(batch, progress_fraction))
+        stats["pretraining"] = float(not self.pretrained)
         stats.update(self.last_feedback)
         stats["queries"] = float(self.queries_asked)
         return stats
@@ -333,6 +374,7 @@ class PreferenceLearner(SACLearner):
                 for o, a, r in self.episodes
             ],
             "last_feedback": dict(self.last_feedback),
+            "pretrained": self.pretrained,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -343,6 +385,8 @@ class PreferenceLearner(SACLearner):
         self.queries_asked = int(state["queries_asked"])
         self.episodes = deque((o.numpy(), a.numpy(), r.numpy()) for o, a, r in state["episodes"])
         self.last_feedback = dict(state["last_feedback"])
+        self.pretrained = bool(state.get("pretrained", True))  # checkpoints from before it
+        self._set_pretraining_reward()
         if not self.oracle:
             self.reward_fn = self.model_reward
 

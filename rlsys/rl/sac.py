@@ -12,6 +12,9 @@ gradient step is taken.
 The buffer keeps the environment's reward (``env_rewards``) next to the reward SAC
 learns from (``rewards``); ``relabel(reward_fn)`` rewrites the latter for the whole
 buffer, which is how a learned reward model (PARL, PEBBLE) drives the lower level.
+``minibatch_reward`` (optional) replaces the stored reward of each sampled minibatch
+instead: a reward that depends on the whole buffer, such as PEBBLE's state-entropy
+reward for unsupervised pre-training (``state_entropy_reward``).
 Everything, buffer included, is in ``state_dict`` (plain tensors), so a resumed run
 continues bit for bit.
 """
@@ -173,6 +176,21 @@ class QNetwork(nn.Module):
         return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
 
 
+def state_entropy_reward(states: torch.Tensor, reference: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """PEBBLE's intrinsic reward for unsupervised pre-training, [B]: log(1 + distance from
+    each of ``states`` [B, d] to its k-th nearest neighbour among ``reference`` [R, d]).
+
+    The particle estimate of the state entropy grows with these distances, so states far
+    from what the buffer holds earn more (Liu & Abbeel's APT, as used by PEBBLE). The
+    reference is a random sample of the buffer, so a state that is itself in it has
+    distance 0 to itself: its first neighbour does not count (k + 1-th smallest)."""
+    if len(reference) <= k:
+        raise ValueError(f"state entropy needs more than k = {k} reference states")
+    dist = torch.cdist(states, reference)  # [B, R]
+    kth = dist.kthvalue(k + 1, dim=1).values
+    return torch.log1p(kth)
+
+
 class ReplayBuffer:
     """Ring buffer of flat transitions as tensors (obs, action, reward, env reward,
     next obs, terminated); ``state_dict`` is plain tensors."""
@@ -249,6 +267,9 @@ class SACLearner:
     twin Q networks, their targets, the temperature and the replay buffer live here.
     ``reward_fn`` (optional) labels each new batch for learning: reward_fn(obs, actions)
     -> [n] (a reward model); without it SAC learns from the env's reward.
+    ``minibatch_reward`` (attribute, None by default): minibatch_reward(mb) -> [B]
+    replaces the stored rewards of each sampled minibatch (a reward of the buffer as a
+    whole, e.g. PEBBLE's state entropy during pre-training).
     """
 
     def __init__(
@@ -259,14 +280,10 @@ class SACLearner:
         reward_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.actor, self.cfg, self.reward_fn = actor, cfg, reward_fn
+        self.minibatch_reward: Callable[[dict], torch.Tensor] | None = None
         device = actor.device
         obs_dim, act_dim = actor.obs_dim, actor.act_dim
-        self.q1 = QNetwork(obs_dim, act_dim, cfg.hidden_sizes).to(device)
-        self.q2 = QNetwork(obs_dim, act_dim, cfg.hidden_sizes).to(device)
-        self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
-        self.q_optimizer = torch.optim.Adam(
-            [*self.q1.parameters(), *self.q2.parameters()], lr=cfg.q_lr
-        )
+        self._new_critics()
         self.actor_optimizer = torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr)
         self.target_entropy = -float(act_dim)
         self.log_alpha = torch.zeros((), device=device, requires_grad=True)
@@ -276,6 +293,25 @@ class SACLearner:
         self.updates = 0
         self.gradient_steps = 0
         self._set_explore()
+
+    def _new_critics(self) -> None:
+        """Fresh twin Q networks, their targets and their optimiser."""
+        actor, cfg = self.actor, self.cfg
+        self.q1 = QNetwork(actor.obs_dim, actor.act_dim, cfg.hidden_sizes).to(actor.device)
+        self.q2 = QNetwork(actor.obs_dim, actor.act_dim, cfg.hidden_sizes).to(actor.device)
+        self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
+        self.q_optimizer = torch.optim.Adam(
+            [*self.q1.parameters(), *self.q2.parameters()], lr=cfg.q_lr
+        )
+
+    def reset_critics(self) -> None:
+        """Re-initialise the critics from this learner's own generator (deterministic
+        under the seed): what PEBBLE does when pre-training ends, since Q values learned
+        for the intrinsic reward mean nothing for the learned one."""
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self._new_critics()
 
     @property
     def alpha(self) -> float:
@@ -320,6 +356,8 @@ class SACLearner:
         cfg, device = self.cfg, self.actor.device
         mb = self.buffer.sample(cfg.batch_size, self.generator)
         mb = {k: v.to(device) for k, v in mb.items()}
+        if self.minibatch_reward is not None:
+            mb["rewards"] = self.minibatch_reward(mb)
         alpha = self.alpha
         with torch.no_grad():
             next_action, next_logp, _ = self.actor.sample(mb["next_obs"], self.generator)

@@ -74,6 +74,44 @@ def test_feedback_rounds_spend_the_budget_and_relabel_the_buffer(ray_local, tmp_
     assert (tmp_path / "final.pt").exists()
 
 
+def test_unsupervised_pretraining_then_feedback(ray_local, tmp_path):
+    # 200-step episodes: updates 0 and 1 stay within 400 pre-training steps
+    train(_cfg("pebble", unsupervised_steps=400), tmp_path, progress=False)
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["losses/pretraining"] for r in rows] == [1, 1, 0, 0]
+    assert [r["losses/queries"] for r in rows] == [0, 0, 10, 20]
+    with pytest.raises(ValueError, match="pre-training of 800 env steps leaves none"):
+        check_budget(_cfg("pebble", unsupervised_steps=800), env_spec("pendulum"))
+
+
+def test_pretraining_learns_from_the_entropy_reward_and_resets_the_critics():
+    from rlsys.parl.train import PreferenceLearner
+    from rlsys.rl.rollout import GymEnvFn, RolloutWorker
+    from rlsys.rl.sac import SquashedGaussianActor
+
+    cfg = _cfg("pebble", unsupervised_steps=400)
+    actor = SquashedGaussianActor(3, 1, [-2.0], [2.0], [32, 32])
+    learner = PreferenceLearner(actor, cfg, seed=0)
+    assert learner.minibatch_reward == learner.entropy_reward
+    worker = RolloutWorker(GymEnvFn("Pendulum-v1"), lambda: actor, 0, 0, envs_per_worker=1)
+    for request in range(2):
+        learner.update(worker.sample(actor.state_dict(), 0, request, 1))
+    mb = learner.buffer.sample(64, torch.Generator().manual_seed(0))
+    r = learner.entropy_reward(mb)
+    assert r.shape == (64,) and torch.all(r >= 0) and abs(float(r.std()) - 1) < 1e-4
+    assert learner.gradient_steps == 40  # 20 per 200-step batch once 200 are in
+    stats = learner.update(worker.sample(actor.state_dict(), 0, 2, 1))  # 600 > 400: it ends
+    assert learner.pretrained and learner.minibatch_reward is None
+    assert learner.queries_asked == 10 and stats["pretraining"] == 0
+    # fresh critics and optimiser: Adam has seen only this update's 20 steps, not 60
+    q_param = next(learner.q1.parameters())
+    assert int(learner.q_optimizer.state[q_param]["step"]) == 20
+    state = learner.state_dict()
+    fresh = PreferenceLearner(SquashedGaussianActor(3, 1, [-2.0], [2.0], [32, 32]), cfg, 0)
+    fresh.load_state_dict(state)
+    assert fresh.pretrained and fresh.minibatch_reward is None
+
+
 def test_parl_queries_come_from_the_on_policy_window():
     from rlsys.parl.train import PreferenceLearner
     from rlsys.rl.sac import SquashedGaussianActor
@@ -94,8 +132,10 @@ def test_parl_queries_come_from_the_on_policy_window():
     assert set(np.unique(obs[..., 0]).tolist()) <= {3.0, 4.0, 5.0}
 
 
-def test_resume_is_bit_identical(ray_local, tmp_path):
-    cfg = _cfg("parl")
+@pytest.mark.parametrize("unsupervised_steps", [0, 400])
+def test_resume_is_bit_identical(ray_local, tmp_path, unsupervised_steps):
+    # with pre-training, the update-2 checkpoint is inside it and update 2 ends it
+    cfg = _cfg("parl", unsupervised_steps=unsupervised_steps)
     straight = train(cfg, tmp_path / "a", progress=False)
     # a run killed after 3 updates, resumed from its update-2 checkpoint
     train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, total_updates=3)),
@@ -116,7 +156,7 @@ def test_resume_is_bit_identical(ray_local, tmp_path):
     lb = torch.load(tmp_path / "b/checkpoints/latest.pt", weights_only=True)["learner"]
     for name in la["rewards"]["model"]:
         torch.testing.assert_close(la["rewards"]["model"][name], lb["rewards"]["model"][name])
-    assert la["queries_asked"] == lb["queries_asked"] == 30
+    assert la["queries_asked"] == lb["queries_asked"] == (30 if unsupervised_steps == 0 else 20)
     np.testing.assert_array_equal(
         la["rewards"]["data"]["labels"].numpy(), lb["rewards"]["data"]["labels"].numpy()
     )

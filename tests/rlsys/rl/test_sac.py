@@ -11,7 +11,13 @@ import ray.cloudpickle
 import torch
 
 from rlsys.rl.rollout import GymEnvFn, RolloutWorker
-from rlsys.rl.sac import ReplayBuffer, SACConfig, SACLearner, SquashedGaussianActor
+from rlsys.rl.sac import (
+    ReplayBuffer,
+    SACConfig,
+    SACLearner,
+    SquashedGaussianActor,
+    state_entropy_reward,
+)
 from rlsys.rl.trainer import RolloutConfig, TrainConfig, Trainer
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -90,6 +96,48 @@ def test_explore_is_uniform_until_learning_starts():
     assert stats["gradient_steps"] == 200 and not bool(actor.explore)
     for key in ("q_loss", "actor_loss", "alpha", "entropy"):
         assert math.isfinite(stats[key])
+
+
+def test_state_entropy_reward_is_the_log_kth_neighbour_distance():
+    # reference: 0, 1, 2, 3, 10 on a line; queries are members, so k = 1 skips themselves
+    reference = torch.tensor([[0.0], [1.0], [2.0], [3.0], [10.0]])
+    r = state_entropy_reward(reference, reference, k=1)
+    torch.testing.assert_close(r, torch.log1p(torch.tensor([1.0, 1.0, 1.0, 1.0, 7.0])))
+    r2 = state_entropy_reward(torch.tensor([[1.5]]), reference, k=2)  # 2nd..3rd: 0.5, 1.5
+    torch.testing.assert_close(r2, torch.log1p(torch.tensor([1.5])))
+    assert r[-1] > r[:-1].max()  # the isolated state earns the most
+    with pytest.raises(ValueError, match="more than k = 5"):
+        state_entropy_reward(reference, reference, k=5)
+
+
+def test_minibatch_reward_replaces_the_stored_reward_and_critics_reset():
+    torch.manual_seed(0)
+    cfg = SACConfig(learning_starts=0, batch_size=32, hidden_sizes=[16], updates_per_step=0.05)
+    learner = SACLearner(ACTOR(), cfg, seed=1)
+    seen = []
+
+    def reward(mb):
+        seen.append(mb["next_obs"].shape)
+        return torch.full((len(mb["next_obs"]),), 100.0)
+
+    learner.minibatch_reward = reward
+    stats = learner.update(_batch(episodes=1))
+    assert len(seen) == stats["gradient_steps"] == 10 and seen[0] == (32, 3)
+    assert stats["q_value"] > 1.0  # learnt from +100 per step (Pendulum's are <= 0)
+    before = [p.clone() for p in learner.q1.parameters()]
+    learner.reset_critics()
+    after = list(learner.q1.parameters())
+    assert not torch.equal(before[0], after[0])
+    for p, tp in zip(learner.q1.parameters(), learner.q1_target.parameters(), strict=True):
+        assert torch.equal(p, tp)
+    # deterministic under the learner's own generator, whatever torch's global one holds
+    a, b = SACLearner(ACTOR(), cfg, seed=7), SACLearner(ACTOR(), cfg, seed=7)
+    torch.manual_seed(1)
+    a.reset_critics()
+    torch.manual_seed(2)
+    b.reset_critics()
+    for p, q in zip(a.q1.parameters(), b.q1.parameters(), strict=True):
+        assert torch.equal(p, q)
 
 
 def _sac_cfg(total_updates, **sac):
