@@ -7,7 +7,7 @@ tabular.py       the tabular task: exact lower level, exact hypergradient (IFT, 
 hypergrad.py     T2 for network policies: functional parameters, Fisher-vector
                  products, damped conjugate gradient
 train.py         PARLConfig, PreferenceLearner (SAC + feedback rounds) on the shared
-                 Trainer; Pendulum and Reacher tasks
+                 Trainer; Pendulum, Reacher and DM Control walker tasks
 compare.py       methods x seeds as Ray tasks: results.csv, results.md, plots
 tune.py          the Ray Tune trainable and its default search space
 cli.py, report.py  `rlsys parl train|compare|eval` and a run's report.md

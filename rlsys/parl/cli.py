@@ -15,7 +15,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("train", help="SAC on a learned reward with a scripted teacher")
     p.add_argument("--config", type=resolve_path, help="YAML config; flags override it")
-    p.add_argument("--task", help="pendulum | reacher (default pendulum)")
+    p.add_argument("--task", help="pendulum | reacher | walker (default pendulum)")
     p.add_argument("--method", help="parl | pebble | oracle (default parl)")
     p.add_argument("--teacher", help="oracle | noisy | myopic | skip | equal | mistake")
     p.add_argument("--beta", type=float, help="noisy teacher's rationality (> 0, default 1)")
@@ -36,7 +36,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("compare", help="methods x seeds in parallel on Ray, one table")
     p.add_argument("--config", type=resolve_path, help="YAML config of every run")
-    p.add_argument("--task", help="pendulum | reacher (default pendulum)")
+    p.add_argument("--task", help="pendulum | reacher | walker (default pendulum)")
     p.add_argument("--methods", default="parl,pebble", help="comma list (default parl,pebble)")
     p.add_argument("--seeds", type=int, default=5, help="seeds 1..N (default 5)")
     p.add_argument("--teacher", help="oracle | noisy | myopic | skip | equal | mistake")

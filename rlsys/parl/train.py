@@ -55,8 +55,13 @@ from rlsys.rl.rollout import GymEnvFn
 from rlsys.rl.sac import SACConfig, SACLearner, SquashedGaussianActor, state_entropy_reward
 from rlsys.rl.trainer import RolloutConfig, TrainConfig
 
-TASKS = {"pendulum": "Pendulum-v1", "reacher": "Reacher-v5"}
-"""task name -> gymnasium id (reacher needs the ``mujoco`` package)"""
+TASKS = {
+    "pendulum": "Pendulum-v1",
+    "reacher": "Reacher-v5",
+    "walker": "envs.preference.dmc:rlsys/dmc-walker-walk-v0",
+}
+"""task name -> gymnasium id (reacher: gymnasium's MuJoCo env; walker: DM Control's
+walker-walk through ``envs.preference.dmc``, 1,000-step episodes)"""
 METHODS = ("parl", "pebble", "oracle")
 ENTROPY_K = 5  # PEBBLE's k for the state-entropy reward
 ENTROPY_REFERENCE = 1024  # buffer states the k nearest neighbours are searched among
@@ -109,7 +114,7 @@ class PARLTrainConfig(TrainConfig):
 class PARLConfig(Config):
     """A PARL / PEBBLE / oracle run on a gymnasium continuous-control task."""
 
-    task: Literal["pendulum", "reacher"] = "pendulum"
+    task: Literal["pendulum", "reacher", "walker"] = "pendulum"
     """the task (gymnasium id in rlsys.parl.train.TASKS)"""
     method: Literal["parl", "pebble", "oracle"] = "parl"
     """parl (on-policy queries + T2), pebble (replayed queries, T1), oracle (true reward)"""

@@ -57,8 +57,8 @@ def test_config_and_budget_errors_name_the_value():
         check_budget(dataclasses.replace(_cfg(updates=1), queries=300), spec)
     with pytest.raises(ValueError, match="segment length 500"):
         check_budget(dataclasses.replace(_cfg(), segment_length=500), spec)
-    with pytest.raises(ValueError, match="unknown PARL task 'walker'"):
-        env_spec("walker")
+    with pytest.raises(ValueError, match="unknown PARL task 'hopper'"):
+        env_spec("hopper")
 
 
 @pytest.mark.parametrize("method", ["parl", "pebble"])
@@ -179,7 +179,7 @@ def test_cli_train_then_eval(ray_local, tmp_path, capsys):
     [
         (["--teacher", "psychic"], "kind must be one of"),
         (["--teacher", "noisy", "--beta", "0"], "beta must be > 0"),
-        (["--task", "walker"], "task must be one of"),
+        (["--task", "hopper"], "task must be one of"),
         (["--queries", "5000", "--steps", "1000"], "5000 queries is more than"),
         (["--steps", "0"], "--steps must be at least 1"),
     ],
@@ -197,6 +197,20 @@ def test_reacher_task_runs_end_to_end(ray_local, tmp_path):
     summary = train(cfg, tmp_path, progress=False)
     assert summary["env_steps"] == 100  # two 50-step episodes
     assert env_spec("reacher")["obs_dim"] == 10 and env_spec("reacher")["act_dim"] == 2
+
+
+def test_dm_control_walker_runs_end_to_end(ray_local, tmp_path):
+    """The cluster-size task (configs/parl/walker.yaml) at smoke size: two 1,000-step
+    episodes, one feedback round on segments of the rollout actor's walker episodes."""
+    cfg = _cfg("parl", updates=2, task="walker")
+    cfg.train.sac = dataclasses.replace(cfg.train.sac, learning_starts=500)
+    cfg = dataclasses.replace(cfg, queries=10)
+    summary = train(cfg, tmp_path, progress=False)
+    assert summary["env_steps"] == 2000
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["losses/queries"] == 10
+    spec = env_spec("walker")
+    assert (spec["obs_dim"], spec["act_dim"], spec["episode_steps"]) == (24, 6, 1000)
 
 
 def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(
