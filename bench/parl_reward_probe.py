@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from rlsys.parl.reward_model import FIELDS, RewardLearner, RewardModelConfig
+from rlsys.parl.reward_model import FIELDS, RewardLearner, RewardModelConfig, segment_returns
 
 
 def main() -> None:
@@ -57,10 +57,10 @@ def main() -> None:
         refit = RewardLearner(obs.shape[1], actions.shape[1], cfg, seed=1)
         refit.data.add(*(data[k].numpy() for k in FIELDS))
         fit = refit.fit()
-        with torch.no_grad():
-            model_first = refit.model.reward(obs[s0], actions[s0]).sum(-1) > refit.model.reward(
-                obs[s1], actions[s1]
-            ).sum(-1)
+        with torch.no_grad():  # the ensemble mean's segment returns, as the policy sees them
+            returns0 = segment_returns(refit.model, obs[s0], actions[s0]).mean(0)
+            returns1 = segment_returns(refit.model, obs[s1], actions[s1]).mean(0)
+        model_first = returns0 > returns1
         held_out = (model_first == true_first).float().mean().item()
         print(
             f"epochs {epochs}: training accuracy {fit['reward_accuracy']:.3f}, "

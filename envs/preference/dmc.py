@@ -41,7 +41,6 @@ class DMControlEnv(gym.Env):
     def __init__(self, domain: str, task: str) -> None:
         from dm_control import suite  # imported here: it loads MuJoCo and the suite's XML
 
-        self.domain, self.task = domain, task
         self._env = suite.load(domain, task, task_kwargs={"random": 0})
         sizes = [int(np.prod(v.shape)) for v in self._env.observation_spec().values()]
         self.observation_space = spaces.Box(-np.inf, np.inf, (sum(sizes),), np.float32)
