@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    state = torch.load(args.checkpoint, weights_only=False)
+    state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     learner = state["learner"]
     buffer, data = learner["buffer"], learner["rewards"]["data"]
     n = min(int(buffer["added"]), int(buffer["capacity"]))
