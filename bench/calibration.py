@@ -48,21 +48,50 @@ from rlsys.config import load_config  # noqa: E402
 from rlsys.runtime import init_ray  # noqa: E402
 
 METHODS = ("bohb", "bohb-plain", "random", "fixed-point", "hybrid")
-"""bohb-plain: BOHB without fixed-point proposals (refine_fraction 0), the lever measured."""
+"""bohb-plain: hpbandster's BOHB as it comes (no fixed-point proposals, uniform first
+draws), the levers measured. bohb-uniform (bench/calibration_goal.py --methods): BOHB with
+proposals but uniform first draws (``start_at_default: false``), the default before it."""
 THRESHOLDS = (25.9, 20.0, 15.0, 10.0, 5.0, 2.0, 1.0)  # 25.9: the paper's best L1
 
 
 def method_settings(method: str) -> dict:
     if method == "bohb-plain":
-        return {"method": "bohb", "refine_fraction": 0.0}
+        return {"method": "bohb", "refine_fraction": 0.0, "start_at_default": False}
+    if method == "bohb-uniform":
+        return {"method": "bohb", "start_at_default": False}
     return {"method": method}
 
 
-def goal_lines(results: dict[str, list[dict]], title: str) -> list[str]:
+def study_targets(study: str, scenario: str, seed: int) -> tuple[dict, str]:
+    """(targets, their name) of a study: the BEAM shares, or the hidden ASCs' shares."""
+    if study == "beam":
+        return BEAM_URBANSIM_10K, "BEAM Urbansim-10k"
+    return hidden_targets(scenario, seed, 18, 5), "hidden ASCs"
+
+
+def default_l1_line(study: str, scenario: str, seeds: list[int]) -> str:
+    """L1 (pp) of the simulation's default constants (every ASC 0, 18 iterations) per
+    seed: where BOHB's initial design starts, to read the random-search ratios against."""
+    sim = TransportSim(load_scenario(scenario))
+    values = []
+    for seed in seeds:
+        targets, _ = study_targets(study, scenario, seed)
+        out, _ = sim.run({}, 18, seed=seed)
+        shares = {m: np.mean([o["mode_shares"][m] for o in out[-5:]]) for m in MODES}
+        values.append(sum(abs(targets[m] - shares[m]) for m in MODES))
+    return (
+        f"Default constants (all ASCs 0, BOHB's first configuration), {study}: L1 per seed "
+        + ", ".join(f"{v:.1f}" for v in values)
+        + " pp"
+    )
+
+
+def goal_lines(results: dict[str, list[dict]], title: str, bohb_key: str = "bohb") -> list[str]:
     """The issue's goals: bohb's median L1 after its evaluations <= 2 pp, and at least 3x
     fewer simulated iterations than random search to random search's final L1 (per seed:
-    random's best L1 and the iterations it took, against bohb's iterations to that L1)."""
-    bohb, rnd = results.get("bohb"), results.get("random")
+    random's best L1 and the iterations it took, against bohb's iterations to that L1).
+    ``bohb_key``: which of the results is the BOHB variant."""
+    bohb, rnd = results.get(bohb_key), results.get("random")
     if not bohb or not rnd:
         return []
     med = statistics.median(r["best_l1"] for r in bohb)
@@ -74,7 +103,7 @@ def goal_lines(results: dict[str, list[dict]], title: str) -> list[str]:
     ok = [x for x in ratios if x is not None]
     med_ratio = statistics.median(ok) if len(ok) == len(ratios) else None
     return [
-        f"Goals ({title}): bohb median best L1 {med:.2f} pp "
+        f"Goals ({title}): {bohb_key} median best L1 {med:.2f} pp "
         f"({'<=' if med <= 2.0 else '>'} 2); random search / bohb simulated iterations to "
         f"random search's final L1, per seed: "
         + ", ".join("never" if x is None else f"{x:.1f}x" for x in ratios)
@@ -333,11 +362,7 @@ def main() -> int:
         for method in METHODS:
             studies[study][method] = []
             for seed in seeds:
-                if study == "beam":
-                    targets, tname = BEAM_URBANSIM_10K, "BEAM Urbansim-10k"
-                else:
-                    targets = hidden_targets(args.scenario, seed, 18, 5)
-                    tname = "hidden ASCs"
+                targets, tname = study_targets(study, args.scenario, seed)
                 s = run_one(
                     args.runs,
                     f"{study}/{method}-s{seed}",
@@ -431,6 +456,7 @@ def main() -> int:
     ]
     lines += goal_lines(studies["beam"], "BEAM targets")
     lines += goal_lines(studies["recovery"], "hidden-ASC targets")
+    lines += [default_l1_line(study, args.scenario, seeds) for study in studies] + [""]
     lines += method_table(studies["beam"], "BEAM Urbansim-10k targets")
     lines += ["", "Simulated iterations to reach an L1 (BEAM targets):", ""]
     lines += ratio_table(studies["beam"])

@@ -93,9 +93,19 @@ def experiment_spec(cfg: CalibrationConfig, run_dir: Path, workers: int) -> Expe
         early_stopping=cfg.early_stopping,
         bohb_kwargs=dataclasses.asdict(cfg.bohb),
         proposal_fraction=cfg.refine_fraction,
+        initial_configs=initial_configs(cfg) if cfg.method == "bohb" else [],
         stop_margin=cfg.stop_margin,
         warm_constants=_continue_chain,
     )
+
+
+def initial_configs(cfg: CalibrationConfig) -> list[dict[str, float]]:
+    """BOHB's initial design: the default constants (every ASC 0, within the bounds), or
+    none (``start_at_default: false``)."""
+    if not cfg.start_at_default:
+        return []
+    default = min(max(0.0, float(cfg.bounds[0])), float(cfg.bounds[1]))
+    return [dict.fromkeys(FREE_MODES, default)]
 
 
 def external_simulator(cfg: CalibrationConfig) -> Any:

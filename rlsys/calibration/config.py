@@ -79,6 +79,11 @@ class CalibrationConfig(Config):
     """bohb: share of new configurations that are the fixed-point step from the best
     evaluation so far (at the largest budget reached) instead of a KDE/random draw; 0:
     plain BOHB. Random search never refines."""
+    start_at_default: bool = True
+    """bohb: the first configuration is the simulation's default constants (every ASC 0,
+    clipped to ``bounds``; where fixed-point and hybrid start), so the first fixed-point
+    proposals are steps from it instead of from uniform draws (SMAC's initial design).
+    Random search always draws uniformly (the bench's reference)."""
     bohb: BOHBConfig = dataclasses.field(default_factory=BOHBConfig)
     """hpbandster BOHB settings: top_n_percent, num_samples, random_fraction,
     bandwidth_factor, min_bandwidth (any subset; the rest keep hpbandster's defaults)."""

@@ -64,6 +64,12 @@ def resources(cfg: CalibrationConfig) -> Any:
     return simulator_resources(external_simulator(cfg))
 
 
+def initial_configs(cfg: CalibrationConfig) -> list[dict[str, float]]:
+    from rlsys.calibration.calibrate import initial_configs
+
+    return initial_configs(cfg)
+
+
 def write_best(cfg: CalibrationConfig, params: dict[str, Any], out_dir: Path) -> Path:
     from rlsys.calibration.report import write_asc
 
@@ -96,6 +102,7 @@ WORKLOAD = Workload(
     # as rlsys calibrate's bohb: budgets 6 and 18, fixed-point proposals (refine_fraction)
     min_budget=6,
     proposal_fraction=lambda cfg: cfg.refine_fraction,
+    initial_configs=initial_configs,
     record_keys=("l1", "time_error", "sim_s"),
     baseline_params={m: 0.0 for m in FREE_MODES},
 )

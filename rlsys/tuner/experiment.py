@@ -322,6 +322,9 @@ class ExperimentSpec:
     proposal_fraction: float = 0.0
     """bohb: share of new configurations taken from the trainables' proposals
     (``rlsys.tuner.searchers``)."""
+    initial_configs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """bohb, random and asha: configurations of the space evaluated first, before any draw
+    (e.g. the defaults); see ``rlsys.tuner.searchers``."""
     callbacks: list[Any] = dataclasses.field(default_factory=list)
     """More Tune callbacks (driver side), e.g. to record every trial's learning curve."""
     mutable: tuple[str, ...] = ()
@@ -357,6 +360,7 @@ def _searcher(spec: ExperimentSpec, evaluations: int, session: int) -> Hyperband
         eta=spec.eta,
         bohb_kwargs=spec.bohb_kwargs,
         proposal_fraction=spec.proposal_fraction if spec.search == "bohb" else 0.0,
+        initial_configs=spec.initial_configs,
     )
 
 

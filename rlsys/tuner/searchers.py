@@ -34,6 +34,11 @@ Until some job has reached the full budget, every new configuration takes an unu
 proposal when there is one (the first full-budget jobs then continue from refined points
 instead of coin flips between a refinement and a random draw); from then on the share
 applies.
+
+Initial configurations (``initial_configs``): configurations of the space that the search
+evaluates first, in order, before any draw or proposal (SMAC's initial design: the
+defaults a user already has). They enter the first brackets like any other
+configuration; a new session that continues earlier results (``warm_start``) skips them.
 """
 
 from __future__ import annotations
@@ -165,6 +170,8 @@ class HyperbandSearcher(Searcher):
         (top_n_percent, num_samples, random_fraction, bandwidth_factor, min_bandwidth).
     proposal_fraction: share of new configurations taken from the trainables' proposals
         (see the module docstring; 0: none).
+    initial_configs: configurations evaluated first (see the module docstring); each must
+        give every ranged parameter a value inside its range (ValueError otherwise).
 
     ``records`` holds one entry per finished job (config, budget, loss, pick) in the order
     results arrived; ``warm_start(records)`` feeds earlier results into the model, like
@@ -183,6 +190,7 @@ class HyperbandSearcher(Searcher):
         eta: int = 3,
         bohb_kwargs: dict[str, Any] | None = None,
         proposal_fraction: float = 0.0,
+        initial_configs: list[dict[str, Any]] | None = None,
     ):
         super().__init__(metric=metric, mode=mode)
         if not 0.0 <= proposal_fraction <= 1.0:
@@ -216,6 +224,7 @@ class HyperbandSearcher(Searcher):
         self.proposal_fraction = float(proposal_fraction)
         # the trainables' proposals: {"config", "budget", "loss", "used"}
         self.proposals: list[dict[str, Any]] = []
+        self.initial = [self._check_initial(c) for c in initial_configs or []]
 
     # --- Tune's Searcher interface ---------------------------------------------------------
 
@@ -287,6 +296,8 @@ class HyperbandSearcher(Searcher):
                     self._note_proposal(rec["proposal"], rec["budget"], float(loss))
         self.records.extend(records)
         self._warm_offset = len(records)
+        if records:
+            self.initial = []  # the earlier session evaluated them
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -305,6 +316,21 @@ class HyperbandSearcher(Searcher):
             self._rng_state = np.random.get_state()
             np.random.set_state(outer)
 
+    def _check_initial(self, config: dict[str, Any]) -> dict[str, Any]:
+        """An initial configuration as the space's values; ValueError if it misses a
+        parameter or a value lies outside its range (or is not one of its choices)."""
+        missing = [n for n, p in self.params.items() if p.type != "fixed" and n not in config]
+        if missing:
+            raise ValueError(f"initial configuration {config} has no value for {missing}")
+        values = cast(self.params, config)
+        for name, value in clip(self.params, config).items():
+            if value != values[name]:
+                p = self.params[name]
+                raise ValueError(
+                    f"initial configuration: {name} = {config[name]} is outside [{p.low}, {p.high}]"
+                )
+        return _plain(values)
+
     def _note_proposal(self, config: dict, budget: float, loss: float) -> None:
         clipped = clip(self.params, config)
         if len(clipped) == len(self.params):  # only all-numeric spaces take proposals
@@ -312,7 +338,11 @@ class HyperbandSearcher(Searcher):
 
     def _sample(self, budget: float) -> tuple[dict, dict]:
         """A new configuration: a proposal (``proposal_fraction`` of the time, while there
-        is an unused one) or the model's (random search: a uniform) draw."""
+        is an unused one) or the model's (random search: a uniform) draw; the initial
+        configurations come before all of these."""
+        if self.initial:
+            values = to_configspace_values(self.params, self.initial.pop(0))
+            return values, {"model_based_pick": False, "initial": True}
         unused = [p for p in self.proposals if not p.get("used")]
         warm_up = not any(p["budget"] >= self.budgets[-1] for p in self.proposals)
         # no draw without proposals in play: plain BOHB keeps hpbandster's random stream
@@ -424,6 +454,7 @@ class HyperbandSearcher(Searcher):
             "checkpoints": dict(self.checkpoints),
             "records": self.records,
             "proposals": self.proposals,
+            "initial": self.initial,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -450,6 +481,7 @@ class HyperbandSearcher(Searcher):
         self.checkpoints = dict(state["checkpoints"])
         self.records = list(state["records"])
         self.proposals = [dict(p) for p in state.get("proposals", [])]
+        self.initial = [dict(c) for c in state.get("initial", [])]
 
     def _iteration_from(self, state: dict[str, Any]) -> Any:
         from hpbandster.core.base_iteration import Datum

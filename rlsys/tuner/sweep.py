@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 
 from rlsys.config import Config, config_field, invalid
-from rlsys.tuner.space import changing, parse_space, space_data
+from rlsys.tuner.space import changing, clip, parse_space, space_data
 from rlsys.tuner.workloads import Workload, get_workload, trainer_workload_trial, with_budget
 
 SweepSearch = Literal["bohb", "asha", "random", "grid", "pbt"]
@@ -127,6 +127,14 @@ def curve_callback(path: Path, experiment: str, metric: str, params: tuple[str, 
     return CurveCallback()
 
 
+def initial_configs(workload: Workload, base: Any, space: dict) -> list[dict[str, Any]]:
+    """The workload's initial configurations, clipped to the sweep's ranges (a sweep may
+    search a narrower box than the workload's own)."""
+    if workload.initial_configs is None:
+        return []
+    return [{**c, **clip(space, c)} for c in workload.initial_configs(base)]
+
+
 def experiment_spec(
     cfg: SweepConfig, base: Any, workload: Workload, run_dir: Path, name: str
 ) -> Any:
@@ -164,6 +172,7 @@ def experiment_spec(
         record_keys=workload.record_keys,
         mutable=workload.mutable,
         proposal_fraction=workload.proposal_fraction(base) if workload.proposal_fraction else 0.0,
+        initial_configs=initial_configs(workload, base, space) if search == "bohb" else [],
     )
     params = tuple(changing(space, workload.mutable)) if search == "pbt" else ()
     spec.callbacks = [curve_callback(run_dir / "curves.jsonl", name, workload.metric, params)]

@@ -77,6 +77,9 @@ class Workload:
     proposal_fraction: Callable[[Any], float] | None = None
     """cfg -> BOHB's share of new configurations taken from the trainables' proposals
     (``rlsys.tuner.searchers``); None: none."""
+    initial_configs: Callable[[Any], list[dict[str, Any]]] | None = None
+    """cfg -> configurations BOHB evaluates first (``ExperimentSpec.initial_configs``);
+    None: none."""
     early_stopping: bool = False
     record_keys: tuple[str, ...] = ()
     searches: tuple[str, ...] = ("bohb", "asha", "random", "grid", "pbt")

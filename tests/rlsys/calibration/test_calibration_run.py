@@ -46,6 +46,9 @@ def test_bohb_two_workers_end_to_end(ray_local, hidden_targets, tmp_path):
             assert int(r["start_iteration"]) > 0
             assert int(r["iterations_run"]) <= int(r["budget"]) - int(r["start_iteration"])
     assert {int(r["budget"]) for r in table} <= {2, 6, 18}
+    # the initial design: the first configuration is the default constants (all ASCs 0)
+    first = next(r for r in table if r["job"].startswith("0.0.0@"))
+    assert all(float(first[f"asc_{m}"]) == 0.0 for m in HIDDEN)
     assert s["stopped_early"] > 0 and s["iterations_saved"] > 0
     for name in ("report.md", "l1.png", "shares.png", "best_asc.yaml", "config.yaml"):
         assert (run / name).is_file(), name
@@ -216,3 +219,15 @@ def test_bohb_settings_reach_hpbandsters_generator(ray_local, hidden_targets, tm
     assert summary(run)["model_based_picks"] == 0
     settings.write_text("bohb:\n  bandwith: 2\n")
     assert calibrate(hidden_targets, tmp_path / "bad", *extra) == 2
+
+
+def test_start_at_default_false_starts_bohb_with_a_uniform_draw(
+    ray_local, hidden_targets, tmp_path
+):
+    settings = tmp_path / "uniform-start.yaml"
+    settings.write_text("start_at_default: false\n")
+    run = tmp_path / "uniform-start"
+    extra = ("--method", "bohb", "--evaluations", "4", "--config", str(settings))
+    assert calibrate(hidden_targets, run, *extra) == 0
+    first = next(r for r in rows(run) if r["job"].startswith("0.0.0@"))
+    assert all(float(first[f"asc_{m}"]) != 0.0 for m in HIDDEN)

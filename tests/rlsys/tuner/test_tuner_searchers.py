@@ -298,3 +298,63 @@ def test_proposals_are_always_taken_until_a_job_reaches_the_full_budget():
     # the first job has nothing to refine; every later new configuration is a proposal
     assert before[0] is False and all(before[1:]) and len(before) >= 3
     assert sum(after) <= 2 and len(after) > 10  # then the 1 % share
+
+
+@pytest.mark.parametrize("model", ["bohb", "random"])
+def test_initial_configs_come_first_then_the_draws(model):
+    from rlsys.tuner.keys import JOB_KEY
+
+    start = [{k: 0.0 for k in SPACE}, {k: 1.5 for k in SPACE}]
+    s = HyperbandSearcher(
+        SPACE, metric="loss", mode="min", budgets=[6, 18], max_evaluations=12, model=model,
+        seed=0, initial_configs=start,
+    )  # fmt: skip
+    configs = drive(s, 12)
+    new = {}
+    for cfg in configs:  # first appearance of each configuration (promotions left out)
+        new.setdefault(cfg[JOB_KEY].split("@")[0], cfg)
+    firsts = list(new.values())
+    assert [firsts[0][k] for k in SPACE] == [0.0] * 7
+    assert [firsts[1][k] for k in SPACE] == [1.5] * 7
+    assert all(c[k] not in (0.0, 1.5) for c in firsts[2:] for k in SPACE)
+    # the same draws follow as without an initial design: they do not consume its stream
+    plain = HyperbandSearcher(
+        SPACE, metric="loss", mode="min", budgets=[6, 18], max_evaluations=12, model=model,
+        seed=0,
+    )  # fmt: skip
+    plain_firsts = {}
+    for cfg in drive(plain, 12):
+        plain_firsts.setdefault(cfg[JOB_KEY].split("@")[0], cfg)
+    assert [c["x0"] for c in firsts[2:4]] == [c["x0"] for c in list(plain_firsts.values())[:2]]
+
+
+def test_initial_configs_survive_a_state_round_trip_and_skip_after_warm_start():
+    start = [{k: 0.0 for k in SPACE}, {k: 1.5 for k in SPACE}]
+
+    def searcher():
+        return HyperbandSearcher(
+            SPACE, metric="loss", mode="min", budgets=[18], max_evaluations=6, seed=0,
+            initial_configs=start,
+        )  # fmt: skip
+
+    s = searcher()
+    assert drive(s, 1)[0]["x0"] == 0.0
+    again = searcher()
+    again.set_state(json.loads(json.dumps(s.get_state())))
+    assert drive(again, 1, start=1)[0]["x0"] == 1.5  # the second one, not the first again
+    warm = searcher()
+    warm.warm_start([{"config": start[0], "budget": 18, "loss": 1.0}])
+    assert drive(warm, 1)[0]["x0"] not in (0.0, 1.5)  # an earlier session evaluated them
+
+
+def test_bad_initial_configs_are_one_line_errors():
+    def build(config):
+        return HyperbandSearcher(
+            SPACE, metric="loss", mode="min", budgets=[18], max_evaluations=2,
+            initial_configs=[config],
+        )  # fmt: skip
+
+    with pytest.raises(ValueError, match="no value for"):
+        build({"x0": 0.0})
+    with pytest.raises(ValueError, match=r"x3 = 11.0 is outside \[-10.0, 10.0\]"):
+        build({**{k: 0.0 for k in SPACE}, "x3": 11.0})
