@@ -136,8 +136,9 @@ AUTO_REASON = (
     "auto chose hybrid: the built-in simulation's share of each mode rises with that mode's "
     "own ASC, the premise of the car-referenced logit step, and on the BEAM and hidden-ASC "
     "targets hybrid reached L1 <= 1 pp in a median of 72-114 simulated iterations, where "
-    "BOHB with fixed-point proposals needed 658-1,058 and random search never did "
-    "(bench/calibration.py, 5 seeds); --method bohb searches without that premise"
+    "BOHB with fixed-point proposals needed 262-1,222 and random search never did "
+    "(bench/calibration.py and bench/calibration_goal.py, 5 seeds); --method bohb searches "
+    "without that premise"
 )
 
 
