@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from envs.transport import MODES, TransportSim, load_scenario  # noqa: E402
 from rlsys.calibration.calibrate import calibrate  # noqa: E402
 from rlsys.calibration.config import DEFAULT_CONFIG, CalibrationConfig  # noqa: E402
-from rlsys.calibration.objective import BEAM_URBANSIM_10K  # noqa: E402
+from rlsys.calibration.objective import BEAM_URBANSIM_10K, l1, mean_shares  # noqa: E402
 from rlsys.calibration.objective import HIDDEN_ASC as HIDDEN  # noqa: E402
 from rlsys.calibration.report import plot_l1, plot_shares  # noqa: E402
 from rlsys.config import load_config  # noqa: E402
@@ -72,13 +72,11 @@ def study_targets(study: str, scenario: str, seed: int) -> tuple[dict, str]:
 def default_l1_line(study: str, scenario: str, seeds: list[int]) -> str:
     """L1 (pp) of the simulation's default constants (every ASC 0, 18 iterations) per
     seed: where BOHB's initial design starts, to read the random-search ratios against."""
-    sim = TransportSim(load_scenario(scenario))
     values = []
     for seed in seeds:
         targets, _ = study_targets(study, scenario, seed)
-        out, _ = sim.run({}, 18, seed=seed)
-        shares = {m: np.mean([o["mode_shares"][m] for o in out[-5:]]) for m in MODES}
-        values.append(sum(abs(targets[m] - shares[m]) for m in MODES))
+        shares = settled_shares(scenario, {}, seed, 18, 5)
+        values.append(l1([targets[m] for m in MODES], [shares[m] for m in MODES]))
     return (
         f"Default constants (all ASCs 0, BOHB's first configuration), {study}: L1 per seed "
         + ", ".join(f"{v:.1f}" for v in values)
@@ -112,9 +110,18 @@ def goal_lines(results: dict[str, list[dict]], title: str, bohb_key: str = "bohb
     ]
 
 
+def settled_shares(
+    scenario: str, asc: dict, seed: int, max_iterations: int, last_k: int
+) -> dict[str, float]:
+    """Mode shares of ``asc`` averaged over the last ``last_k`` of ``max_iterations``
+    iterations (the objective's ``mean_shares``)."""
+    out, _ = TransportSim(load_scenario(scenario)).run(asc, max_iterations, seed=seed)
+    shares = mean_shares([[o["mode_shares"][m] for m in MODES] for o in out], last_k)
+    return {m: float(v) for m, v in zip(MODES, shares, strict=True)}
+
+
 def hidden_targets(scenario: str, seed: int, max_iterations: int, last_k: int) -> dict:
-    out, _ = TransportSim(load_scenario(scenario)).run(HIDDEN, max_iterations, seed=seed)
-    return {m: float(np.mean([o["mode_shares"][m] for o in out[-last_k:]])) for m in MODES}
+    return settled_shares(scenario, HIDDEN, seed, max_iterations, last_k)
 
 
 def run_one(runs: Path, name: str, **over) -> dict:

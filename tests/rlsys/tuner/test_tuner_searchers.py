@@ -309,11 +309,15 @@ def test_initial_configs_come_first_then_the_draws(model):
         SPACE, metric="loss", mode="min", budgets=[6, 18], max_evaluations=12, model=model,
         seed=0, initial_configs=start,
     )  # fmt: skip
-    configs = drive(s, 12)
-    new = {}
-    for cfg in configs:  # first appearance of each configuration (promotions left out)
-        new.setdefault(cfg[JOB_KEY].split("@")[0], cfg)
-    firsts = list(new.values())
+
+    def first_appearances(configs: list[dict]) -> list[dict]:
+        """Each configuration where it first appears (promotions left out)."""
+        new: dict[str, dict] = {}
+        for cfg in configs:
+            new.setdefault(cfg[JOB_KEY].split("@")[0], cfg)
+        return list(new.values())
+
+    firsts = first_appearances(drive(s, 12))
     assert [firsts[0][k] for k in SPACE] == [0.0] * 7
     assert [firsts[1][k] for k in SPACE] == [1.5] * 7
     assert all(c[k] not in (0.0, 1.5) for c in firsts[2:] for k in SPACE)
@@ -322,10 +326,8 @@ def test_initial_configs_come_first_then_the_draws(model):
         SPACE, metric="loss", mode="min", budgets=[6, 18], max_evaluations=12, model=model,
         seed=0,
     )  # fmt: skip
-    plain_firsts = {}
-    for cfg in drive(plain, 12):
-        plain_firsts.setdefault(cfg[JOB_KEY].split("@")[0], cfg)
-    assert [c["x0"] for c in firsts[2:4]] == [c["x0"] for c in list(plain_firsts.values())[:2]]
+    plain_firsts = first_appearances(drive(plain, 12))
+    assert [c["x0"] for c in firsts[2:4]] == [c["x0"] for c in plain_firsts[:2]]
 
 
 def test_initial_configs_survive_a_state_round_trip_and_skip_after_warm_start():
