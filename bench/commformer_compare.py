@@ -8,6 +8,7 @@ and a plot of evaluation success against env steps.
     python bench/commformer_compare.py --dim 5 --agents 3 --updates 40 --seeds 1,2,3
     python bench/commformer_compare.py --env simple_spread --agents 3 --max-steps 25 ...
     python bench/commformer_compare.py --gating-study ...   # learned, with and without gates
+    python bench/commformer_compare.py --gating-study --gate-coefs 0,0.001,0.01 ...  # trade-off
 
 Runs go to --out (default bench/results/commformer/<env>-<dim>x<dim>-<agents>); a run
 that already has final.pt is not retrained (rerun the script to resume a study).
@@ -30,7 +31,9 @@ from rlsys.stats import ci95
 RESULTS = Path(__file__).parent / "results" / "commformer"
 
 
-def run_one(args, graph: str, gating: bool, seed: int, out: Path) -> dict:
+def run_one(
+    args, graph: str, gating: bool, seed: int, out: Path, gate_coef: float | None = None
+) -> dict:
     from rlsys.commformer.evaluate import run_episodes
     from rlsys.commformer.model import CommFormerPolicy
     from rlsys.commformer.train import CommFormerTrainConfig, EnvConfig, make_team_env, train
@@ -41,6 +44,8 @@ def run_one(args, graph: str, gating: bool, seed: int, out: Path) -> dict:
     )  # fmt: skip
     cfg = CommFormerTrainConfig(env=env, eval_episodes=100)
     cfg.model = dataclasses.replace(cfg.model, graph=graph, sparsity=args.sparsity, gating=gating)
+    if gate_coef is not None:
+        cfg.model = dataclasses.replace(cfg.model, gate_coef=gate_coef)
     cfg.bilevel = dataclasses.replace(cfg.bilevel, warmup_updates=args.warmup)
     if args.graph_lr is not None:
         cfg.bilevel = dataclasses.replace(cfg.bilevel, graph_lr=args.graph_lr)
@@ -59,7 +64,7 @@ def run_one(args, graph: str, gating: bool, seed: int, out: Path) -> dict:
     off = logits[~torch.eye(len(logits), dtype=torch.bool)]
     return {
         "logit_spread": float(off.max() - off.min()),
-        "graph": graph + ("+gating" if gating else ""),
+        "graph": variant_name(graph, gating, gate_coef),
         "seed": seed,
         "env_steps": rows[-1]["env_steps"],
         "success_rate": r["success_rate"],
@@ -102,6 +107,39 @@ def plot(results: list[dict], path: Path, title: str, key: int) -> None:
     plt.close(fig)
 
 
+def variant_name(graph: str, gating: bool, gate_coef: float | None) -> str:
+    """'learned', 'learned+gating' (the default gate_coef) or 'learned+gating c=0.001'."""
+    name = graph + ("+gating" if gating else "")
+    return name if gate_coef is None else f"{name} c={gate_coef:g}"
+
+
+def plot_tradeoff(results: list[dict], path: Path, title: str, key: str) -> None:
+    """Messages per step against success (or return): one point per variant, mean +- 95% CI
+    over seeds, each seed as a faint dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for graph in dict.fromkeys(r["graph"] for r in results):
+        rs = [r for r in results if r["graph"] == graph]
+        xs, ys = [r["messages_per_step"] for r in rs], [r[key] for r in rs]
+        ax.scatter(xs, ys, s=12, alpha=0.35)
+        ax.errorbar(
+            statistics.mean(xs), statistics.mean(ys), xerr=ci95(xs), yerr=ci95(ys),
+            fmt="o", capsize=3, label=graph, color=ax.collections[-1].get_facecolor()[0][:3],
+        )  # fmt: skip
+    ax.set_xlabel("messages per step (deterministic evaluation)")
+    ax.set_ylabel("success rate" if key == "success_rate" else "return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def results_max_steps(args) -> int:
     """The episode limit the runs used (the EnvConfig default when not given)."""
     from rlsys.commformer.train import EnvConfig
@@ -131,6 +169,10 @@ def main() -> None:
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--graphs", default="learned,full,none,random")
     p.add_argument("--gating-study", action="store_true", help="learned with vs without gates")
+    p.add_argument(
+        "--gate-coefs",
+        help="gating study: comma-separated gate_coef values (default: the config's, 0.01)",
+    )
     p.add_argument("--out", help="study directory")
     args = p.parse_args()
 
@@ -145,18 +187,22 @@ def main() -> None:
         tag += f"-glr{args.graph_lr:g}"
     out = Path(args.out) if args.out else RESULTS / tag
     out.mkdir(parents=True, exist_ok=True)
+    if args.gate_coefs and not args.gating_study:
+        p.error("--gate-coefs needs --gating-study")
+    coefs = [float(c) for c in args.gate_coefs.split(",")] if args.gate_coefs else [None]
     variants = (
-        [("learned", False), ("learned", True)]
+        [("learned", False, None)] + [("learned", True, c) for c in coefs]
         if args.gating_study
-        else [(g, False) for g in args.graphs.split(",")]
+        else [(g, False, None) for g in args.graphs.split(",")]
     )
     results = []
-    for graph, gating in variants:
+    for graph, gating, coef in variants:
         for seed in seeds:
-            name = f"{graph}{'-gating' if gating else ''}-seed{seed}"
-            r = run_one(args, graph, gating, seed, out / "runs" / name)
+            name = f"{graph}{'-gating' if gating else ''}"
+            name += "" if coef is None else f"-c{coef:g}"
+            r = run_one(args, graph, gating, seed, out / "runs" / f"{name}-seed{seed}", coef)
             print(
-                f"{name}: success {r['success_rate']:.2f}, steps {r['steps']:.2f}, "
+                f"{name}-seed{seed}: success {r['success_rate']:.2f}, steps {r['steps']:.2f}, "
                 f"return {r['return']:.3f}, messages/step {r['messages_per_step']:.2f}"
             )
             results.append(r)
@@ -199,6 +245,10 @@ def main() -> None:
     lines += ["", f"`{command}`", "", "![success](success.png)", ""]
     key = 2 if args.env == "simple_spread" else 1
     plot(results, out / "success.png", tag, key)
+    if args.gating_study:
+        metric = "return" if args.env == "simple_spread" else "success_rate"
+        plot_tradeoff(results, out / "tradeoff.png", f"{tag}: messages against {metric}", metric)
+        lines.insert(-1, "![messages against success](tradeoff.png)\n")
     text = "\n".join(lines)
     (out / "results.md").write_text(text)
     print(text)

@@ -15,9 +15,13 @@ Shapes: B samples (env steps), N agents, D = ``width``, A actions per agent.
   recomputes the whole decoder per agent, O(N^3)).
 - **Temporal gating** (option): per agent and step a gate p_i = sigmoid(w . e_i) on the
   observation embedding decides whether agent i receives messages; a closed gate leaves
-  only the self-loop in its row. Sampled while training (stored like the graph,
-  straight-through gradient), p > 0.5 at execution; ``auxiliary_loss`` adds
-  ``gate_coef * mean(p)`` (fewer messages) to the PPO loss.
+  only the self-loop in its row. The gate is part of each agent's action: sampled while
+  training (stored like the graph), its Bernoulli log-probability is added to the
+  agent's action log-probability, so PPO's ratio and advantage train it (IC3Net's
+  gating), and its entropy to the agent's entropy; p > 0.5 at execution.
+  ``auxiliary_loss`` adds ``gate_coef * mean(p)`` (fewer messages) to the PPO loss. A
+  straight-through gate (the encoder's gradient on the hard gate, earlier versions)
+  closed every gate even at ``gate_coef`` 0.
 
 Graph modes: ``learned`` (logits trained by the bilevel alternation, ``graph.py`` rules),
 ``full`` (every edge), ``none`` (self-loops only: no communication), ``random`` (one
@@ -76,6 +80,12 @@ class CommFormerConfig(Config):
         super().__post_init__()
         if self.width % self.heads:
             raise invalid(self, f"width {self.width} is not divisible by heads {self.heads}")
+
+
+def _bernoulli_log_prob(p: Tensor, x: Tensor) -> Tensor:
+    """log P(x) for x in {0, 1} under Bernoulli(p), elementwise (p clamped off 0 and 1)."""
+    q = p.clamp(1e-6, 1 - 1e-6)
+    return x * q.log() + (1 - x) * (1 - q).log()
 
 
 class GraphAttention(nn.Module):
@@ -338,6 +348,7 @@ class CommFormerPolicy(nn.Module):
 
         extras = {"graph": graph.to(torch.uint8).cpu().numpy()}
         if gate is not None:
+            logp += _bernoulli_log_prob(p_gate, gate)
             extras["gate"] = gate.to(torch.uint8).cpu().numpy()
         return actions.cpu().numpy(), logp.cpu().numpy(), values.cpu().numpy(), extras
 
@@ -354,13 +365,17 @@ class CommFormerPolicy(nn.Module):
         p_gate = self._gate(x)
         gate = None
         if p_gate is not None:
-            hard = extras["gate"].float() if extras and "gate" in extras else (p_gate > 0.5).float()
-            gate = hard + p_gate - p_gate.detach()  # straight-through
+            gate = extras["gate"].float() if extras and "gate" in extras else (p_gate > 0.5).float()
             self._aux = self.config.gate_coef * p_gate.mean()
         h, values = self._encode(x, graph, gate)
         logits = self._decode_all(h, actions, graph)
         dist = MaskedCategorical(logits, torch.ones_like(logits, dtype=torch.bool))
-        return dist.log_prob(actions), dist.entropy(), values
+        logp, entropy = dist.log_prob(actions), dist.entropy()
+        if gate is not None:  # (gate, action) is the agent's action
+            logp = logp + _bernoulli_log_prob(p_gate, gate)
+            q = p_gate.clamp(1e-6, 1 - 1e-6)
+            entropy = entropy - q * q.log() - (1 - q) * (1 - q).log()
+        return logp, entropy, values
 
     def auxiliary_loss(self) -> Tensor | float:
         """The gate-rate penalty of the last ``evaluate`` call (0 without gating)."""

@@ -138,6 +138,34 @@ def test_gates_close_rows_and_the_penalty_is_the_gate_rate():
     assert torch.allclose(va, vb, atol=1e-6)  # all gates closed = no communication
 
 
+@pytest.mark.parametrize("rewarded", [1, 0])
+def test_the_gate_is_part_of_the_action_and_policy_gradient_trains_it(rewarded):
+    """A gate is an action: its Bernoulli log-probability is in the agent's log-probability,
+    so policy-gradient steps with a positive advantage on the samples whose gate was open
+    (closed) open (close) the gates, with no penalty (``gate_coef`` 0) and only the gate's
+    weights trained."""
+    p = _policy(gating=True, gate_coef=0.0)
+    obs = _obs(b=64)
+    actions, _, _, extras = p.act(obs, generator=torch.Generator().manual_seed(3))
+    ex = _tensors(extras)
+    gates = ex["gate"].float()
+    assert 0 < gates.mean() < 1  # both outcomes sampled
+    x = p.collate(obs)
+    p_before = torch.sigmoid(p.gate(p.obs_embed(x))).mean().item()
+    advantage = (gates == rewarded).float()
+    opt = torch.optim.SGD(p.gate.parameters(), lr=0.5)
+    for _ in range(10):
+        logp, _, _ = p.evaluate(obs, torch.as_tensor(actions), ex)
+        opt.zero_grad()
+        (-(logp * advantage).mean()).backward()
+        opt.step()
+    p_after = torch.sigmoid(p.gate(p.obs_embed(x))).mean().item()
+    if rewarded:
+        assert p_after > p_before + 0.05
+    else:
+        assert p_after < p_before - 0.05
+
+
 def test_decoder_is_autoregressive_over_in_neighbours_only():
     """Agent i's action distribution depends on the actions of its in-neighbours j < i
     and on nothing else of the other agents' actions."""
