@@ -175,6 +175,8 @@ def main() -> None:
     )
     p.add_argument("--out", help="study directory")
     args = p.parse_args()
+    if args.gate_coefs and not args.gating_study:
+        p.error("--gate-coefs needs --gating-study")
 
     from rlsys.runtime import init_ray
 
@@ -187,8 +189,6 @@ def main() -> None:
         tag += f"-glr{args.graph_lr:g}"
     out = Path(args.out) if args.out else RESULTS / tag
     out.mkdir(parents=True, exist_ok=True)
-    if args.gate_coefs and not args.gating_study:
-        p.error("--gate-coefs needs --gating-study")
     coefs = [float(c) for c in args.gate_coefs.split(",")] if args.gate_coefs else [None]
     variants = (
         [("learned", False, None)] + [("learned", True, c) for c in coefs]
