@@ -9,6 +9,7 @@ and a plot of evaluation success against env steps.
     python bench/commformer_compare.py --env simple_spread --agents 3 --max-steps 25 ...
     python bench/commformer_compare.py --gating-study ...   # learned, with and without gates
     python bench/commformer_compare.py --gating-study --gate-coefs 0,0.001,0.01 ...  # trade-off
+    python bench/commformer_compare.py --gating-study --gated-only ...  # gates only
 
 Runs go to --out (default bench/results/commformer/<env>-<dim>x<dim>-<agents>); a run
 that already has final.pt is not retrained (rerun the script to resume a study).
@@ -173,10 +174,17 @@ def main() -> None:
         "--gate-coefs",
         help="gating study: comma-separated gate_coef values (default: the config's, 0.01)",
     )
+    p.add_argument(
+        "--gated-only",
+        action="store_true",
+        help="gating study without the ungated 'learned' runs (when the graph study has them)",
+    )
     p.add_argument("--out", help="study directory")
     args = p.parse_args()
     if args.gate_coefs and not args.gating_study:
         p.error("--gate-coefs needs --gating-study")
+    if args.gated_only and not args.gating_study:
+        p.error("--gated-only needs --gating-study")
 
     from rlsys.runtime import init_ray
 
@@ -190,11 +198,11 @@ def main() -> None:
     out = Path(args.out) if args.out else RESULTS / tag
     out.mkdir(parents=True, exist_ok=True)
     coefs = [float(c) for c in args.gate_coefs.split(",")] if args.gate_coefs else [None]
-    variants = (
-        [("learned", False, None)] + [("learned", True, c) for c in coefs]
-        if args.gating_study
-        else [(g, False, None) for g in args.graphs.split(",")]
-    )
+    if args.gating_study:
+        ungated = [] if args.gated_only else [("learned", False, None)]
+        variants = ungated + [("learned", True, c) for c in coefs]
+    else:
+        variants = [(g, False, None) for g in args.graphs.split(",")]
     results = []
     for graph, gating, coef in variants:
         for seed in seeds:
