@@ -50,9 +50,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.jobshop import kernels
 from envs.jobshop.instance import Instance, load_instance
 from envs.jobshop.shutdowns import RepairTime
-from envs.jobshop.sim import BLOCKED, DONE, OP_READY, OP_WAITING, PROCESSING, Simulator
+from envs.jobshop.sim import OP_READY, OP_WAITING, Simulator
 
 OP_FEATURES = (
     "waiting",
@@ -259,61 +260,31 @@ def observe(sim: Simulator, topo: GraphTopology) -> dict:
     """The graph observation of ``sim`` now (see the module docstring); also used by
     policies that drive a ``Simulator`` directly.
 
-    The observation is about half of an env step's cost. The per-status part is three
-    whole-array operations; what depends on time touches at most one operation per job
-    (the ready one or the one in progress) and is written by a loop over jobs and one over
-    machines: on these sizes a Python loop of scalar writes beats a dozen small numpy
-    calls (each costs a microsecond or two of overhead whatever its size)."""
-    t = sim.t
-    inv_scale = 1.0 / topo.time_scale
-    n, K = sim.n_jobs, sim.n_ops
-    status = sim.op_status
-    # status one-hot, and for operations not started yet their processing time
-    feats = np.take(_STATUS_FEATURES, status, axis=0)
-    feats *= topo.status_weight
-    feats += topo.static_op_features
-    flat = feats.reshape(-1)
-    width = len(OP_FEATURES)
-    next_op, job_state, ready_time, op_end = sim.next_op, sim.job_state, sim._ready_time, sim._t_end
-    for j in range(n):
-        state = job_state[j]
-        if state == PROCESSING:  # its operation in progress is next_op - 1
-            node = j * K + next_op[j] - 1
-            flat[node * width + 9] = (op_end[node] - t) * inv_scale
-        elif state != DONE:  # waiting or blocked: its next operation is ready
-            flat[(j * K + next_op[j]) * width + 8] = (t - ready_time[j]) * inv_scale
-    mask = np.zeros(n, dtype=np.int8)
-    if not sim.done:
-        for j in sim.candidates:
-            mask[j] = 1
-            flat[(j * K + next_op[j]) * width + 10] = 1.0
-
-    m = sim.n_machines
-    rows = []
-    active = sim.shutdowns.active
-    down_until = sim.shutdowns.down_until
-    inv_n = 1.0 / n
-    for i, (h, waiting) in enumerate(zip(sim.holder, sim.waiting, strict=True)):
-        repair_end = down_until(i, t) if active else -1
-        rows.append(
-            (
-                repair_end >= 0,
-                (repair_end - t) * inv_scale if repair_end >= 0 else 0.0,
-                h >= 0,
-                h >= 0 and job_state[h] == BLOCKED,
-                len(waiting) * inv_n,
-            )
-        )
-    job_op = np.minimum(next_op, K - 1)
-    job_op += topo.job_first_op
+    One compiled pass fills the arrays (``kernels.observe_into``): the per-status part is
+    float32 arithmetic as numpy would do it, the time features are float64 rounded to
+    float32, so the values are those of the numpy version it replaced, bit for bit."""
+    n, K, m = sim.n_jobs, sim.n_ops, sim.n_machines
+    N = n * K
+    feats = np.empty((N, len(OP_FEATURES)), dtype=np.float32)
+    machine_features = np.empty((m, len(MACHINE_FEATURES)), dtype=np.float32)
+    mask = np.empty(n, dtype=np.int8)
+    alive = np.empty(N, dtype=np.int8)
+    job_op = np.empty(n, dtype=np.int64)
+    sp = sim.shutdowns
+    kernels.observe_into(
+        sim._js, sim._ms, sim._ops, sim._status, sim._sc, sim._mach,
+        sp.starts, sp.ends, sp.count, sp.ptr,
+        _STATUS_FEATURES, topo.status_weight, topo.static_op_features, 1.0 / topo.time_scale,
+        feats, machine_features, mask, alive, job_op, _ALIVE,
+    )  # fmt: skip
     return {
         "op_features": feats,
-        "machine_features": np.array(rows, dtype=np.float32).reshape(m, len(MACHINE_FEATURES)),
+        "machine_features": machine_features,
         # Static topology, copied: gymnasium's contract is fresh data on every call.
         "op_machine": topo.op_machine.copy(),
         "op_job": topo.op_job.copy(),
         "conj_edge_index": topo.conj_edge_index.copy(),
-        "alive": np.take(_ALIVE, status),
+        "alive": alive,
         "job_op": job_op,
         "action_mask": mask,
     }

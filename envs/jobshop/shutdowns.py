@@ -13,11 +13,12 @@ Intervals are half-open: a machine failing at ``a`` and repaired at ``b`` is dow
 
 from __future__ import annotations
 
-import bisect
 import copy
 from dataclasses import dataclass
 
 import numpy as np
+
+from envs.jobshop import kernels
 
 _CHUNK = 64
 
@@ -67,6 +68,10 @@ class ShutdownProcess:
 
     ``down_until(i, t)`` must be called with non-decreasing ``t`` per machine (the
     simulation clock); ``finish_time`` may look ahead freely.
+
+    The intervals drawn so far are numpy arrays that the compiled event loop reads:
+    machine i's k-th interval is ``[starts[i, k], ends[i, k])`` for ``k < count[i]``, and
+    ``ptr[i]`` is the first one that may still matter at the clock.
     """
 
     def __init__(
@@ -80,14 +85,15 @@ class ShutdownProcess:
         self.prob = float(prob)
         self.seed = int(seed)
         self.repair = repair or RepairTime()
-        self.starts: list[list[int]] = [[] for _ in range(n_machines)]
-        self.ends: list[list[int]] = [[] for _ in range(n_machines)]
-        self._ptr = [0] * n_machines
+        self.starts = np.zeros((n_machines, 0), dtype=np.int64)
+        self.ends = np.zeros((n_machines, 0), dtype=np.int64)
+        self.count = np.zeros(n_machines, dtype=np.int64)
+        self.ptr = np.zeros(n_machines, dtype=np.int64)
         self.active = self.prob > 0.0
         self._rngs: tuple[np.random.Generator, np.random.Generator] | None = None
         # the next generated interval of machine i starts its up-time at
         # max(its last repair, origin[i]); 0 except in a `resampled` future
-        self._origin = [0] * n_machines
+        self._origin = np.zeros(n_machines, dtype=np.int64)
         if self.active:
             self._extend(0)
 
@@ -95,10 +101,8 @@ class ShutdownProcess:
         """An independent copy with the same path (and the same clock position)."""
         new = object.__new__(ShutdownProcess)
         new.__dict__.update(self.__dict__)
-        new.starts = [list(s) for s in self.starts]
-        new.ends = [list(e) for e in self.ends]
-        new._ptr = list(self._ptr)
-        new._origin = list(self._origin)
+        for name in ("starts", "ends", "count", "ptr", "_origin"):
+            setattr(new, name, getattr(self, name).copy())
         if self._rngs is not None:
             new._rngs = tuple(copy.deepcopy(g) for g in self._rngs)
         return new
@@ -117,12 +121,31 @@ class ShutdownProcess:
             return new
         for i in range(self.n_machines):
             past = self.intervals(i, t + 1)
-            new.starts[i] = [a for a, _ in past]
-            new.ends[i] = [b for _, b in past]
-            new._ptr[i] = min(self._ptr[i], len(past))
-        new._origin = [t] * self.n_machines
+            new.set_intervals(i, past)
+            new.ptr[i] = min(self.ptr[i], len(past))
+        new._origin[:] = t
         new._extend(0)
         return new
+
+    def set_intervals(self, i: int, intervals: list[tuple[int, int]]) -> None:
+        """Replace machine i's intervals drawn so far (sorted, disjoint, half-open); the
+        random stream continues after the last one. For hand-made downtime."""
+        self._reserve(len(intervals))
+        self.starts[i, : len(intervals)] = [a for a, _ in intervals]
+        self.ends[i, : len(intervals)] = [b for _, b in intervals]
+        self.count[i] = len(intervals)
+
+    def _reserve(self, size: int) -> None:
+        """Grow the interval arrays to hold ``size`` per machine (amortised doubling)."""
+        cap = self.starts.shape[1]
+        if size <= cap:
+            return
+        cap = max(size, 2 * cap)
+        for name in ("starts", "ends"):
+            grown = np.zeros((self.n_machines, cap), dtype=np.int64)
+            old = getattr(self, name)
+            grown[:, : old.shape[1]] = old
+            setattr(self, name, grown)
 
     def _extend(self, i: int) -> None:
         """Append the next chunk of every machine's downtime intervals.
@@ -136,29 +159,41 @@ class ShutdownProcess:
         m = self.n_machines
         up = self._rngs[0].geometric(self.prob, size=(m, _CHUNK))
         rep = self.repair.sample(self._rngs[1], (m, _CHUNK))
-        base = np.array(
-            [max(e[-1] if e else 0, o) for e, o in zip(self.ends, self._origin, strict=True)]
-        )[:, None]
+        c = int(self.count[0])
+        same = bool((self.count == c).all())  # always, except in a `resampled` future
+        if same:
+            last_end = self.ends[:, c - 1] if c else np.zeros(m, dtype=np.int64)
+        else:
+            last_end = np.array(
+                [self.ends[i, k - 1] if k else 0 for i, k in enumerate(self.count.tolist())]
+            )
+        base = np.maximum(last_end, self._origin)[:, None]
         # fail_k = up_since_k + G_k, up_since_{k+1} = fail_k + R_k
         ends = base + np.cumsum(up + rep, axis=1)
         starts = ends - rep
-        for row, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            self.starts[row].extend(s)
-            self.ends[row].extend(e)
+        self._reserve(int(self.count.max()) + _CHUNK)
+        if same:
+            self.starts[:, c : c + _CHUNK] = starts
+            self.ends[:, c : c + _CHUNK] = ends
+        else:
+            for row, k in enumerate(self.count.tolist()):
+                self.starts[row, k : k + _CHUNK] = starts[row]
+                self.ends[row, k : k + _CHUNK] = ends[row]
+        self.count += _CHUNK
+
+    def safe_until(self, work: int, resume: bool) -> int:
+        """The latest clock time at which the intervals drawn so far answer, on every
+        machine, ``down_until`` and the ``finish_time`` of any work <= ``work`` starting
+        then (the compiled loop stops there and asks for more)."""
+        return kernels.safe_until(self.starts, self.ends, self.count, work, resume)
 
     def down_until(self, i: int, t: int) -> int:
         """Repair time of machine i if it is down at time t, else -1."""
         if not self.active:
             return -1
-        p = self._ptr[i]
-        ends = self.ends[i]
-        if ends[p] <= t:  # invariant: p < len(ends) (extended before it runs out)
-            p = bisect.bisect_right(ends, t, p)
-            while p == len(ends):
-                self._extend(i)
-                p = bisect.bisect_right(ends, t, p)
-            self._ptr[i] = p
-        return ends[p] if self.starts[i][p] <= t else -1
+        while self.ends[i, self.count[i] - 1] <= t:
+            self._extend(i)
+        return int(kernels.down_until(self.starts, self.ends, self.count, self.ptr, i, t))
 
     def finish_time(self, i: int, start: int, work: int, resume: bool = True) -> int:
         """When ``work`` time units of processing started at ``start`` on machine i end.
@@ -168,32 +203,20 @@ class ShutdownProcess:
         """
         if not self.active or work == 0:
             return start + work
-        starts, ends = self.starts[i], self.ends[i]
-        k = self._ptr[i]
-        cur, rem = start, work
         while True:
-            if k >= len(ends):
-                self._extend(i)
-                starts, ends = self.starts[i], self.ends[i]
-            a, b = starts[k], ends[k]
-            k += 1
-            if b <= cur:
-                continue
-            if cur + rem <= a:
-                return cur + rem
-            if resume:
-                rem -= a - cur
-            cur = b
+            end = kernels.finish_time(
+                self.starts, self.ends, self.count, self.ptr, i, start, work, resume
+            )
+            if end >= 0:
+                return int(end)
+            self._extend(i)
 
     def intervals(self, i: int, until: int) -> list[tuple[int, int]]:
         """Machine i's downtime intervals that start before ``until``."""
         if not self.active:
             return []
-        while not self.ends[i] or self.starts[i][-1] < until:
+        while self.count[i] == 0 or self.starts[i, self.count[i] - 1] < until:
             self._extend(i)
-        out = []
-        for a, b in zip(self.starts[i], self.ends[i], strict=True):
-            if a >= until:
-                break
-            out.append((a, b))
-        return out
+        c = self.count[i]
+        k = int(np.searchsorted(self.starts[i, :c], until, side="left"))
+        return list(zip(self.starts[i, :k].tolist(), self.ends[i, :k].tolist(), strict=True))

@@ -26,18 +26,22 @@ The contract (tested in tests/envs/jobshop/):
 
 from __future__ import annotations
 
-import heapq
-from array import array
-
 import numpy as np
 
+from envs.jobshop import kernels as K_
 from envs.jobshop.instance import Instance
+from envs.jobshop.kernels import (  # noqa: F401  (the states, re-exported)
+    BLOCKED,
+    DONE,
+    OP_BLOCKING,
+    OP_DONE,
+    OP_PROCESSING,
+    OP_READY,
+    OP_WAITING,
+    PROCESSING,
+    WAITING,
+)
 from envs.jobshop.shutdowns import RepairTime, ShutdownProcess
-
-# Job states
-WAITING, PROCESSING, BLOCKED, DONE = 0, 1, 2, 3
-# Operation (graph node) states
-OP_WAITING, OP_READY, OP_PROCESSING, OP_BLOCKING, OP_DONE = 0, 1, 2, 3, 4
 
 
 class Deadlock(RuntimeError):
@@ -53,6 +57,9 @@ class Simulator:
             sim.step(policy(sim))      # a job from sim.candidates
 
     ``seed`` fixes the shutdown sample path (common random numbers across policies).
+    The event loop is compiled (``kernels.py``); the state lives in numpy arrays, and
+    ``next_op``, ``job_state``, ``job_machine``, ``holder``, ``start``, ``end``, ``leave``
+    and ``op_status`` are views of it (read them, do not write them).
     """
 
     def __init__(
@@ -70,66 +77,109 @@ class Simulator:
         self.swaps = swaps
         self.resume = resume
         self.shutdowns = ShutdownProcess(instance.n_machines, shutdown_prob, seed, repair)
-        longest = int(instance.times.max())
-        if not resume and self.shutdown_prob > 0 and (1 - self.shutdown_prob) ** longest < 1e-6:
+        self._longest = int(instance.times.max())
+        if (
+            not resume
+            and self.shutdown_prob > 0
+            and (1 - self.shutdown_prob) ** self._longest < 1e-6
+        ):
             # an uninterrupted stretch of `longest` units would take > 1e6 repairs on average
             raise ValueError(
                 f"restart-from-zero with shutdown probability {self.shutdown_prob:g}: an "
-                f"operation of {longest} time units would practically never finish"
+                f"operation of {self._longest} time units would practically never finish"
             )
         n, K = instance.n_jobs, instance.n_ops
-        self.n_jobs, self.n_ops, self.n_machines = n, K, instance.n_machines
-        self._mach: list[list[int]] = instance.machines.tolist()
-        self._time: list[list[int]] = instance.times.tolist()
+        m = instance.n_machines
+        self.n_jobs, self.n_ops, self.n_machines = n, K, m
+        self._mach = np.ascontiguousarray(instance.machines, dtype=np.int64)
+        self._times = np.ascontiguousarray(instance.times, dtype=np.int64)
+        self._time: list[list[int]] = instance.times.tolist()  # fast scalar reads (rules)
 
-        self.t = 0
-        self.next_op = [0] * n  # index of each job's next operation to start
-        self.job_state = [WAITING] * n
-        self.job_machine = [-1] * n  # machine a job holds (processing or blocking)
-        self._ready_time = array("q", [0]) * n  # when the job's next operation became ready
-        self.holder = [-1] * instance.n_machines
-        self.waiting: list[set[int]] = [set() for _ in range(instance.n_machines)]
-        # Per operation, flat index j * K + k. The event loop writes the Python arrays
-        # (fast scalar writes); the numpy views share their memory, for the observation.
-        self._t_start = array("q", [-1]) * (n * K)
-        self._t_end = array("q", [-1]) * (n * K)
-        self._t_leave = array("q", [-1]) * (n * K)
-        self._status = bytearray(n * K)  # node status: OP_WAITING ... OP_DONE
-        self._status[0::K] = bytes([OP_READY]) * n
+        self._js = np.zeros((5, n), dtype=np.int64)
+        self._js[K_.MACHINE] = -1
+        self._ms = np.zeros((6, m), dtype=np.int64)
+        self._ms[K_.HOLDER] = -1
+        self._ms[K_.REPAIR_WAIT] = -1
+        self._ops = np.full((3, n * K), -1, dtype=np.int64)
+        self._status = np.zeros(n * K, dtype=np.uint8)
+        self._status[0::K] = OP_READY
+        self._heap = np.zeros(max(n, 1), dtype=np.int64)
+        self._dirty = np.zeros(m, dtype=np.int64)
+        # cycles are disjoint and each waits in the table at most once: n entries suffice
+        self._pend = np.zeros((3, 2 * n), dtype=np.int64)
+        self._pool = np.zeros(2 * n, dtype=np.int64)
+        self._sc = np.zeros(K_.N_SCALARS, dtype=np.int64)
+        self._sc[K_.ACTIVE] = self.shutdowns.active
+        self._sc[K_.RESUME] = resume
+        self._sc[K_.SWAPS] = swaps
         self._bind_views()
-
-        self._events: list[tuple[int, int]] = []  # (completion time, job)
-        self._dirty: set[int] = set()  # machines whose assignment must be re-examined
-        self._decide: set[int] = set()  # free, up machines with >= 2 waiting jobs
-        self._repair_wait: dict[int, int] = {}  # free machine with waiting jobs -> repair end
-        self._pending_cycles: list[tuple[int, list[int]]] = []  # (retry time, cycle members)
-        self.n_done = 0
-        self.n_decisions = 0
-        self.n_swaps = 0
-        self.done = False
-        self.deadlock = False
-
         for j in range(n):
-            m0 = self._mach[j][0]
-            self.waiting[m0].add(j)
-            self._dirty.add(m0)
+            m0 = int(self._mach[j, 0])
+            K_._add_waiting(self._js, self._ms, j, m0)
+            K_._mark_dirty(self._ms, self._dirty, self._sc, m0)
+        self._update_safe()
         self._advance()
+
+    # ------------------------------------------------------------------ state views
+    def _bind_views(self) -> None:
+        """Named views over the state arrays (shared memory)."""
+        n, K = self.n_jobs, self.n_ops
+        js, ops = self._js, self._ops
+        self.next_op = js[K_.NEXT_OP]
+        self.job_state = js[K_.STATE]
+        self.job_machine = js[K_.MACHINE]
+        self.ready_time = self._ready_time = js[K_.READY]
+        self.holder = self._ms[K_.HOLDER]
+        self.start = ops[K_.START].reshape(n, K)
+        self.end = ops[K_.END].reshape(n, K)
+        self.leave = ops[K_.LEAVE].reshape(n, K)
+        self.op_end = ops[K_.END]  # flat view of `end`
+        self.op_status = self._status
+
+    @property
+    def t(self) -> int:
+        return int(self._sc[K_.T])
+
+    @property
+    def done(self) -> bool:
+        return bool(self._sc[K_.IS_DONE])
+
+    @property
+    def deadlock(self) -> bool:
+        return bool(self._sc[K_.DEADLOCK])
+
+    @property
+    def n_done(self) -> int:
+        return int(self._sc[K_.N_DONE])
+
+    @property
+    def n_decisions(self) -> int:
+        return int(self._sc[K_.N_DECISIONS])
+
+    @property
+    def n_swaps(self) -> int:
+        return int(self._sc[K_.N_SWAPS])
+
+    @property
+    def waiting(self) -> list[set[int]]:
+        """Per machine, the jobs waiting for it (built on demand, for inspection)."""
+        out: list[set[int]] = [set() for _ in range(self.n_machines)]
+        for j in np.flatnonzero(self._js[K_.WAITS]).tolist():
+            out[int(self._mach[j, self.next_op[j]])].add(j)
+        return out
+
+    def n_waiting(self, machine: int) -> int:
+        return int(self._ms[K_.N_WAIT, machine])
 
     # ------------------------------------------------------------------ public API
     @property
     def candidates(self) -> list[int]:
         """Jobs the policy may send now (sorted)."""
-        out: list[int] = []
-        for i in self._decide:
-            out.extend(self.waiting[i])
-        out.sort()
-        return out
+        return K_.candidates(self._js, self._ms, self._mach).tolist()
 
     def action_mask(self) -> np.ndarray:
         mask = np.zeros(self.n_jobs, dtype=bool)
-        for i in self._decide:
-            for j in self.waiting[i]:
-                mask[j] = True
+        mask[K_.candidates(self._js, self._ms, self._mach)] = True
         return mask
 
     def step(self, job: int) -> int:
@@ -139,15 +189,15 @@ class Simulator:
         if self.done:
             raise RuntimeError("episode is over")
         job = int(job)
-        if not 0 <= job < self.n_jobs or self.job_state[job] in (PROCESSING, DONE):
+        if not 0 <= job < self.n_jobs or self._js[K_.WAITS, job] == 0:
             raise ValueError(f"job {job} cannot move now (candidates: {self.candidates})")
-        target = self._mach[job][self.next_op[job]]
-        if target not in self._decide or job not in self.waiting[target]:
+        target = int(self._mach[job, self.next_op[job]])
+        if self._ms[K_.DECIDE, target] == 0:
             raise ValueError(f"job {job} cannot move now (candidates: {self.candidates})")
         t0 = self.t
-        self.n_decisions += 1
-        self._decide.discard(target)
-        self._move(job, target)
+        self._sc[K_.N_DECISIONS] += 1
+        self._ms[K_.DECIDE, target] = 0
+        K_.move(*self._state(), job, target)
         self._advance()
         return self.t - t0
 
@@ -155,7 +205,7 @@ class Simulator:
     def makespan(self) -> int | None:
         if not self.done or self.deadlock:
             return None
-        return max(self._t_leave)
+        return int(self._ops[K_.LEAVE].max())
 
     def remaining_work(self, job: int) -> int:
         """Processing time of the job's operations not yet started."""
@@ -167,17 +217,20 @@ class Simulator:
             raise RuntimeError("schedule() needs a finished episode")
         if self.deadlock:
             raise Deadlock(f"{self.instance.name}: deadlock at t={self.t} (no swaps)")
+        start, end, leave = (row.tolist() for row in self._ops)
+        machines = self._mach.tolist()
         ops = []
         for j in range(self.n_jobs):
             for k in range(self.n_ops):
+                node = j * self.n_ops + k
                 ops.append(
                     {
                         "job": j,
                         "index": k,
-                        "machine": self._mach[j][k],
-                        "start": self._t_start[j * self.n_ops + k],
-                        "end": self._t_end[j * self.n_ops + k],
-                        "leave": self._t_leave[j * self.n_ops + k],
+                        "machine": machines[j][k],
+                        "start": start[node],
+                        "end": end[node],
+                        "leave": leave[node],
                     }
                 )
         makespan = self.makespan
@@ -211,22 +264,9 @@ class Simulator:
         have to re-derive)."""
         new = object.__new__(Simulator)
         new.__dict__.update(self.__dict__)
-        new.next_op = list(self.next_op)
-        new.job_state = list(self.job_state)
-        new.job_machine = list(self.job_machine)
-        new._ready_time = array("q", self._ready_time)
-        new.holder = list(self.holder)
-        new.waiting = [set(w) for w in self.waiting]
-        new._t_start = array("q", self._t_start)
-        new._t_end = array("q", self._t_end)
-        new._t_leave = array("q", self._t_leave)
-        new._status = bytearray(self._status)
+        for name in ("_js", "_ms", "_ops", "_status", "_heap", "_dirty", "_pend", "_pool", "_sc"):
+            setattr(new, name, getattr(self, name).copy())
         new._bind_views()
-        new._events = list(self._events)
-        new._dirty = set(self._dirty)
-        new._decide = set(self._decide)
-        new._repair_wait = dict(self._repair_wait)
-        new._pending_cycles = [(w, list(m)) for w, m in self._pending_cycles]
         if future is None:
             new.shutdowns = self.shutdowns.copy()
             return new
@@ -234,183 +274,46 @@ class Simulator:
             raise ValueError("a resampled future needs the resume model (not --restart)")
         new.shutdowns = future
         if future.active:
-            new._events = [(new._reschedule(job), job) for _, job in self._events]
-            heapq.heapify(new._events)
+            size = int(new._sc[K_.HEAP_SIZE])
+            jobs = (new._heap[:size] % max(self.n_jobs, 1)).tolist()
+            keys = sorted(new._reschedule(job) * self.n_jobs + job for job in jobs)
+            new._heap[:size] = keys  # a sorted array is a valid heap
+            new._update_safe()
         return new
 
     def work_left(self, job: int) -> int:
         """Processing still owed by ``job``'s operation in progress (resume model), from
         the past alone: its time minus the up time since it started."""
-        t, i = self.t, self.job_machine[job]
-        k = self.next_op[job] - 1
-        start = self._t_start[job * self.n_ops + k]
+        t, i = self.t, int(self.job_machine[job])
+        k = int(self.next_op[job]) - 1
+        start = int(self.start[job, k])
         down = sum(max(0, min(b, t) - max(a, start)) for a, b in self.shutdowns.intervals(i, t))
         return self._time[job][k] - (t - start - down)
 
     def _reschedule(self, job: int) -> int:
         """New end of ``job``'s operation in progress under this sim's (new) disruptions."""
-        i = self.job_machine[job]
+        i = int(self.job_machine[job])
         repaired = self.shutdowns.down_until(i, self.t)
         end = self.shutdowns.finish_time(i, max(self.t, repaired), self.work_left(job))
-        self._t_end[job * self.n_ops + self.next_op[job] - 1] = end
+        self.end[job, self.next_op[job] - 1] = end
         return end
 
-    def _bind_views(self) -> None:
-        """The numpy views over the event loop's arrays (shared memory, for observations)."""
-        n, K = self.n_jobs, self.n_ops
-        self.ready_time = np.frombuffer(self._ready_time, dtype=np.int64)
-        self.start = np.frombuffer(self._t_start, dtype=np.int64).reshape(n, K)
-        self.end = np.frombuffer(self._t_end, dtype=np.int64).reshape(n, K)
-        self.leave = np.frombuffer(self._t_leave, dtype=np.int64).reshape(n, K)
-        self.op_status = np.frombuffer(self._status, dtype=np.uint8)
-        self.op_end = np.frombuffer(self._t_end, dtype=np.int64)  # flat view of `end`
-
     # ------------------------------------------------------------------ internals
-    def _move(self, job: int, target: int) -> None:
-        """Job leaves its machine (if any) and starts its next operation on ``target``."""
-        t, K = self.t, self.n_ops
-        k = self.next_op[job]
-        src = self.job_machine[job]
-        if src >= 0:
-            self._t_leave[job * K + k - 1] = t
-            self._status[job * K + k - 1] = OP_DONE
-            self.holder[src] = -1
-            self._dirty.add(src)
-        self._start(job, target, k)
+    def _state(self) -> tuple:
+        """The arrays every event-loop kernel takes, in its order (the downtime arrays are
+        fetched anew: drawing more intervals reallocates them)."""
+        sp = self.shutdowns
+        return (self._js, self._ms, self._ops, self._status, self._heap, self._dirty, self._sc,
+                self._mach, self._times, sp.starts, sp.ends, sp.count, sp.ptr, self._pend,
+                self._pool)  # fmt: skip
 
-    def _start(self, job: int, target: int, k: int) -> None:
-        t = self.t
-        self.waiting[target].discard(job)
-        self.holder[target] = job
-        self.job_machine[job] = target
-        self.job_state[job] = PROCESSING
+    def _update_safe(self) -> None:
         if self.shutdowns.active:
-            end = self.shutdowns.finish_time(target, t, self._time[job][k], self.resume)
-        else:
-            end = t + self._time[job][k]
-        node = job * self.n_ops + k
-        self._t_start[node] = t
-        self._t_end[node] = end
-        self._status[node] = OP_PROCESSING
-        self.next_op[job] = k + 1
-        heapq.heappush(self._events, (end, job))
-
-    def _complete(self, job: int) -> None:
-        k = self.next_op[job] - 1
-        i = self.job_machine[job]
-        node = job * self.n_ops + k
-        if k == self.n_ops - 1:
-            self._t_leave[node] = self._t_end[node]
-            self._status[node] = OP_DONE
-            self.holder[i] = -1
-            self.job_machine[job] = -1
-            self.job_state[job] = DONE
-            self.n_done += 1
-            self._dirty.add(i)
-            return
-        self.job_state[job] = BLOCKED
-        self._status[node] = OP_BLOCKING
-        self._status[node + 1] = OP_READY
-        self._ready_time[job] = self.t
-        target = self._mach[job][k + 1]
-        self.waiting[target].add(job)
-        self._dirty.add(target)
-        h = self.holder[target]
-        if self.swaps and h >= 0 and self.job_state[h] == BLOCKED:
-            self._try_cycle(job)
-
-    def _try_cycle(self, job: int) -> bool:
-        """Swap the cycle of blocked jobs through ``job`` if there is one and all its
-        machines are up; remember it until a repair if one is down."""
-        members = [job]
-        cur = job
-        while True:
-            h = self.holder[self._mach[cur][self.next_op[cur]]]
-            if h < 0 or self.job_state[h] != BLOCKED:
-                return False
-            if h == job:
-                break
-            if h in members:  # a cycle not through `job`: found from its own member
-                return False
-            members.append(h)
-            cur = h
-        wake = -1
-        for m in members:
-            wake = max(wake, self.shutdowns.down_until(self.job_machine[m], self.t))
-        if wake >= 0:  # retry when the last of its down machines is repaired
-            self._pending_cycles.append((wake, members))
-            return False
-        t, K = self.t, self.n_ops
-        moves = [(m, self.job_machine[m], self._mach[m][self.next_op[m]]) for m in members]
-        for m, _src, _ in moves:
-            k = self.next_op[m]
-            self._t_leave[m * K + k - 1] = t
-            self._status[m * K + k - 1] = OP_DONE
-        for m, _, target in moves:
-            self._start(m, target, self.next_op[m])
-        self.n_swaps += 1
-        return True
-
-    def _settle(self) -> None:
-        """Apply everything that happens at time t without a choice."""
-        t = self.t
-        events, dirty = self._events, self._dirty
-        while True:
-            while events and events[0][0] <= t:
-                _, job = heapq.heappop(events)
-                self._complete(job)
-            if not dirty:
-                if events and events[0][0] <= t:
-                    continue
-                return
-            i = dirty.pop()
-            if self.holder[i] >= 0:
-                self._decide.discard(i)
-                continue
-            waiting = self.waiting[i]
-            if not waiting:
-                self._decide.discard(i)
-                self._repair_wait.pop(i, None)
-                continue
-            r = self.shutdowns.down_until(i, t)
-            if r >= 0:
-                self._repair_wait[i] = r
-                self._decide.discard(i)
-                continue
-            self._repair_wait.pop(i, None)
-            if len(waiting) == 1:
-                self._move(next(iter(waiting)), i)
-            else:
-                self._decide.add(i)
+            self._sc[K_.SAFE] = self.shutdowns.safe_until(self._longest, self.resume)
 
     def _advance(self) -> None:
-        """Run events until a decision is needed or the episode ends."""
-        while True:
-            if self._pending_cycles and min(w for w, _ in self._pending_cycles) <= self.t:
-                pending, self._pending_cycles = self._pending_cycles, []
-                for wake, members in pending:
-                    if wake > self.t:
-                        self._pending_cycles.append((wake, members))
-                    elif all(self.job_state[m] == BLOCKED for m in members):
-                        self._try_cycle(members[0])
-            self._settle()
-            if self._decide:
-                return
-            if self.n_done == self.n_jobs:
-                self.done = True
-                return
-            t_next = self._events[0][0] if self._events else None
-            for r in self._repair_wait.values():
-                if t_next is None or r < t_next:
-                    t_next = r
-            for wake, _ in self._pending_cycles:
-                if t_next is None or wake < t_next:
-                    t_next = wake
-            if t_next is None:
-                self.done = True
-                self.deadlock = True
-                return
-            self.t = t_next
-            for i, r in list(self._repair_wait.items()):
-                if r <= t_next:
-                    self._dirty.add(i)
+        """Run events until a decision is needed or the episode ends, drawing downtime
+        intervals whenever the compiled loop reaches the end of those drawn so far."""
+        while K_.advance(*self._state()) == K_.NEED_INTERVALS:
+            self.shutdowns._extend(0)
+            self._update_safe()

@@ -7,8 +7,7 @@ from envs.jobshop.shutdowns import RepairTime, ShutdownProcess
 def _fixed(intervals):
     """A one-machine process with hand-set downtime intervals (then far-future ones)."""
     sp = ShutdownProcess(1, 0.5, seed=0)
-    sp.starts[0] = [a for a, _ in intervals] + [10**9]
-    sp.ends[0] = [b for _, b in intervals] + [10**9 + 1]
+    sp.set_intervals(0, [*intervals, (10**9, 10**9 + 1)])
     return sp
 
 
@@ -119,3 +118,39 @@ def test_resampled_up_times_are_geometric_from_t():
         gaps.append(nxt - t)
     assert min(gaps) >= 1
     assert abs(np.mean(gaps) - 1 / p) < 0.06 / p
+
+
+@pytest.mark.parametrize("resume", [True, False])
+@pytest.mark.parametrize("prob", [0.01, 0.05, 0.3])
+def test_safe_until_covers_every_query_the_compiled_loop_makes(prob, resume):
+    """Up to `safe_until(work)`, the intervals drawn so far answer down_until and the
+    finish time of any work <= `work` started on an up machine without drawing more (the
+    compiled loop relies on it), with the answers of the process with more drawn."""
+    from envs.jobshop import kernels
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for seed in range(20):
+        sp = ShutdownProcess(3, prob, seed)
+        # restart needs an uninterrupted up-time of `work` (the simulator refuses odds
+        # below 1e-6); keep its waits short here
+        longest = 60 if resume else max(2, int(np.log(0.05) / np.log(1 - prob)))
+        work = int(rng.integers(1, longest))
+        while sp.safe_until(work, resume) < 100:  # as the loop does: draw until it reaches
+            sp._extend(0)
+        safe = sp.safe_until(work, resume)
+        more = sp.copy()
+        more._extend(0)
+        for t in sorted(rng.integers(0, safe + 1, size=30).tolist()) + [safe]:
+            for i in range(3):
+                w = int(rng.integers(0, work + 1))
+                ptr = sp.ptr.copy()
+                r = kernels.down_until(sp.starts, sp.ends, sp.count, ptr, i, t)
+                assert r == more.down_until(i, t)
+                if r >= 0:  # nothing starts on a machine that is down
+                    continue
+                end = kernels.finish_time(sp.starts, sp.ends, sp.count, ptr, i, t, w, resume)
+                assert end >= t + w
+                assert end == more.finish_time(i, t, w, resume)
+                checked += 1
+    assert checked > 500

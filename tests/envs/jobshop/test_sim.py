@@ -177,8 +177,8 @@ def test_fork_with_a_resampled_future():
         ops = {(o["job"], o["index"]): o for o in sched["operations"]}
         for j in range(inst.n_jobs):
             for k in range(inst.n_ops):
-                if sim._t_start[j * inst.n_ops + k] >= 0:  # started before the fork
-                    assert ops[(j, k)]["start"] == sim._t_start[j * inst.n_ops + k]
+                if sim.start[j, k] >= 0:  # started before the fork
+                    assert ops[(j, k)]["start"] == sim.start[j, k]
         ends.append(fork.makespan)
     assert len(set(ends)) > 1  # different futures, different outcomes
     assert not sim.done and sim.t == t  # the original is untouched
