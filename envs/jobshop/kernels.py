@@ -410,6 +410,14 @@ def advance(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, cou
 
 
 @_jit
+def queue_first_operations(js, ms, dirty, sc, mach):
+    """At t = 0 every job waits for the machine of its first operation."""
+    for j in range(js.shape[1]):
+        _add_waiting(js, ms, j, mach[j, 0])
+        _mark_dirty(ms, dirty, sc, mach[j, 0])
+
+
+@_jit
 def candidates(js, ms, mach):
     """Jobs the policy may send now, ascending."""
     n = js.shape[1]

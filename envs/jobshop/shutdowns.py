@@ -13,7 +13,6 @@ Intervals are half-open: a machine failing at ``a`` and repaired at ``b`` is dow
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +62,12 @@ class RepairTime:
         return rng.geometric(1.0 / self.low, size=size)
 
 
+def _copy_generator(rng: np.random.Generator) -> np.random.Generator:
+    bit_generator = type(rng.bit_generator)()
+    bit_generator.state = rng.bit_generator.state
+    return np.random.Generator(bit_generator)
+
+
 class ShutdownProcess:
     """Downtime intervals of ``n_machines`` machines for one seed.
 
@@ -103,8 +108,8 @@ class ShutdownProcess:
         new.__dict__.update(self.__dict__)
         for name in ("starts", "ends", "count", "ptr", "_origin"):
             setattr(new, name, getattr(self, name).copy())
-        if self._rngs is not None:
-            new._rngs = tuple(copy.deepcopy(g) for g in self._rngs)
+        if self._rngs is not None:  # the same stream position (5x faster than deepcopy)
+            new._rngs = tuple(_copy_generator(g) for g in self._rngs)
         return new
 
     def resampled(self, t: int, seed: int) -> ShutdownProcess:

@@ -113,10 +113,7 @@ class Simulator:
         self._sc[K_.RESUME] = resume
         self._sc[K_.SWAPS] = swaps
         self._bind_views()
-        for j in range(n):
-            m0 = int(self._mach[j, 0])
-            K_._add_waiting(self._js, self._ms, j, m0)
-            K_._mark_dirty(self._ms, self._dirty, self._sc, m0)
+        K_.queue_first_operations(self._js, self._ms, self._dirty, self._sc, self._mach)
         self._update_safe()
         self._advance()
 
