@@ -47,6 +47,8 @@ def run_one(
     cfg.model = dataclasses.replace(cfg.model, graph=graph, sparsity=args.sparsity, gating=gating)
     if gate_coef is not None:
         cfg.model = dataclasses.replace(cfg.model, gate_coef=gate_coef)
+    if gating and args.gate_open_init is not None:
+        cfg.model = dataclasses.replace(cfg.model, gate_open_init=args.gate_open_init)
     cfg.bilevel = dataclasses.replace(cfg.bilevel, warmup_updates=args.warmup)
     if args.graph_lr is not None:
         cfg.bilevel = dataclasses.replace(cfg.bilevel, graph_lr=args.graph_lr)
@@ -175,6 +177,11 @@ def main() -> None:
         help="gating study: comma-separated gate_coef values (default: the config's, 0.01)",
     )
     p.add_argument(
+        "--gate-open-init",
+        type=float,
+        help="gating study: initial open probability of the gates (default: PyTorch's init)",
+    )
+    p.add_argument(
         "--gated-only",
         action="store_true",
         help="gating study without the ungated 'learned' runs (when the graph study has them)",
@@ -185,6 +192,8 @@ def main() -> None:
         p.error("--gate-coefs needs --gating-study")
     if args.gated_only and not args.gating_study:
         p.error("--gated-only needs --gating-study")
+    if args.gate_open_init is not None and not (args.gating_study and 0 < args.gate_open_init < 1):
+        p.error("--gate-open-init needs --gating-study and a value in (0, 1)")
 
     from rlsys.runtime import init_ray
 
@@ -195,6 +204,8 @@ def main() -> None:
     )
     if args.graph_lr is not None:
         tag += f"-glr{args.graph_lr:g}"
+    if args.gate_open_init is not None:
+        tag += f"-open{args.gate_open_init:g}"
     out = Path(args.out) if args.out else RESULTS / tag
     out.mkdir(parents=True, exist_ok=True)
     coefs = [float(c) for c in args.gate_coefs.split(",")] if args.gate_coefs else [None]

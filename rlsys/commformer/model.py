@@ -71,6 +71,9 @@ class CommFormerConfig(Config):
     """temporal gating: each agent decides per step whether to receive messages"""
     gate_coef: float = config_field(0.01, ge=0)
     """weight of the gate-rate penalty (messages cost) in the loss"""
+    gate_open_init: float | None = config_field(None, gt=0, lt=1)
+    """initial probability that a gate is open (the gate head's bias, zero weights);
+    None: PyTorch's default initialisation (p about 0.5)"""
     tau: float = config_field(1.0, gt=0)
     """Gumbel / straight-through temperature"""
     seed: int = 0
@@ -202,6 +205,12 @@ class CommFormerPolicy(nn.Module):
             self.decoder = nn.ModuleList(Block(d, cfg.heads) for _ in range(cfg.blocks))
             self.actor_head = PerAgentLinear(n, d, cfg.n_actions, std=0.01)
             self.gate = nn.Linear(d, 1) if cfg.gating else None
+            if self.gate is not None and cfg.gate_open_init is not None:
+                # start from (mostly) listening agents: they learn when to stop
+                nn.init.zeros_(self.gate.weight)
+                nn.init.constant_(
+                    self.gate.bias, math.log(cfg.gate_open_init / (1 - cfg.gate_open_init))
+                )
             # Row i = receiver. Reference initialisation: all ones (a uniform start).
             self.edge_logits = nn.Parameter(torch.ones(n, n), requires_grad=cfg.graph == "learned")
             random_graph = topk_graph(torch.rand(n, n, generator=init), self.k)

@@ -81,6 +81,8 @@ class ModelConfig(Config):
     """temporal gating of incoming messages"""
     gate_coef: float = config_field(0.01, ge=0)
     """gate-rate penalty weight"""
+    gate_open_init: float | None = config_field(None, gt=0, lt=1)
+    """initial open probability of the gates (None: PyTorch's default init, about 0.5)"""
 
 
 def _default_train() -> TrainConfig:

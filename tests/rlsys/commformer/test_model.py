@@ -166,6 +166,20 @@ def test_the_gate_is_part_of_the_action_and_policy_gradient_trains_it(rewarded):
         assert p_after < p_before - 0.05
 
 
+def test_gate_open_init_sets_the_initial_open_probability():
+    """``gate_open_init`` = p: every gate starts open with probability p whatever the
+    observation (about that share of sampled gates is open); None keeps the default init."""
+    obs = _obs(b=256)
+    p = _policy(gating=True, gate_open_init=0.9)
+    prob = torch.sigmoid(p.gate(p.obs_embed(p.collate(obs))))
+    assert torch.allclose(prob, torch.full_like(prob, 0.9), atol=1e-6)
+    _, _, _, extras = p.act(obs, generator=torch.Generator().manual_seed(0))
+    assert 0.85 < _tensors(extras)["gate"].float().mean() < 0.95
+    default = _policy(gating=True)
+    spread = torch.sigmoid(default.gate(default.obs_embed(default.collate(obs))))
+    assert spread.std() > 1e-3  # the default gate depends on the observation
+
+
 def test_decoder_is_autoregressive_over_in_neighbours_only():
     """Agent i's action distribution depends on the actions of its in-neighbours j < i
     and on nothing else of the other agents' actions."""
