@@ -49,6 +49,8 @@ def run_one(
         cfg.model = dataclasses.replace(cfg.model, gate_coef=gate_coef)
     if gating and args.gate_open_init is not None:
         cfg.model = dataclasses.replace(cfg.model, gate_open_init=args.gate_open_init)
+    if gating and args.no_gate_entropy:
+        cfg.model = dataclasses.replace(cfg.model, gate_entropy=False)
     cfg.bilevel = dataclasses.replace(cfg.bilevel, warmup_updates=args.warmup)
     if args.graph_lr is not None:
         cfg.bilevel = dataclasses.replace(cfg.bilevel, graph_lr=args.graph_lr)
@@ -182,6 +184,11 @@ def main() -> None:
         help="gating study: initial open probability of the gates (default: PyTorch's init)",
     )
     p.add_argument(
+        "--no-gate-entropy",
+        action="store_true",
+        help="gating study: no entropy bonus on the gates",
+    )
+    p.add_argument(
         "--gated-only",
         action="store_true",
         help="gating study without the ungated 'learned' runs (when the graph study has them)",
@@ -192,6 +199,8 @@ def main() -> None:
         p.error("--gate-coefs needs --gating-study")
     if args.gated_only and not args.gating_study:
         p.error("--gated-only needs --gating-study")
+    if args.no_gate_entropy and not args.gating_study:
+        p.error("--no-gate-entropy needs --gating-study")
     if args.gate_open_init is not None and not (args.gating_study and 0 < args.gate_open_init < 1):
         p.error("--gate-open-init needs --gating-study and a value in (0, 1)")
 
@@ -206,6 +215,8 @@ def main() -> None:
         tag += f"-glr{args.graph_lr:g}"
     if args.gate_open_init is not None:
         tag += f"-open{args.gate_open_init:g}"
+    if args.no_gate_entropy:
+        tag += "-nogateentropy"
     out = Path(args.out) if args.out else RESULTS / tag
     out.mkdir(parents=True, exist_ok=True)
     coefs = [float(c) for c in args.gate_coefs.split(",")] if args.gate_coefs else [None]

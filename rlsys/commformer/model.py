@@ -74,6 +74,9 @@ class CommFormerConfig(Config):
     gate_open_init: float | None = config_field(None, gt=0, lt=1)
     """initial probability that a gate is open (the gate head's bias, zero weights);
     None: PyTorch's default initialisation (p about 0.5)"""
+    gate_entropy: bool = True
+    """add the gates' Bernoulli entropy to the entropy bonus (it pulls every gate towards
+    50 % open); False: the bonus sees the moves' entropy only"""
     tau: float = config_field(1.0, gt=0)
     """Gumbel / straight-through temperature"""
     seed: int = 0
@@ -382,8 +385,9 @@ class CommFormerPolicy(nn.Module):
         logp, entropy = dist.log_prob(actions), dist.entropy()
         if gate is not None:  # (gate, action) is the agent's action
             logp = logp + _bernoulli_log_prob(p_gate, gate)
-            q = p_gate.clamp(1e-6, 1 - 1e-6)
-            entropy = entropy - q * q.log() - (1 - q) * (1 - q).log()
+            if self.config.gate_entropy:
+                q = p_gate.clamp(1e-6, 1 - 1e-6)
+                entropy = entropy - q * q.log() - (1 - q) * (1 - q).log()
         return logp, entropy, values
 
     def auxiliary_loss(self) -> Tensor | float:

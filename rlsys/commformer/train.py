@@ -83,6 +83,8 @@ class ModelConfig(Config):
     """gate-rate penalty weight"""
     gate_open_init: float | None = config_field(None, gt=0, lt=1)
     """initial open probability of the gates (None: PyTorch's default init, about 0.5)"""
+    gate_entropy: bool = True
+    """gates' Bernoulli entropy in the entropy bonus"""
 
 
 def _default_train() -> TrainConfig:

@@ -180,6 +180,21 @@ def test_gate_open_init_sets_the_initial_open_probability():
     assert spread.std() > 1e-3  # the default gate depends on the observation
 
 
+def test_gate_entropy_flag_adds_or_drops_the_gates_bernoulli_entropy():
+    obs = _obs(b=32)
+    with_bonus = _policy(gating=True)
+    without = _policy(gating=True, gate_entropy=False)
+    without.load_state_dict(with_bonus.state_dict())
+    actions, _, _, extras = with_bonus.act(obs, generator=torch.Generator().manual_seed(1))
+    ex, acts = _tensors(extras), torch.as_tensor(actions)
+    logp_a, ent_a, _ = with_bonus.evaluate(obs, acts, ex)
+    logp_b, ent_b, _ = without.evaluate(obs, acts, ex)
+    q = torch.sigmoid(with_bonus.gate(with_bonus.obs_embed(with_bonus.collate(obs)))).squeeze(-1)
+    bernoulli = -(q * q.log() + (1 - q) * (1 - q).log())
+    assert torch.allclose(ent_a - ent_b, bernoulli, atol=1e-5)
+    assert torch.equal(logp_a, logp_b)  # the gate stays part of the action
+
+
 def test_decoder_is_autoregressive_over_in_neighbours_only():
     """Agent i's action distribution depends on the actions of its in-neighbours j < i
     and on nothing else of the other agents' actions."""
