@@ -41,7 +41,7 @@ def run_one(
 
     env = EnvConfig(
         name=args.env, dim=args.dim, agents=args.agents, vision=args.vision,
-        max_steps=args.max_steps,
+        max_steps=args.max_steps, capture_agents=args.capture_agents,
     )  # fmt: skip
     cfg = CommFormerTrainConfig(env=env, eval_episodes=100)
     cfg.model = dataclasses.replace(cfg.model, graph=graph, sparsity=args.sparsity, gating=gating)
@@ -51,6 +51,8 @@ def run_one(
         cfg.model = dataclasses.replace(cfg.model, gate_open_init=args.gate_open_init)
     if gating and args.no_gate_entropy:
         cfg.model = dataclasses.replace(cfg.model, gate_entropy=False)
+    if gating and args.separate_gate_ratio:
+        cfg.model = dataclasses.replace(cfg.model, gate_ratio="separate")
     cfg.bilevel = dataclasses.replace(cfg.bilevel, warmup_updates=args.warmup)
     if args.graph_lr is not None:
         cfg.bilevel = dataclasses.replace(cfg.bilevel, graph_lr=args.graph_lr)
@@ -149,7 +151,10 @@ def results_max_steps(args) -> int:
     """The episode limit the runs used (the EnvConfig default when not given)."""
     from rlsys.commformer.train import EnvConfig
 
-    env = EnvConfig(name=args.env, dim=args.dim, agents=args.agents, max_steps=args.max_steps)
+    env = EnvConfig(
+        name=args.env, dim=args.dim, agents=args.agents, max_steps=args.max_steps,
+        capture_agents=args.capture_agents,
+    )  # fmt: skip
     return int(env.max_steps)
 
 
@@ -163,6 +168,9 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=5)
     p.add_argument("--agents", type=int, default=3)
     p.add_argument("--vision", type=int, default=1)
+    p.add_argument(
+        "--capture-agents", type=int, default=2, help="--env capture: blind capture agents"
+    )
     p.add_argument("--max-steps", type=int, help="default: 4 x dim (simple_spread 25)")
     p.add_argument("--sparsity", type=float, default=0.4)
     p.add_argument("--updates", type=int, default=40)
@@ -189,6 +197,11 @@ def main() -> None:
         help="gating study: no entropy bonus on the gates",
     )
     p.add_argument(
+        "--separate-gate-ratio",
+        action="store_true",
+        help="gating study: the gate gets its own clipped PPO ratio",
+    )
+    p.add_argument(
         "--gated-only",
         action="store_true",
         help="gating study without the ungated 'learned' runs (when the graph study has them)",
@@ -201,6 +214,8 @@ def main() -> None:
         p.error("--gated-only needs --gating-study")
     if args.no_gate_entropy and not args.gating_study:
         p.error("--no-gate-entropy needs --gating-study")
+    if args.separate_gate_ratio and not args.gating_study:
+        p.error("--separate-gate-ratio needs --gating-study")
     if args.gate_open_init is not None and not (args.gating_study and 0 < args.gate_open_init < 1):
         p.error("--gate-open-init needs --gating-study and a value in (0, 1)")
 
@@ -211,12 +226,18 @@ def main() -> None:
     tag = f"{args.env}-{args.dim}x{args.dim}-{args.agents}" + (
         "-gating" if args.gating_study else ""
     )
+    if args.env == "capture":
+        tag += f"-{args.capture_agents}capture"
+    if args.sparsity != 0.4:
+        tag += f"-S{args.sparsity:g}"
     if args.graph_lr is not None:
         tag += f"-glr{args.graph_lr:g}"
     if args.gate_open_init is not None:
         tag += f"-open{args.gate_open_init:g}"
     if args.no_gate_entropy:
         tag += "-nogateentropy"
+    if args.separate_gate_ratio:
+        tag += "-gateratio"
     out = Path(args.out) if args.out else RESULTS / tag
     out.mkdir(parents=True, exist_ok=True)
     coefs = [float(c) for c in args.gate_coefs.split(",")] if args.gate_coefs else [None]
@@ -270,7 +291,9 @@ def main() -> None:
     command = "python bench/commformer_compare.py " + " ".join(
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
         for k, v in vars(args).items()
-        if v not in (None, False) and k != "out"
+        if v not in (None, False)
+        and k != "out"
+        and not (k == "capture_agents" and args.env != "capture")
     )
     lines += ["", f"`{command}`", "", "![success](success.png)", ""]
     key = 2 if args.env == "simple_spread" else 1

@@ -18,7 +18,9 @@ Shapes: B samples (env steps), N agents, D = ``width``, A actions per agent.
   only the self-loop in its row. The gate is part of each agent's action: sampled while
   training (stored like the graph), its Bernoulli log-probability is added to the
   agent's action log-probability, so PPO's ratio and advantage train it (IC3Net's
-  gating), and its entropy to the agent's entropy; p > 0.5 at execution.
+  gating), and its entropy to the agent's entropy; p > 0.5 at execution. With
+  ``gate_ratio='separate'`` the two log-probabilities stay apart ([B, N, 2]) and PPO
+  clips a ratio for each.
   ``auxiliary_loss`` adds ``gate_coef * mean(p)`` (fewer messages) to the PPO loss. A
   straight-through gate (the encoder's gradient on the hard gate, earlier versions)
   closed every gate even at ``gate_coef`` 0.
@@ -77,6 +79,10 @@ class CommFormerConfig(Config):
     gate_entropy: bool = True
     """add the gates' Bernoulli entropy to the entropy bonus (it pulls every gate towards
     50 % open); False: the bonus sees the moves' entropy only"""
+    gate_ratio: Literal["joint", "separate"] = "joint"
+    """'joint': the gate's log-probability is added to the move's, one PPO ratio per
+    agent; 'separate': the gate and the move each get their own clipped ratio (log-probs
+    [B, N, 2], move then gate), so gate noise does not spend the move's clip range"""
     tau: float = config_field(1.0, gt=0)
     """Gumbel / straight-through temperature"""
     seed: int = 0
@@ -360,7 +366,7 @@ class CommFormerPolicy(nn.Module):
 
         extras = {"graph": graph.to(torch.uint8).cpu().numpy()}
         if gate is not None:
-            logp += _bernoulli_log_prob(p_gate, gate)
+            logp = self._with_gate(logp, _bernoulli_log_prob(p_gate, gate))
             extras["gate"] = gate.to(torch.uint8).cpu().numpy()
         return actions.cpu().numpy(), logp.cpu().numpy(), values.cpu().numpy(), extras
 
@@ -384,11 +390,18 @@ class CommFormerPolicy(nn.Module):
         dist = MaskedCategorical(logits, torch.ones_like(logits, dtype=torch.bool))
         logp, entropy = dist.log_prob(actions), dist.entropy()
         if gate is not None:  # (gate, action) is the agent's action
-            logp = logp + _bernoulli_log_prob(p_gate, gate)
+            logp = self._with_gate(logp, _bernoulli_log_prob(p_gate, gate))
             if self.config.gate_entropy:
                 q = p_gate.clamp(1e-6, 1 - 1e-6)
                 entropy = entropy - q * q.log() - (1 - q) * (1 - q).log()
         return logp, entropy, values
+
+    def _with_gate(self, move_logp: Tensor, gate_logp: Tensor) -> Tensor:
+        """[B, N] move and gate log-probs -> [B, N] joint, or [B, N, 2] with
+        ``gate_ratio='separate'`` (PPO then clips each factor's ratio on its own)."""
+        if self.config.gate_ratio == "separate":
+            return torch.stack([move_logp, gate_logp], dim=-1)
+        return move_logp + gate_logp
 
     def auxiliary_loss(self) -> Tensor | float:
         """The gate-rate penalty of the last ``evaluate`` call (0 without gating)."""

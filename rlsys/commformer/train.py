@@ -85,6 +85,8 @@ class ModelConfig(Config):
     """initial open probability of the gates (None: PyTorch's default init, about 0.5)"""
     gate_entropy: bool = True
     """gates' Bernoulli entropy in the entropy bonus"""
+    gate_ratio: Literal["joint", "separate"] = "joint"
+    """PPO ratio of the gate: joint with the move's, or its own clipped ratio"""
 
 
 def _default_train() -> TrainConfig:

@@ -55,7 +55,8 @@ class ActorCritic(Protocol):
         """Choose actions for B observations, without gradient.
 
         Returns numpy ``actions`` [B] (or [B, N]) int64, ``logp`` float32 (log-probability
-        of the chosen actions), ``values`` float32, shaped like the actions, and
+        of the chosen actions; an action of F independent factors may return [..., F], and
+        PPO then clips one ratio per factor), ``values`` float32, shaped like the actions, and
         ``extras``: a dict of arrays with leading dimension B (``{}`` for most policies).
         Sampling draws only from ``generator`` (so a rollout is reproducible);
         ``deterministic`` takes the most probable action.

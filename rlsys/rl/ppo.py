@@ -138,23 +138,30 @@ def ppo_loss(
     entropy: torch.Tensor,
     cfg: PPOConfig,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The PPO objective on one minibatch; every argument is [B].
+    """The PPO objective on one minibatch; every argument is [B], except that the
+    log-probabilities may be [B, F] for an action of F independent factors.
 
     loss = clipped policy loss + vf_coef * value loss - ent_coef * entropy.
+    With factors, each factor has its own clipped ratio and the factors' surrogates are
+    summed (at ratio 1 the gradient equals the joint ratio's, but noise in one factor no
+    longer spends the clip range of the others).
     Stats (floats): policy_loss, value_loss, entropy, approx_kl (CleanRL's unbiased
-    estimator mean((r - 1) - log r)), clipfrac (share of samples with |r - 1| > clip_coef).
+    estimator mean((r - 1) - log r), summed over factors), clipfrac (share of samples, and
+    factors, with |r - 1| > clip_coef).
     """
     logratio = new_logp - old_logp
     ratio = logratio.exp()
     with torch.no_grad():
-        approx_kl = ((ratio - 1) - logratio).mean()
+        approx_kl = ((ratio - 1) - logratio).reshape(len(ratio), -1).sum(-1).mean()
         clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
 
     if cfg.norm_adv and advantages.numel() > 1:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    if ratio.dim() == 2:
+        advantages = advantages[:, None]
     pg_loss1 = -advantages * ratio
     pg_loss2 = -advantages * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)
-    policy_loss = torch.max(pg_loss1, pg_loss2).mean()
+    policy_loss = torch.max(pg_loss1, pg_loss2).reshape(len(ratio), -1).sum(-1).mean()
 
     def value_error(v: torch.Tensor) -> torch.Tensor:
         if cfg.vloss_type == "huber":
@@ -322,10 +329,14 @@ class PPOLearner:
                 new_logp, entropy, new_values = self.policy.evaluate(
                     mb_obs, actions[idx], mb_extras
                 )
+                mb_adv = advantages[idx].reshape(-1)
+                # [B] or, for a policy whose action has F factors, [B, F]
+                factors = new_logp.numel() // mb_adv.numel()
+                logp_shape = (-1,) if factors == 1 else (-1, factors)
                 loss, stats = ppo_loss(
-                    new_logp.reshape(-1),
-                    old_logp[idx].reshape(-1),
-                    advantages[idx].reshape(-1),
+                    new_logp.reshape(logp_shape),
+                    old_logp[idx].reshape(logp_shape),
+                    mb_adv,
                     new_values.reshape(-1),
                     old_values[idx].reshape(-1),
                     returns[idx].reshape(-1),

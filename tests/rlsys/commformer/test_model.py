@@ -195,6 +195,24 @@ def test_gate_entropy_flag_adds_or_drops_the_gates_bernoulli_entropy():
     assert torch.equal(logp_a, logp_b)  # the gate stays part of the action
 
 
+def test_separate_gate_ratio_keeps_move_and_gate_log_probs_apart():
+    """``gate_ratio='separate'``: act and evaluate give [B, N, 2] (move, gate) whose sum
+    is the joint policy's log-probability, so only PPO's clipping differs."""
+    obs = _obs(b=16)
+    joint = _policy(gating=True)
+    separate = _policy(gating=True, gate_ratio="separate")
+    separate.load_state_dict(joint.state_dict())
+    actions, logp_act, _, extras = separate.act(obs, generator=torch.Generator().manual_seed(2))
+    assert logp_act.shape == (16, 5, 2)
+    acts, ex = torch.as_tensor(actions), _tensors(extras)
+    logp_sep, ent_sep, _ = separate.evaluate(obs, acts, ex)
+    logp_joint, ent_joint, _ = joint.evaluate(obs, acts, ex)
+    assert logp_sep.shape == (16, 5, 2) and ent_sep.shape == (16, 5)
+    np.testing.assert_allclose(logp_sep.detach().numpy(), logp_act, atol=1e-5)
+    assert torch.allclose(logp_sep.sum(-1), logp_joint, atol=1e-6)
+    assert torch.equal(ent_sep, ent_joint)
+
+
 def test_decoder_is_autoregressive_over_in_neighbours_only():
     """Agent i's action distribution depends on the actions of its in-neighbours j < i
     and on nothing else of the other agents' actions."""

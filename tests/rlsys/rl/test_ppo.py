@@ -95,6 +95,35 @@ def test_ppo_loss_clipped_sample_gets_no_policy_gradient():
     np.testing.assert_allclose(batch["new_logp"].grad.numpy(), [0.0, 1.0, -0.15], atol=1e-6)
 
 
+def test_factored_ppo_loss_clips_each_factor_on_its_own():
+    """Log-probs [B, F]: at ratio 1 the gradient equals the joint ratio's; a factor whose
+    ratio left the clip range loses its gradient without silencing the other factor."""
+    cfg = PPOConfig(norm_adv=False, vf_coef=0.0, ent_coef=0.0, clip_coef=0.2)
+    adv = torch.tensor([1.0, -2.0, 0.5])
+    rest = {
+        "new_values": torch.zeros(3), "old_values": torch.zeros(3), "returns": torch.zeros(3),
+        "entropy": torch.zeros(3),
+    }  # fmt: skip
+    old = torch.tensor([[-1.0, -0.3], [-0.5, -0.7], [-2.0, -0.1]])
+    factored = old.clone().requires_grad_(True)
+    ppo_loss(factored, old, adv, **rest, cfg=cfg)[0].backward()
+    joint = old.sum(-1).clone().requires_grad_(True)
+    ppo_loss(joint, old.sum(-1), adv, **rest, cfg=cfg)[0].backward()
+    np.testing.assert_allclose(factored.grad.numpy(), joint.grad[:, None].expand(3, 2).numpy())
+
+    # sample 0: the second factor's ratio is e^1 (clipped for A > 0), the first is 1
+    moved = old.clone()
+    moved[0, 1] += 1.0
+    factored = moved.clone().requires_grad_(True)
+    loss, stats = ppo_loss(factored, old, adv, **rest, cfg=cfg)
+    loss.backward()
+    assert factored.grad[0, 1] == 0 and factored.grad[0, 0] == pytest.approx(-1.0 / 3)
+    assert stats["clipfrac"] == pytest.approx(1 / 6)
+    joint = moved.sum(-1).clone().requires_grad_(True)
+    ppo_loss(joint, old.sum(-1), adv, **rest, cfg=cfg)[0].backward()
+    assert joint.grad[0] == 0  # the joint ratio silences both
+
+
 def test_advantage_normalisation_is_per_minibatch_affine_invariant():
     cfg = PPOConfig(norm_adv=True)
     a, _ = ppo_loss(**_tiny_batch(), cfg=cfg)
