@@ -111,7 +111,8 @@ def t2_weights(
     """The weights c = J (F + damping I)^-1 w (see the module docstring).
 
     rollout_obs [n, obs_dim], rollout_actions [n, A]: on-policy steps (the lower level's
-    samples); seg_obs [Q, 2, L, obs_dim], seg_actions [Q, 2, L, A]: the fresh queries,
+    samples); seg_obs [Q, S, L, obs_dim], seg_actions [Q, S, L, A]: the fresh queries'
+    on-policy segments (S = 2: both of each pair; 1: the first, the second replayed),
     utility [Q] their Bradley-Terry log-likelihood under the current reward model.
     ``solve(matvec, w)`` replaces CG (tests pass an exact solver).
     """

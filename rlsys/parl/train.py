@@ -82,6 +82,13 @@ class HypergradConfig(Config):
     trust_ratio: float = config_field(1.0, gt=0)
     """trust region: T2's gradient norm is scaled down to at most this multiple of T1's
     (at the start of each fit)"""
+    pairs: Literal["on_policy", "mixed"] = "on_policy"
+    """parl's query pairs: 'on_policy', both segments from the on-policy window (the
+    upper objective's distribution); 'mixed', the first from the window and the second
+    from every stored episode, so each label compares the current policy with earlier
+    behaviour (Bradley-Terry is blind to a reward offset shared by both segments of a
+    pair, so on-policy pairs cannot tell new behaviour from old); T2 then scores only
+    the on-policy segment, the other's distribution does not move with nu"""
     rollout_steps: int = config_field(1000, ge=1)
     """parl's on-policy window: its queries are drawn from, and the surrogate
     g(theta, nu) averages over, the newest whole episodes covering this many env steps
@@ -285,9 +292,10 @@ class PreferenceLearner(SACLearner):
         cfg = self.parl
         n = min(cfg.queries_per_feedback, cfg.queries - self.queries_asked)
         source = self.on_policy_window(fresh) if cfg.method == "parl" else list(self.episodes)
+        mixed = cfg.method == "parl" and cfg.hypergradient.pairs == "mixed"
         candidates = n * cfg.reward.candidates
         o0, a0, r0 = self._segments(source, candidates)
-        o1, a1, r1 = self._segments(source, candidates)
+        o1, a1, r1 = self._segments(list(self.episodes) if mixed else source, candidates)
         t = functools.partial(torch.as_tensor, dtype=torch.float32)
         with torch.no_grad():
             probs = preference_probability(self.rewards.model, t(o0), t(a0), t(o1), t(a1))
@@ -301,7 +309,9 @@ class PreferenceLearner(SACLearner):
         hg = cfg.hypergradient
         if cfg.method == "parl" and not hg.first_order and hg.coef > 0:
             segments = (t(o0[idx]), t(a0[idx]), t(o1[idx]), t(a1[idx]))
-            extra_loss, stats = self._t2(source, *segments, labels)
+            extra_loss, stats = self._t2(
+                source, *segments, labels, on_policy_segments=1 if mixed else 2
+            )
         stats.update(self.rewards.fit(extra_loss))
         self.relabel(self.model_reward)
         return stats
@@ -318,8 +328,10 @@ class PreferenceLearner(SACLearner):
             steps += len(episode[2])
         return window[::-1]
 
-    def _t2(self, window: list, o0, a0, o1, a1, labels) -> tuple:
-        """The T2 surrogate for this round's fit, over the on-policy window."""
+    def _t2(self, window: list, o0, a0, o1, a1, labels, on_policy_segments: int = 2) -> tuple:
+        """The T2 surrogate for this round's fit, over the on-policy window; the score
+        function covers the first ``on_policy_segments`` segments of each pair (2: both
+        from the window; 1: the second was replayed)."""
         hg = self.parl.hypergradient
         keep = ~np.isnan(labels)
         if not keep.any():
@@ -335,8 +347,8 @@ class PreferenceLearner(SACLearner):
         obs = torch.as_tensor(np.concatenate([e[0] for e in window]), dtype=torch.float32)
         actions = torch.as_tensor(np.concatenate([e[1] for e in window]), dtype=torch.float32)
         starts = np.cumsum([0] + [len(e[2]) for e in window[:-1]]).tolist()
-        seg_obs = torch.stack([o0[keep], o1[keep]], 1)
-        seg_act = torch.stack([a0[keep], a1[keep]], 1)
+        seg_obs = torch.stack([o0[keep], o1[keep]], 1)[:, :on_policy_segments]
+        seg_act = torch.stack([a0[keep], a1[keep]], 1)[:, :on_policy_segments]
         device = self.actor.device
         weights = t2_weights(
             self.actor, obs.to(device), actions.to(device), starts, seg_obs.to(device),

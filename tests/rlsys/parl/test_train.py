@@ -132,6 +132,28 @@ def test_parl_queries_come_from_the_on_policy_window():
     assert set(np.unique(obs[..., 0]).tolist()) <= {3.0, 4.0, 5.0}
 
 
+@pytest.mark.parametrize("pairs", ["on_policy", "mixed"])
+def test_parl_query_pairs_on_policy_or_mixed(pairs):
+    """'on_policy': both segments of every labelled pair from the window; 'mixed': the
+    first from the window, the second from every stored episode (T2 still runs)."""
+    from rlsys.parl.train import PreferenceLearner
+    from rlsys.rl.sac import SquashedGaussianActor
+
+    cfg = _cfg("parl")
+    cfg.reward = dataclasses.replace(cfg.reward, selection="uniform")
+    cfg.hypergradient = dataclasses.replace(cfg.hypergradient, rollout_steps=250, pairs=pairs)
+    learner = PreferenceLearner(SquashedGaussianActor(3, 1, [-2.0], [2.0], [8]), cfg, seed=0)
+    episodes = [(np.full((100, 3), k, np.float32), np.zeros((100, 1), np.float32),
+                 np.full(100, float(k))) for k in range(6)]  # fmt: skip
+    learner.episodes.extend(episodes)
+    stats = learner.feedback(episodes[-1:])
+    obs0, _, obs1, _, labels = learner.rewards.data.tensors()
+    assert len(labels) == 10 and "t2_scale" in stats
+    assert set(obs0[..., 0].unique().tolist()) <= {3.0, 4.0, 5.0}
+    replayed = set(obs1[..., 0].unique().tolist()) - {3.0, 4.0, 5.0}
+    assert bool(replayed) == (pairs == "mixed")
+
+
 @pytest.mark.parametrize("unsupervised_steps", [0, 400])
 def test_resume_is_bit_identical(ray_local, tmp_path, unsupervised_steps):
     # with pre-training, the update-2 checkpoint is inside it and update 2 ends it
