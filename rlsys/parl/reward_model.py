@@ -49,16 +49,25 @@ class RewardModelConfig(Config):
     """how queries are picked from the candidates"""
     candidates: int = config_field(10, ge=1)
     """candidate pairs drawn per query asked (B-Pref: 10)"""
+    pessimism: float = config_field(0.0, ge=0)
+    """the reward the policy is trained on is the members' mean minus this many standard
+    deviations (0: the mean, as PEBBLE): where no label constrains the model its members
+    disagree, so a pessimistic reward stops the policy from seeking out such states"""
 
 
 class RewardEnsemble(nn.Module):
     """M reward MLPs r_m(s, a), outputs squashed to (-1, 1) by tanh (as PEBBLE)."""
 
     def __init__(
-        self, obs_dim: int, act_dim: int, members: int = 3, hidden_sizes: Sequence[int] = (64, 64)
+        self,
+        obs_dim: int,
+        act_dim: int,
+        members: int = 3,
+        hidden_sizes: Sequence[int] = (64, 64),
+        pessimism: float = 0.0,
     ) -> None:
         super().__init__()
-        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.obs_dim, self.act_dim, self.pessimism = obs_dim, act_dim, pessimism
         self.members = nn.ModuleList(
             [mlp(obs_dim + act_dim, 1, hidden_sizes) for _ in range(members)]
         )
@@ -69,8 +78,12 @@ class RewardEnsemble(nn.Module):
         return torch.stack([torch.tanh(m(x).squeeze(-1)) for m in self.members])
 
     def reward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """The ensemble's mean reward [...] (what the policy is trained on)."""
-        return self(obs, actions).mean(0)
+        """What the policy is trained on [...]: the members' mean reward, minus
+        ``pessimism`` standard deviations over members when that is > 0."""
+        per_member = self(obs, actions)
+        if self.pessimism == 0 or len(self.members) < 2:
+            return per_member.mean(0)
+        return per_member.mean(0) - self.pessimism * per_member.std(0)
 
 
 def bradley_terry_loss(
@@ -172,7 +185,9 @@ class RewardLearner:
         self.cfg = cfg
         with torch.random.fork_rng():  # the seed picks the init, the global RNG is untouched
             torch.manual_seed(seed)
-            self.model = RewardEnsemble(obs_dim, act_dim, cfg.members, cfg.hidden_sizes)
+            self.model = RewardEnsemble(
+                obs_dim, act_dim, cfg.members, cfg.hidden_sizes, cfg.pessimism
+            )
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.data = PreferenceDataset()
         self.generator = torch.Generator().manual_seed(seed)

@@ -337,10 +337,9 @@ class PreferenceLearner(SACLearner):
         if not keep.any():
             return None, {}
         y = torch.as_tensor(labels[keep], dtype=torch.float32)
-        with torch.no_grad():
-            diff = self.rewards.model.reward(o0[keep], a0[keep]).sum(
-                -1
-            ) - self.rewards.model.reward(o1[keep], a1[keep]).sum(-1)
+        with torch.no_grad():  # U: the Bradley-Terry likelihood of the members' mean
+            ret0 = self.rewards.model(o0[keep], a0[keep]).mean(0).sum(-1)
+            diff = ret0 - self.rewards.model(o1[keep], a1[keep]).mean(0).sum(-1)
         utility = y * torch.nn.functional.logsigmoid(diff) + (1 - y) * (
             torch.nn.functional.logsigmoid(-diff)
         )

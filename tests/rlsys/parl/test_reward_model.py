@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from rlsys.parl.reward_model import (
+    RewardEnsemble,
     RewardLearner,
     RewardModelConfig,
     bradley_terry_loss,
@@ -112,3 +113,19 @@ def test_the_t2_term_enters_one_upper_step_per_fit(epochs):
     assert len(seen) == 1
     after = list(learner.model.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_pessimism_subtracts_the_members_standard_deviation():
+    """reward = mean - pessimism * std over members; 0 (the default) is the plain mean, and
+    the fit (Bradley-Terry per member) does not depend on it."""
+    torch.manual_seed(0)
+    plain = RewardEnsemble(3, 1, members=4, hidden_sizes=(8,))
+    careful = RewardEnsemble(3, 1, members=4, hidden_sizes=(8,), pessimism=2.0)
+    careful.load_state_dict(plain.state_dict())
+    obs, actions = torch.randn(7, 3), torch.randn(7, 1)
+    per_member = plain(obs, actions)
+    assert torch.allclose(plain.reward(obs, actions), per_member.mean(0))
+    expected = per_member.mean(0) - 2.0 * per_member.std(0)
+    assert torch.allclose(careful.reward(obs, actions), expected)
+    assert (careful.reward(obs, actions) < plain.reward(obs, actions)).all()
+    assert torch.equal(careful(obs, actions), per_member)
