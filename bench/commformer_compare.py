@@ -43,7 +43,7 @@ def run_one(
         name=args.env, dim=args.dim, agents=args.agents, vision=args.vision,
         max_steps=args.max_steps, capture_agents=args.capture_agents,
     )  # fmt: skip
-    cfg = CommFormerTrainConfig(env=env, eval_episodes=100)
+    cfg = CommFormerTrainConfig(env=env, eval_episodes=100, init_weights=args.init_weights)
     cfg.model = dataclasses.replace(cfg.model, graph=graph, sparsity=args.sparsity, gating=gating)
     if gate_coef is not None:
         cfg.model = dataclasses.replace(cfg.model, gate_coef=gate_coef)
@@ -206,6 +206,9 @@ def main() -> None:
         action="store_true",
         help="gating study without the ungated 'learned' runs (when the graph study has them)",
     )
+    p.add_argument(
+        "--init-weights", help="every run starts from this final.pt, or 'pretrained' (fine-tune)"
+    )
     p.add_argument("--out", help="study directory")
     args = p.parse_args()
     if args.gate_coefs and not args.gating_study:
@@ -238,6 +241,8 @@ def main() -> None:
         tag += "-nogateentropy"
     if args.separate_gate_ratio:
         tag += "-gateratio"
+    if args.init_weights:
+        tag += "-finetune"
     out = Path(args.out) if args.out else RESULTS / tag
     out.mkdir(parents=True, exist_ok=True)
     coefs = [float(c) for c in args.gate_coefs.split(",")] if args.gate_coefs else [None]

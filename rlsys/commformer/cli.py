@@ -8,8 +8,6 @@ from pathlib import Path
 
 from rlsys.paths import resolve_path
 
-PRETRAINED = Path(__file__).parent / "pretrained" / "commformer_pp10x10_5.pt"
-
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     cf = sub.add_parser("commformer", help="CommFormer: learned sparse communication graphs")
@@ -30,6 +28,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--graph", help="learned | full | none | random (default learned)")
     p.add_argument("--gating", action="store_true", help="temporal gating of messages")
     p.add_argument("--steps", type=int, help="env-step budget (sets the number of updates)")
+    p.add_argument(
+        "--init-weights", help="start from this final.pt's weights, or 'pretrained' (fine-tune)"
+    )
     p.add_argument("--seed", type=int, help="root seed: model init, rollouts, evaluation")
     p.add_argument("--actors", type=int, help="rollout actors (default 2)")
     p.add_argument("--resume", help="continue a run from its directory")
@@ -71,6 +72,8 @@ def _apply_flags(cfg, args) -> None:
     model = {k: v for k, v in model.items() if v is not None}
     if model:
         cfg.model = ModelConfig(**{**dataclasses.asdict(cfg.model), **model})
+    if args.init_weights is not None:
+        cfg.init_weights = args.init_weights
     from rlsys.commformer.train import updates_for_steps
     from rlsys.runtime import apply_train_flags
 
@@ -95,7 +98,7 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from rlsys.commformer.evaluate import run_episodes
     from rlsys.commformer.model import CommFormerPolicy
-    from rlsys.commformer.train import EnvConfig, make_team_env
+    from rlsys.commformer.train import PRETRAINED, EnvConfig, make_team_env
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be at least 1, got {args.episodes}")

@@ -121,6 +121,10 @@ class CommFormerTrainConfig(Config):
     train: TrainConfig = dataclasses.field(default_factory=_default_train)
     eval_episodes: int = config_field(100, ge=1)
     """deterministic evaluation episodes (fixed seeds) every train.eval_every updates"""
+    init_weights: str | None = None
+    """start from the weights of this CommFormer file (a final.pt, or 'pretrained' for the
+    shipped one) instead of a fresh initialisation; parameters the file lacks (the gate
+    head of a policy trained without gating) keep their initialisation. None: fresh"""
     device: str = "auto"
     """learner device: 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:<i>'"""
 
@@ -191,8 +195,34 @@ def policy_kwargs(cfg: CommFormerTrainConfig) -> dict:
     }
 
 
+PRETRAINED = Path(__file__).parent / "pretrained" / "commformer_pp10x10_5.pt"
+
+
 def make_policy(kwargs: dict) -> CommFormerPolicy:
     return CommFormerPolicy(**kwargs)
+
+
+def load_initial_weights(policy: CommFormerPolicy, source: str) -> None:
+    """Copy the weights of a CommFormer file into ``policy``; only parameters of a gate
+    head may be missing from the file, and every stored shape must match (one-line
+    ``ValueError`` otherwise)."""
+    from rlsys.rl.policy import read_policy_file
+
+    path = PRETRAINED if source.lower() == "pretrained" else Path(source)
+    state, _ = read_policy_file(path, "init_weights file")
+    own = policy.state_dict()
+    missing = sorted(set(own) - set(state))
+    unknown = sorted(set(state) - set(own))
+    if unknown or any(not k.startswith("gate.") for k in missing):
+        extra = unknown or [k for k in missing if not k.startswith("gate.")]
+        raise ValueError(f"{path}: weights do not fit this CommFormer config ({extra[0]})")
+    for name, value in state.items():
+        if value.shape != own[name].shape:
+            raise ValueError(
+                f"{path}: weights do not fit this CommFormer config ({name}: "
+                f"{tuple(value.shape)} vs {tuple(own[name].shape)})"
+            )
+    policy.load_state_dict(state, strict=False)
 
 
 def make_learner(cfg: CommFormerTrainConfig):
@@ -227,4 +257,7 @@ def train(
         device=cfg.device,
         final_meta={"env": dataclasses.asdict(cfg.env)},
     )
+    if cfg.init_weights is not None and not resume:
+        # the learner's copy only: the trainer sends its weights to the rollout workers
+        load_initial_weights(trainer.policy, cfg.init_weights)
     return trainer.train()

@@ -90,6 +90,7 @@ def test_episode_limit_follows_the_grid_unless_given():
             seed=None,
             actors=None,
             steps=None,
+            init_weights=None,
         )
         return argparse.Namespace(**{**base, **kw})
 

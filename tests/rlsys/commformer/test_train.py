@@ -85,3 +85,25 @@ def test_resume_continues_bit_identically(ray_local, tmp_path):
     ):
         assert torch.equal(a, b), name
     assert whole.learner.updates == resumed.learner.updates == 6
+
+
+def test_init_weights_fine_tunes_an_ungated_policy_with_gates(tmp_path):
+    """``init_weights``: every stored weight is copied, a gate head the file lacks keeps
+    its initialisation; a file for another team size is a one-line error."""
+    from rlsys.commformer.train import load_initial_weights
+
+    kwargs = policy_kwargs(_cfg(1))
+    ungated = CommFormerPolicy(**{**kwargs, "seed": 7})
+    torch.save({"model": ungated.state_dict(), "meta": {}}, tmp_path / "final.pt")
+    gated = CommFormerPolicy(**{**kwargs, "gating": True, "gate_open_init": 0.9})
+    gate_before = {k: v.clone() for k, v in gated.state_dict().items() if k.startswith("gate.")}
+    load_initial_weights(gated, str(tmp_path / "final.pt"))
+    for name, value in ungated.state_dict().items():
+        assert torch.equal(gated.state_dict()[name], value), name
+    for name, value in gate_before.items():
+        assert torch.equal(gated.state_dict()[name], value), name
+    other = CommFormerPolicy(**{**kwargs, "n_agents": 4})
+    with pytest.raises(ValueError, match="do not fit"):
+        load_initial_weights(other, str(tmp_path / "final.pt"))
+    with pytest.raises(ValueError, match="missing|no such|not found|exist"):
+        load_initial_weights(gated, str(tmp_path / "nope.pt"))
