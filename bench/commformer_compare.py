@@ -41,7 +41,7 @@ def run_one(
 
     env = EnvConfig(
         name=args.env, dim=args.dim, agents=args.agents, vision=args.vision,
-        max_steps=args.max_steps, capture_agents=args.capture_agents,
+        max_steps=args.max_steps, capture_agents=args.capture_agents, mode=args.mode,
     )  # fmt: skip
     cfg = CommFormerTrainConfig(env=env, eval_episodes=100, init_weights=args.init_weights)
     cfg.model = dataclasses.replace(cfg.model, graph=graph, sparsity=args.sparsity, gating=gating)
@@ -169,6 +169,11 @@ def main() -> None:
     p.add_argument("--agents", type=int, default=3)
     p.add_argument("--vision", type=int, default=1)
     p.add_argument(
+        "--mode",
+        default="cooperative",
+        help="predator reward mode: cooperative (default) | mixed (the papers') | competitive",
+    )
+    p.add_argument(
         "--capture-agents", type=int, default=2, help="--env capture: blind capture agents"
     )
     p.add_argument("--max-steps", type=int, help="default: 4 x dim (simple_spread 25)")
@@ -229,6 +234,8 @@ def main() -> None:
     tag = f"{args.env}-{args.dim}x{args.dim}-{args.agents}" + (
         "-gating" if args.gating_study else ""
     )
+    if args.mode != "cooperative":
+        tag += f"-{args.mode}"
     if args.env == "capture":
         tag += f"-{args.capture_agents}capture"
     if args.sparsity != 0.4:
@@ -299,6 +306,7 @@ def main() -> None:
         if v not in (None, False)
         and k != "out"
         and not (k == "capture_agents" and args.env != "capture")
+        and not (k == "mode" and v == "cooperative")
     )
     lines += ["", f"`{command}`", "", "![success](success.png)", ""]
     key = 2 if args.env == "simple_spread" else 1
