@@ -238,7 +238,7 @@ def main() -> None:
         tag += f"-{args.mode}"
     if args.env == "capture":
         tag += f"-{args.capture_agents}capture"
-    if args.sparsity != 0.4:
+    if args.sparsity != p.get_default("sparsity"):
         tag += f"-S{args.sparsity:g}"
     if args.graph_lr is not None:
         tag += f"-glr{args.graph_lr:g}"

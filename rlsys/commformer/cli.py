@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 from rlsys.paths import resolve_path
 
@@ -98,13 +97,11 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from rlsys.commformer.evaluate import run_episodes
     from rlsys.commformer.model import CommFormerPolicy
-    from rlsys.commformer.train import PRETRAINED, EnvConfig, make_team_env
+    from rlsys.commformer.train import EnvConfig, checkpoint_path, make_team_env
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be at least 1, got {args.episodes}")
-    path = PRETRAINED if args.checkpoint.lower() == "pretrained" else Path(args.checkpoint)
-    if args.checkpoint.lower() == "pretrained" and not path.exists():
-        raise ValueError(f"no pretrained CommFormer shipped ({path.name} missing)")
+    path = checkpoint_path(args.checkpoint)
     policy = CommFormerPolicy.load(path)
     import torch
 

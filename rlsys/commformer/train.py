@@ -202,27 +202,31 @@ def make_policy(kwargs: dict) -> CommFormerPolicy:
     return CommFormerPolicy(**kwargs)
 
 
+def checkpoint_path(source: str) -> Path:
+    """A CommFormer file named by the user: a path, or 'pretrained' (the shipped one)."""
+    if source.lower() != "pretrained":
+        return Path(source)
+    if not PRETRAINED.exists():
+        raise ValueError(f"no pretrained CommFormer shipped ({PRETRAINED.name} missing)")
+    return PRETRAINED
+
+
 def load_initial_weights(policy: CommFormerPolicy, source: str) -> None:
     """Copy the weights of a CommFormer file into ``policy``; only parameters of a gate
     head may be missing from the file, and every stored shape must match (one-line
     ``ValueError`` otherwise)."""
     from rlsys.rl.policy import read_policy_file
 
-    path = PRETRAINED if source.lower() == "pretrained" else Path(source)
+    path = checkpoint_path(source)
     state, _ = read_policy_file(path, "init_weights file")
-    own = policy.state_dict()
-    missing = sorted(set(own) - set(state))
-    unknown = sorted(set(state) - set(own))
-    if unknown or any(not k.startswith("gate.") for k in missing):
-        extra = unknown or [k for k in missing if not k.startswith("gate.")]
-        raise ValueError(f"{path}: weights do not fit this CommFormer config ({extra[0]})")
-    for name, value in state.items():
-        if value.shape != own[name].shape:
-            raise ValueError(
-                f"{path}: weights do not fit this CommFormer config ({name}: "
-                f"{tuple(value.shape)} vs {tuple(own[name].shape)})"
-            )
-    policy.load_state_dict(state, strict=False)
+    try:
+        keys = policy.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a shape mismatch
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise ValueError(f"{path}: weights do not fit this CommFormer config ({first})") from None
+    misfit = keys.unexpected_keys + [k for k in keys.missing_keys if not k.startswith("gate.")]
+    if misfit:
+        raise ValueError(f"{path}: weights do not fit this CommFormer config ({misfit[0]})")
 
 
 def make_learner(cfg: CommFormerTrainConfig):

@@ -346,8 +346,8 @@ class PreferenceLearner(SACLearner):
         obs = torch.as_tensor(np.concatenate([e[0] for e in window]), dtype=torch.float32)
         actions = torch.as_tensor(np.concatenate([e[1] for e in window]), dtype=torch.float32)
         starts = np.cumsum([0] + [len(e[2]) for e in window[:-1]]).tolist()
-        seg_obs = torch.stack([o0[keep], o1[keep]], 1)[:, :on_policy_segments]
-        seg_act = torch.stack([a0[keep], a1[keep]], 1)[:, :on_policy_segments]
+        seg_obs = torch.stack([o0[keep], o1[keep]][:on_policy_segments], 1)
+        seg_act = torch.stack([a0[keep], a1[keep]][:on_policy_segments], 1)
         device = self.actor.device
         weights = t2_weights(
             self.actor, obs.to(device), actions.to(device), starts, seg_obs.to(device),
