@@ -56,6 +56,8 @@ def run_one(
     cfg.bilevel = dataclasses.replace(cfg.bilevel, warmup_updates=args.warmup)
     if args.graph_lr is not None:
         cfg.bilevel = dataclasses.replace(cfg.bilevel, graph_lr=args.graph_lr)
+    if args.freeze_fraction is not None:
+        cfg.bilevel = dataclasses.replace(cfg.bilevel, freeze_fraction=args.freeze_fraction)
     cfg.train = dataclasses.replace(
         cfg.train, seed=seed, total_updates=args.updates, eval_every=args.eval_every
     )
@@ -183,6 +185,11 @@ def main() -> None:
     p.add_argument(
         "--graph-lr", type=float, help="graph logits' Adam lr (default: BilevelConfig's)"
     )
+    p.add_argument(
+        "--freeze-fraction",
+        type=float,
+        help="freeze the learned graph after this share of the updates (default: never)",
+    )
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--graphs", default="learned,full,none,random")
@@ -242,6 +249,8 @@ def main() -> None:
         tag += f"-S{args.sparsity:g}"
     if args.graph_lr is not None:
         tag += f"-glr{args.graph_lr:g}"
+    if args.freeze_fraction is not None:
+        tag += f"-freeze{args.freeze_fraction:g}"
     if args.gate_open_init is not None:
         tag += f"-open{args.gate_open_init:g}"
     if args.no_gate_entropy:
