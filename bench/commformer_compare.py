@@ -71,8 +71,15 @@ def run_one(
     # off-diagonal logits, against the Gumbel noise's standard deviation of 1.28
     logits = policy.edge_logits.detach()
     off = logits[~torch.eye(len(logits), dtype=torch.bool)]
+    graph_now = policy.execution_graph()
+    senders = [
+        ",".join(str(j) for j in range(len(graph_now)) if j != i and graph_now[i, j] > 0)
+        for i in range(len(graph_now))
+    ]
     return {
         "logit_spread": float(off.max() - off.min()),
+        # the deterministic execution graph: receiver i's senders, "; "-separated rows
+        "execution_graph": "; ".join(f"{i}<-{s}" for i, s in enumerate(senders)),
         "graph": variant_name(graph, gating, gate_coef),
         "seed": seed,
         "env_steps": rows[-1]["env_steps"],
@@ -280,7 +287,7 @@ def main() -> None:
             results.append(r)
 
     fields = ["graph", "seed", "env_steps", "success_rate", "steps", "return", "messages_per_step",
-              "logit_spread"]  # fmt: skip
+              "logit_spread", "execution_graph"]  # fmt: skip
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
