@@ -58,6 +58,8 @@ def run_one(
         cfg.bilevel = dataclasses.replace(cfg.bilevel, graph_lr=args.graph_lr)
     if args.freeze_fraction is not None:
         cfg.bilevel = dataclasses.replace(cfg.bilevel, freeze_fraction=args.freeze_fraction)
+    if args.graph_gradient is not None:
+        cfg.model = dataclasses.replace(cfg.model, graph_gradient=args.graph_gradient)
     cfg.train = dataclasses.replace(
         cfg.train, seed=seed, total_updates=args.updates, eval_every=args.eval_every
     )
@@ -197,6 +199,11 @@ def main() -> None:
         type=float,
         help="freeze the learned graph after this share of the updates (default: never)",
     )
+    p.add_argument(
+        "--graph-gradient",
+        choices=["straight_through", "policy_gradient"],
+        help="how the graph logits learn (default: the config's, straight_through)",
+    )
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--graphs", default="learned,full,none,random")
@@ -258,6 +265,8 @@ def main() -> None:
         tag += f"-glr{args.graph_lr:g}"
     if args.freeze_fraction is not None:
         tag += f"-freeze{args.freeze_fraction:g}"
+    if args.graph_gradient == "policy_gradient":
+        tag += "-pg"
     if args.gate_open_init is not None:
         tag += f"-open{args.gate_open_init:g}"
     if args.no_gate_entropy:

@@ -16,9 +16,16 @@ was not the one that acted):
   stored 0/1 graph, so the learning policy is the behaviour policy;
 - **execution** (evaluation, ``--deterministic``) uses the deterministic top-k of the
   logits (``topk_graph``).
+
+The alternative estimator (``graph_gradient='policy_gradient'``) keeps the same rule for
+acting and the forward pass, but trains the logits by the score function instead: each
+receiver's sampled row is part of that agent's action, and ``row_log_prob`` (the exact
+probability of the k-set under the Gumbel-top-k draw) enters PPO's ratio, as the gate does.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import torch
 from torch import Tensor
@@ -75,3 +82,32 @@ def straight_through(hard: Tensor, logits: Tensor, tau: float = 1.0) -> Tensor:
     k = hard.sum(-1, keepdim=True) - 1.0  # in-edges per row, without the self-loop
     soft = torch.softmax(_off_diagonal(logits) / tau, dim=-1) * k  # [B, N, N], diag 0
     return hard + soft - soft.detach()
+
+
+def row_log_prob(graph: Tensor, logits: Tensor) -> Tensor:
+    """log P(row i of ``graph``) [B, N] under ``gumbel_topk``: the probability of drawing
+    that set of k senders without replacement, each draw proportional to exp(logit) among
+    the other agents not drawn yet (Plackett-Luce), summed over the k! orders. (tau does
+    not change which set Gumbel top-k draws, only the straight-through relaxation.)
+
+    ``graph`` [B, N, N] (0/1, self-loops on, k in-edges per row); ``logits`` [N, N].
+    Differentiable in ``logits``. k! orders are enumerated, so k is capped at 6."""
+    n = logits.shape[-1]
+    k = int(graph[0, 0].sum().item()) - 1
+    if k > 6:
+        raise ValueError(f"policy-gradient graph needs k <= 6 in-edges per agent, got {k}")
+    if k == n - 1:  # every other agent: the only possible set
+        return torch.zeros(graph.shape[:2], dtype=logits.dtype, device=logits.device)
+    eye = torch.eye(n, dtype=torch.bool, device=graph.device)
+    scaled = _off_diagonal(logits)  # [N, N], diagonal -inf
+    log_z = torch.logsumexp(scaled, dim=-1)  # [N]
+    # the k chosen senders of each row, in index order: [B, N, k]
+    chosen = (graph.bool() & ~eye).float().topk(k, dim=-1, sorted=True).indices
+    picked = scaled.expand(graph.shape[0], n, n).gather(-1, chosen)  # [B, N, k]
+    orders = torch.tensor(list(itertools.permutations(range(k))), device=graph.device)
+    # log-probabilities of each chosen sender as the first draw: [B, N, k!, k] per order
+    seq = (picked - log_z[None, :, None])[..., orders]
+    # P(order) = prod_t p_t / (1 - sum_{s<t} p_s), p = softmax of the row
+    drawn_before = torch.cumsum(seq.exp(), dim=-1) - seq.exp()
+    log_p_order = (seq - torch.log1p(-drawn_before.clamp_max(1 - 1e-7))).sum(-1)
+    return torch.logsumexp(log_p_order, dim=-1)  # [B, N]

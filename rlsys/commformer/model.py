@@ -41,7 +41,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rlsys.commformer.graph import edges_per_receiver, gumbel_topk, straight_through, topk_graph
+from rlsys.commformer.graph import (
+    edges_per_receiver,
+    gumbel_topk,
+    row_log_prob,
+    straight_through,
+    topk_graph,
+)
 from rlsys.config import Config, config_field, from_dict, invalid
 from rlsys.rl.distributions import MaskedCategorical
 from rlsys.rl.policy import read_policy_file, save_policy_file
@@ -85,6 +91,10 @@ class CommFormerConfig(Config):
     [B, N, 2], move then gate), so gate noise does not spend the move's clip range"""
     tau: float = config_field(1.0, gt=0)
     """Gumbel / straight-through temperature"""
+    graph_gradient: Literal["straight_through", "policy_gradient"] = "straight_through"
+    """how the logits learn (learned graph): 'straight_through' (the reference's
+    estimator, through the attention), or 'policy_gradient' (each receiver's sampled row
+    is part of its agent's action; its log-probability enters PPO's ratio)"""
     seed: int = 0
     """model seed: initial weights and the 'random' graph"""
 
@@ -257,14 +267,24 @@ class CommFormerPolicy(nn.Module):
         self, batch: int, deterministic: bool, generator: torch.Generator | None
     ) -> Tensor:
         """[B, N, N] graphs to act with (see ``graph.py`` for the rule)."""
-        learned = self.config.graph == "learned" and not bool(self.warmup)
-        if learned and not deterministic and bool(self.sampling):
+        if self._draws_graphs() and not deterministic:
             return gumbel_topk(self.edge_logits, self.k, batch, self.config.tau, generator)
         return self.execution_graph().expand(batch, -1, -1)
+
+    def _draws_graphs(self) -> bool:
+        """Does acting (not deterministic) draw Gumbel graphs from the logits now?"""
+        learned = self.config.graph == "learned" and not bool(self.warmup)
+        return learned and bool(self.sampling)
+
+    def _graph_policy_gradient(self) -> bool:
+        """Are the drawn graph rows part of the agents' actions (their log-probs in PPO)?"""
+        return self._draws_graphs() and self.config.graph_gradient == "policy_gradient"
 
     def _graph_for_learning(self, stored: Tensor) -> Tensor:
         """The stored acting graphs, with straight-through gradient to the logits when
         they were drawn from them (learned mode, after warm-up)."""
+        if self.config.graph_gradient == "policy_gradient":
+            return stored  # the logits learn through row_log_prob instead
         if self.config.graph == "learned" and not bool(self.warmup):
             return straight_through(stored, self.edge_logits, self.config.tau)
         return stored
@@ -365,6 +385,8 @@ class CommFormerPolicy(nn.Module):
                     )
 
         extras = {"graph": graph.to(torch.uint8).cpu().numpy()}
+        if self._graph_policy_gradient() and not deterministic:
+            logp = logp + row_log_prob(graph, self.edge_logits)
         if gate is not None:
             logp = self._with_gate(logp, _bernoulli_log_prob(p_gate, gate))
             extras["gate"] = gate.to(torch.uint8).cpu().numpy()
@@ -389,6 +411,9 @@ class CommFormerPolicy(nn.Module):
         logits = self._decode_all(h, actions, graph)
         dist = MaskedCategorical(logits, torch.ones_like(logits, dtype=torch.bool))
         logp, entropy = dist.log_prob(actions), dist.entropy()
+        if self._graph_policy_gradient() and extras and "graph" in extras:
+            # (graph row, move) is the agent's action: the logits learn from its advantage
+            logp = logp + row_log_prob(graph, self.edge_logits)
         if gate is not None:  # (gate, action) is the agent's action
             logp = self._with_gate(logp, _bernoulli_log_prob(p_gate, gate))
             if self.config.gate_entropy:

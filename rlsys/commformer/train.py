@@ -87,6 +87,9 @@ class ModelConfig(Config):
     """gates' Bernoulli entropy in the entropy bonus"""
     gate_ratio: Literal["joint", "separate"] = "joint"
     """PPO ratio of the gate: joint with the move's, or its own clipped ratio"""
+    graph_gradient: Literal["straight_through", "policy_gradient"] = "straight_through"
+    """how the graph logits learn: the reference's straight-through estimator, or the
+    score function (each receiver's sampled row is part of its agent's PPO action)"""
 
 
 def _default_train() -> TrainConfig:

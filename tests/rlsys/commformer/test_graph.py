@@ -58,3 +58,46 @@ def test_straight_through_forward_is_the_hard_graph_and_gradients_reach_the_logi
     (st * weights).sum().backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
     assert torch.all(torch.diagonal(logits.grad) == 0)  # the self-loop is not learned
+
+
+@pytest.mark.parametrize("n,k", [(4, 1), (5, 2), (6, 3)])
+def test_row_log_prob_is_the_exact_law_of_the_gumbel_topk_draw(n, k):
+    """Over every k-set of senders the probabilities sum to 1 in each row, and they match
+    the frequencies of 40,000 Gumbel top-k draws (so the score function is that of the
+    graphs the rollouts act with)."""
+    import itertools
+
+    from rlsys.commformer.graph import row_log_prob
+
+    logits = torch.randn(n, n, generator=torch.Generator().manual_seed(n)) * 1.5
+    graphs, keys = [], []
+    for senders in itertools.combinations(range(n - 1), k):
+        g = torch.eye(n)
+        for i in range(n):
+            others = [j for j in range(n) if j != i]
+            g[i, [others[s] for s in senders]] = 1.0
+        graphs.append(g)
+        keys.append(senders)
+    p = row_log_prob(torch.stack(graphs), logits).exp()  # [sets, N]
+    torch.testing.assert_close(p.sum(0), torch.ones(n), atol=1e-5, rtol=0)
+    draws = gumbel_topk(logits, k, 40_000, generator=torch.Generator().manual_seed(1))
+    for row in range(n):
+        others = [j for j in range(n) if j != row]
+        chosen = draws[:, row, others].bool()  # [D, N-1]
+        for c, senders in enumerate(keys):
+            target = torch.zeros(n - 1, dtype=torch.bool)
+            target[list(senders)] = True
+            freq = (chosen == target).all(-1).float().mean()
+            assert abs(freq - p[c, row]) < 0.012, (row, senders, float(freq), float(p[c, row]))
+
+
+def test_row_log_prob_differentiates_the_logits_and_refuses_large_k():
+    from rlsys.commformer.graph import row_log_prob
+
+    logits = torch.zeros(5, 5, requires_grad=True)
+    g = gumbel_topk(logits, 2, 8, generator=torch.Generator().manual_seed(0))
+    row_log_prob(g, logits).sum().backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    assert (torch.diagonal(logits.grad) == 0).all()
+    with pytest.raises(ValueError, match="k <= 6"):
+        row_log_prob(torch.ones(1, 9, 9), torch.zeros(9, 9))

@@ -287,3 +287,34 @@ def test_tampered_checkpoints_are_one_line_errors_before_any_allocation(tmp_path
             CommFormerPolicy.load(path)
         message = str(info.value)
         assert "\n" not in message and str(path) in message, name
+
+
+def test_policy_gradient_graph_rows_are_part_of_the_action():
+    """``graph_gradient='policy_gradient'``: evaluate gives back act's log-probabilities
+    (move + sampled graph row), the forward pass is the stored graph's, and a positive
+    advantage on the samples where receiver 0 listened to agent 1 raises that logit."""
+    p = _policy(graph_gradient="policy_gradient")
+    obs = _obs(b=64)
+    actions, logp, _, extras = p.act(obs, generator=torch.Generator().manual_seed(5))
+    ex = _tensors(extras)
+    new_logp, _, _ = p.evaluate(obs, torch.as_tensor(actions), ex)
+    np.testing.assert_allclose(new_logp.detach().numpy(), logp, atol=1e-5)
+    straight = _policy(graph_gradient="straight_through")
+    straight.load_state_dict(p.state_dict())
+    move_logp, _, _ = straight.evaluate(obs, torch.as_tensor(actions), ex)
+    assert (new_logp < move_logp - 1e-3).all()  # a row's probability is below 1 (k = 2 of 4)
+    listened = ex["graph"][:, 0, 1].float()
+    assert 0 < listened.mean() < 1
+    before = p.edge_logits[0, 1].item()
+    opt = torch.optim.SGD([p.edge_logits], lr=0.5)
+    for _ in range(5):
+        logp_now, _, _ = p.evaluate(obs, torch.as_tensor(actions), ex)
+        opt.zero_grad()
+        (-(logp_now[:, 0] * listened).mean()).backward()
+        opt.step()
+    assert p.edge_logits[0, 1].item() > before + 0.05
+    # acting deterministically (execution: the top-k graph) adds no graph log-probability
+    straight.load_state_dict(p.state_dict())
+    _, det_logp, _, _ = p.act(obs, deterministic=True)
+    _, det_move_logp, _, _ = straight.act(obs, deterministic=True)
+    np.testing.assert_allclose(det_logp, det_move_logp, atol=1e-6)
