@@ -80,6 +80,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--actors", type=int, help="rollout workers (overrides the config)")
     p.add_argument("--updates", type=int, help="PPO updates (overrides the config)")
+    p.add_argument("--seed", type=int, help="root seed (overrides the config; not with --resume)")
     p.add_argument("--resume", help="continue a run from its directory")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local)")
     p.add_argument("--runs-dir", help="root of run directories (default runs/)")
@@ -194,8 +195,12 @@ def cmd_train(args) -> int:
     from rlsys.jobshop.train import JobshopTrainConfig, train
     from rlsys.runtime import apply_train_flags, start_training_run
 
+    if args.seed is not None and args.resume:
+        # a resumed run continues its own random streams (bit-identical resume)
+        raise ValueError("--seed cannot be changed on --resume: the run keeps its seed")
+
     def flags(cfg, args):
-        cfg.train = apply_train_flags(cfg.train, args)  # --actors (train has no --seed/--steps)
+        cfg.train = apply_train_flags(cfg.train, args)  # --actors, --seed (no --steps here)
         if args.updates is not None:
             cfg.train = dataclasses.replace(cfg.train, total_updates=args.updates)
         return cfg

@@ -116,6 +116,7 @@ def test_no_swaps_deadlock_is_reported(tmp_path, capsys):
             + ["--out", "x.json"],
             "learned policy",
         ),
+        (["jobshop", "train", "--resume", "runs/x", "--seed", "3"], "--seed cannot be changed"),
     ],
 )
 def test_bad_input_one_line_error(argv, message, capsys, tmp_path, monkeypatch):
@@ -193,3 +194,19 @@ def test_schedule_with_a_planner(tmp_path, capsys):
     assert main([*args, "--policy", "pretrained@sample:4", "--out", str(out)]) != 0
     err = capsys.readouterr().err
     assert "clairvoyant" in err and err.count("\n") == 1
+
+
+def test_train_seed_flag_overrides_the_config(ray_local, tmp_path):
+    """`rlsys jobshop train --seed S` trains with root seed S (recorded in the run's
+    config.yaml), like the other workloads' train commands."""
+    import yaml
+
+    from tiny_configs import TINY_JOBSHOP
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_JOBSHOP))
+    runs = tmp_path / "runs"
+    argv = ["jobshop", "train", "--config", str(config), "--runs-dir", str(runs)]
+    assert main([*argv, "--updates", "1", "--seed", "7"]) == 0
+    (run,) = (runs / "jobshop").iterdir()
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["seed"] == 7
