@@ -102,6 +102,12 @@ class CommFormerConfig(Config):
         super().__post_init__()
         if self.width % self.heads:
             raise invalid(self, f"width {self.width} is not divisible by heads {self.heads}")
+        k = edges_per_receiver(self.n_agents, self.sparsity)
+        if self.graph_gradient == "policy_gradient" and self.graph == "learned" and k > 6:
+            # row_log_prob sums over the k! orders of a row's senders
+            raise invalid(
+                self, f"graph_gradient policy_gradient needs k <= 6 in-edges per agent, got {k}"
+            )
 
 
 def _bernoulli_log_prob(p: Tensor, x: Tensor) -> Tensor:

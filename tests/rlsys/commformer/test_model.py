@@ -257,6 +257,8 @@ def test_save_and_load_round_trip(tmp_path):
         ({"sparsity": 1.5}, "sparsity must be <= 1, got 1.5"),
         ({"graph": "dense"}, "graph must be one of"),
         ({"width": 63, "heads": 2}, "not divisible"),
+        ({"n_agents": 20, "graph_gradient": "policy_gradient"}, "needs k <= 6 in-edges"),
+        ({"graph_gradient": "score"}, "graph_gradient must be one of"),
     ],
 )
 def test_bad_configs_are_one_line_errors(kwargs, message):

@@ -200,7 +200,6 @@ def test_train_seed_flag_overrides_the_config(ray_local, tmp_path):
     """`rlsys jobshop train --seed S` trains with root seed S (recorded in the run's
     config.yaml), like the other workloads' train commands."""
     import yaml
-
     from tiny_configs import TINY_JOBSHOP
 
     config = tmp_path / "tiny.yaml"
