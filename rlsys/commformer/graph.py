@@ -84,6 +84,10 @@ def straight_through(hard: Tensor, logits: Tensor, tau: float = 1.0) -> Tensor:
     return hard + soft - soft.detach()
 
 
+MAX_PG_SENDERS = 6
+"""row_log_prob enumerates the k! orders of a row's senders: k is capped here."""
+
+
 def row_log_prob(graph: Tensor, logits: Tensor) -> Tensor:
     """log P(row i of ``graph``) [B, N] under ``gumbel_topk``: the probability of drawing
     that set of k senders without replacement, each draw proportional to exp(logit) among
@@ -91,11 +95,13 @@ def row_log_prob(graph: Tensor, logits: Tensor) -> Tensor:
     not change which set Gumbel top-k draws, only the straight-through relaxation.)
 
     ``graph`` [B, N, N] (0/1, self-loops on, k in-edges per row); ``logits`` [N, N].
-    Differentiable in ``logits``. k! orders are enumerated, so k is capped at 6."""
+    Differentiable in ``logits``. k! orders are enumerated, so k <= ``MAX_PG_SENDERS``."""
     n = logits.shape[-1]
     k = int(graph[0, 0].sum().item()) - 1
-    if k > 6:
-        raise ValueError(f"policy-gradient graph needs k <= 6 in-edges per agent, got {k}")
+    if k > MAX_PG_SENDERS:
+        raise ValueError(
+            f"policy-gradient graph needs k <= {MAX_PG_SENDERS} in-edges per agent, got {k}"
+        )
     if k == n - 1:  # every other agent: the only possible set
         return torch.zeros(graph.shape[:2], dtype=logits.dtype, device=logits.device)
     eye = torch.eye(n, dtype=torch.bool, device=graph.device)
@@ -108,6 +114,7 @@ def row_log_prob(graph: Tensor, logits: Tensor) -> Tensor:
     # log-probabilities of each chosen sender as the first draw: [B, N, k!, k] per order
     seq = (picked - log_z[None, :, None])[..., orders]
     # P(order) = prod_t p_t / (1 - sum_{s<t} p_s), p = softmax of the row
-    drawn_before = torch.cumsum(seq.exp(), dim=-1) - seq.exp()
+    p = seq.exp()
+    drawn_before = torch.cumsum(p, dim=-1) - p
     log_p_order = (seq - torch.log1p(-drawn_before.clamp_max(1 - 1e-7))).sum(-1)
     return torch.logsumexp(log_p_order, dim=-1)  # [B, N]

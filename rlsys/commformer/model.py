@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from rlsys.commformer.graph import (
+    MAX_PG_SENDERS,
     edges_per_receiver,
     gumbel_topk,
     row_log_prob,
@@ -103,11 +104,13 @@ class CommFormerConfig(Config):
         if self.width % self.heads:
             raise invalid(self, f"width {self.width} is not divisible by heads {self.heads}")
         k = edges_per_receiver(self.n_agents, self.sparsity)
-        if self.graph_gradient == "policy_gradient" and self.graph == "learned" and k > 6:
-            # row_log_prob sums over the k! orders of a row's senders
-            raise invalid(
-                self, f"graph_gradient policy_gradient needs k <= 6 in-edges per agent, got {k}"
-            )
+        if self.graph_gradient == "policy_gradient" and self.graph == "learned":
+            if k > MAX_PG_SENDERS:  # row_log_prob sums over the k! orders of a row's senders
+                raise invalid(
+                    self,
+                    f"graph_gradient policy_gradient needs k <= {MAX_PG_SENDERS} in-edges per "
+                    f"agent, got {k}",
+                )
 
 
 def _bernoulli_log_prob(p: Tensor, x: Tensor) -> Tensor:
