@@ -105,14 +105,13 @@ def row_log_prob(graph: Tensor, logits: Tensor) -> Tensor:
     if k == n - 1:  # every other agent: the only possible set
         return torch.zeros(graph.shape[:2], dtype=logits.dtype, device=logits.device)
     eye = torch.eye(n, dtype=torch.bool, device=graph.device)
-    scaled = _off_diagonal(logits)  # [N, N], diagonal -inf
-    log_z = torch.logsumexp(scaled, dim=-1)  # [N]
+    # log-probability of each sender as the first draw: [N, N], diagonal -inf
+    first = torch.log_softmax(_off_diagonal(logits), dim=-1)
     # the k chosen senders of each row, in index order: [B, N, k]
     chosen = (graph.bool() & ~eye).float().topk(k, dim=-1, sorted=True).indices
-    picked = scaled.expand(graph.shape[0], n, n).gather(-1, chosen)  # [B, N, k]
+    picked = first.expand(graph.shape[0], n, n).gather(-1, chosen)  # [B, N, k]
     orders = torch.tensor(list(itertools.permutations(range(k))), device=graph.device)
-    # log-probabilities of each chosen sender as the first draw: [B, N, k!, k] per order
-    seq = (picked - log_z[None, :, None])[..., orders]
+    seq = picked[..., orders]  # [B, N, k!, k]: the chosen senders in each order
     # P(order) = prod_t p_t / (1 - sum_{s<t} p_s), p = softmax of the row
     p = seq.exp()
     drawn_before = torch.cumsum(p, dim=-1) - p
