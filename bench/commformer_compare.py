@@ -60,6 +60,10 @@ def run_one(
         cfg.bilevel = dataclasses.replace(cfg.bilevel, freeze_fraction=args.freeze_fraction)
     if args.graph_gradient is not None:
         cfg.model = dataclasses.replace(cfg.model, graph_gradient=args.graph_gradient)
+    if args.graph_draw is not None:
+        cfg.model = dataclasses.replace(cfg.model, graph_draw=args.graph_draw)
+    if args.critic is not None:
+        cfg.model = dataclasses.replace(cfg.model, critic=args.critic)
     cfg.train = dataclasses.replace(
         cfg.train, seed=seed, total_updates=args.updates, eval_every=args.eval_every
     )
@@ -204,6 +208,16 @@ def main() -> None:
         choices=["straight_through", "policy_gradient"],
         help="how the graph logits learn (default: the config's, straight_through)",
     )
+    p.add_argument(
+        "--graph-draw",
+        choices=["step", "episode"],
+        help="training graphs drawn every step (default) or once per episode",
+    )
+    p.add_argument(
+        "--critic",
+        choices=["graph", "full"],
+        help="value heads on the acting graph (default) or on a full-graph pass",
+    )
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--graphs", default="learned,full,none,random")
@@ -267,6 +281,10 @@ def main() -> None:
         tag += f"-freeze{args.freeze_fraction:g}"
     if args.graph_gradient == "policy_gradient":
         tag += "-pg"
+    if args.graph_draw == "episode":
+        tag += "-episode"
+    if args.critic == "full":
+        tag += "-fullcritic"
     if args.gate_open_init is not None:
         tag += f"-open{args.gate_open_init:g}"
     if args.no_gate_entropy:

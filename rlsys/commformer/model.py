@@ -96,6 +96,15 @@ class CommFormerConfig(Config):
     """how the logits learn (learned graph): 'straight_through' (the reference's
     estimator, through the attention), or 'policy_gradient' (each receiver's sampled row
     is part of its agent's action; its log-probability enters PPO's ratio)"""
+    graph_draw: Literal["step", "episode"] = "step"
+    """learned graph while training: a fresh Gumbel-top-k graph every env step (the
+    reference), or one per episode, kept for all its steps (an edge's worth then shows in
+    the episode's return, not in one step's)"""
+    critic: Literal["graph", "full"] = "graph"
+    """what the value heads read: the encoding on the acting graph (the reference), or a
+    second encoder pass on the full graph (a centralised critic; its values, and so the
+    advantages, do not depend on the sampled graph, and its loss sends no gradient to
+    the graph logits)"""
     seed: int = 0
     """model seed: initial weights and the 'random' graph"""
 
@@ -273,12 +282,26 @@ class CommFormerPolicy(nn.Module):
         return topk_graph(self.edge_logits, self.k)
 
     def _sample_graphs(
-        self, batch: int, deterministic: bool, generator: torch.Generator | None
+        self,
+        batch: int,
+        deterministic: bool,
+        generator: torch.Generator | None,
+        episode: list | None = None,
     ) -> Tensor:
-        """[B, N, N] graphs to act with (see ``graph.py`` for the rule)."""
+        """[B, N, N] graphs to act with (see ``graph.py`` for the rule): each sample's
+        episode graph (``begin_episode``) when there is one, else a fresh draw per step."""
         if self._draws_graphs() and not deterministic:
+            if episode is not None and all(g is not None for g in episode):
+                return torch.stack(episode).to(self.device)
             return gumbel_topk(self.edge_logits, self.k, batch, self.config.tau, generator)
         return self.execution_graph().expand(batch, -1, -1)
+
+    def begin_episode(self, generator: torch.Generator | None = None) -> Tensor | None:
+        """The graph [N, N] of a new training episode (``graph_draw='episode'``, while
+        the logits are sampled), else None without touching ``generator``."""
+        if self.config.graph_draw != "episode" or not self._draws_graphs():
+            return None
+        return gumbel_topk(self.edge_logits, self.k, 1, self.config.tau, generator)[0]
 
     def _draws_graphs(self) -> bool:
         """Does acting (not deterministic) draw Gumbel graphs from the logits now?"""
@@ -311,9 +334,16 @@ class CommFormerPolicy(nn.Module):
         eye = torch.eye(n, dtype=torch.bool, device=x.device)
         if gate is not None:  # a closed gate keeps only the self-loop of its row
             graph = torch.where(eye, graph, graph * gate.unsqueeze(-1))
-        h = self.obs_embed(x)
+        e = self.obs_embed(x)
+        h = e
         for block in self.encoder:
             h = block(h, h, graph, eye)
+        if self.config.critic == "full":  # the critic hears everyone, whatever the graph
+            full = torch.ones_like(graph).detach()
+            hv = e
+            for block in self.encoder:
+                hv = block(hv, hv, full, eye)
+            return h, self.value_head(hv).squeeze(-1)
         return h, self.value_head(h).squeeze(-1)
 
     def _decoder_graph(self, graph: Tensor) -> Tensor:
@@ -349,12 +379,14 @@ class CommFormerPolicy(nn.Module):
         obs: list,
         deterministic: bool = False,
         generator: torch.Generator | None = None,
+        episode: list | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Joint actions [B, N] generated agent by agent; extras: the acting graph
-        [B, N, N] (uint8) and, with gating, the gates [B, N] (uint8)."""
+        [B, N, N] (uint8) and, with gating, the gates [B, N] (uint8). ``episode``: the
+        samples' ``begin_episode`` graphs (from the rollout worker)."""
         x = self.collate(obs)
         b, n = x.shape[0], self.config.n_agents
-        graph = self._sample_graphs(b, deterministic, generator)
+        graph = self._sample_graphs(b, deterministic, generator, episode)
         p_gate = self._gate(x)
         gate = None
         if p_gate is not None:

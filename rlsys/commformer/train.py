@@ -90,6 +90,11 @@ class ModelConfig(Config):
     graph_gradient: Literal["straight_through", "policy_gradient"] = "straight_through"
     """how the graph logits learn: the reference's straight-through estimator, or the
     score function (each receiver's sampled row is part of its agent's PPO action)"""
+    graph_draw: Literal["step", "episode"] = "step"
+    """training graphs: a fresh draw every env step (the reference) or one per episode"""
+    critic: Literal["graph", "full"] = "graph"
+    """value heads on the acting graph's encoding (the reference) or on a full-graph pass
+    (a centralised critic, independent of the sampled graph)"""
 
 
 def _default_train() -> TrainConfig:

@@ -71,6 +71,12 @@ class ActorCritic(Protocol):
         for these samples (as tensors on the policy's device)."""
         ...
 
+    # Optional: ``begin_episode(generator) -> draw | None``. A policy that draws something
+    # once per episode (CommFormer's per-episode communication graph) defines it; the
+    # rollout worker calls it when an episode starts and passes the draws of the episodes
+    # in a batch to ``act(..., episode=[draw, ...])``. It must not touch ``generator``
+    # when it returns None, so a policy that draws nothing per episode keeps its streams.
+
 
 class MaskedActorCritic(nn.Module):
     """Base class: implement ``forward``; ``act`` and ``evaluate`` come for free."""

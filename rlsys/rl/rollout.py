@@ -232,6 +232,7 @@ class _Episode:
         self.values: list = []
         self.rewards: list = []
         self.extras: list[dict[str, np.ndarray]] = []
+        self.draw: Any = None  # what the policy drew for the whole episode (begin_episode)
 
 
 class RolloutWorker:
@@ -263,19 +264,25 @@ class RolloutWorker:
         self.envs_per_worker = envs_per_worker
         self.instance = uuid.uuid4().hex
         self._team_envs: dict[int, tuple[Any, TeamEnv]] = {}
+        # optional hook: a policy that draws something once per episode (a communication
+        # graph), handed back to every act() of that episode as ``episode=[...]``
+        self._per_episode = callable(getattr(self.policy, "begin_episode", None))
 
     def info(self) -> dict:
         """Who this is (for tests and logs): index, process id, incarnation id."""
         return {"worker_index": self.worker_index, "pid": os.getpid(), "instance": self.instance}
 
-    def _start_episode(self, slot: int, seed: int) -> _Episode:
+    def _start_episode(self, slot: int, seed: int, generator: torch.Generator) -> _Episode:
         env = self.env_fns[slot](seed)
         if is_team_env(env):
             if self._team_envs.get(slot, (None,))[0] is not env:
                 self._team_envs[slot] = (env, TeamEnv(env))
             env = self._team_envs[slot][1]
         obs, _ = env.reset(seed=seed)
-        return _Episode(env, seed, obs)
+        episode = _Episode(env, seed, obs)
+        if self._per_episode:
+            episode.draw = self.policy.begin_episode(generator)
+        return episode
 
     def sample(
         self, weights: dict[str, torch.Tensor], version: int, request_index: int, episodes: int
@@ -293,15 +300,16 @@ class RolloutWorker:
         slots: list[_Episode | None] = [None] * min(self.envs_per_worker, episodes)
         next_episode = 0
         for s in range(len(slots)):
-            slots[s] = self._start_episode(s, seeds[next_episode])
+            slots[s] = self._start_episode(s, seeds[next_episode], generator)
             next_episode += 1
         # (episode, final info, terminated, final obs, bootstrap value)
         finished: list[tuple[_Episode, dict, bool, Any, Any]] = []
 
         while any(ep is not None for ep in slots):
             live = [s for s, ep in enumerate(slots) if ep is not None]
+            per_episode = {"episode": [slots[s].draw for s in live]} if self._per_episode else {}
             actions, logp, values, extras = self.policy.act(
-                [slots[s].obs for s in live], generator=generator
+                [slots[s].obs for s in live], generator=generator, **per_episode
             )
             truncated_at: list[tuple[_Episode, dict, Any]] = []
             for j, s in enumerate(live):
@@ -326,7 +334,7 @@ class RolloutWorker:
                 if terminated or truncated:
                     slots[s] = None
                     if next_episode < episodes:
-                        slots[s] = self._start_episode(s, seeds[next_episode])
+                        slots[s] = self._start_episode(s, seeds[next_episode], generator)
                         next_episode += 1
             if truncated_at:
                 # Bootstrap cut-off episodes with the value of their final observation;

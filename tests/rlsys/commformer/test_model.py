@@ -320,3 +320,47 @@ def test_policy_gradient_graph_rows_are_part_of_the_action():
     _, det_logp, _, _ = p.act(obs, deterministic=True)
     _, det_move_logp, _, _ = straight.act(obs, deterministic=True)
     np.testing.assert_allclose(det_logp, det_move_logp, atol=1e-6)
+
+
+def test_episode_graph_draws_once_per_episode_and_the_step_mode_draws_nothing_more():
+    """``graph_draw='episode'``: ``begin_episode`` draws a k-hot graph that ``act`` then
+    uses for its samples; in the step mode (and once the graph is frozen) it draws
+    nothing and leaves the generator's stream as it was."""
+    stepwise = _policy()
+    gen = torch.Generator().manual_seed(3)
+    assert stepwise.begin_episode(gen) is None
+    assert torch.equal(gen.get_state(), torch.Generator().manual_seed(3).get_state())
+
+    p = _policy(graph_draw="episode")
+    draws = [p.begin_episode(torch.Generator().manual_seed(s)) for s in range(6)]
+    for g in draws:  # k = 2 in-edges per receiver plus the self-loop
+        assert g.shape == (5, 5) and torch.equal(g.sum(-1), torch.full((5,), 3.0))
+        assert torch.equal(torch.diagonal(g), torch.ones(5))
+    assert len({tuple(g.flatten().tolist()) for g in draws}) > 1
+    obs = _obs()
+    actions, logp, _, extras = p.act(obs, generator=torch.Generator().manual_seed(0), episode=draws)
+    np.testing.assert_array_equal(extras["graph"], torch.stack(draws).numpy())
+    new_logp, _, _ = p.evaluate(obs, torch.as_tensor(actions), _tensors(extras))
+    np.testing.assert_allclose(new_logp.detach().numpy(), logp, atol=1e-5)
+    p.sampling.fill_(False)  # frozen: the execution graph, no draws
+    assert p.begin_episode(torch.Generator().manual_seed(0)) is None
+
+
+def test_full_critic_values_ignore_the_graph_and_send_it_no_gradient():
+    """``critic='full'``: the values are those of a full-graph pass whatever graph the
+    samples acted on, and the value loss sends no gradient to the graph logits (the
+    policy's log-probabilities still do)."""
+    p = _policy(critic="full")
+    obs = _obs()
+    actions, _, values, extras = p.act(obs, generator=torch.Generator().manual_seed(2))
+    ex = _tensors(extras)
+    logp, _, new_values = p.evaluate(obs, torch.as_tensor(actions), ex)
+    np.testing.assert_allclose(new_values.detach().numpy(), values, atol=1e-5)
+    sparse = dict(ex, graph=torch.eye(5, dtype=torch.uint8).expand(6, 5, 5))
+    changed_logp, _, same_values = p.evaluate(obs, torch.as_tensor(actions), sparse)
+    assert torch.allclose(same_values, new_values, atol=1e-6)
+    assert not torch.allclose(changed_logp, logp, atol=1e-4)
+    (grad,) = torch.autograd.grad(new_values.sum(), p.edge_logits, allow_unused=True)
+    assert grad is None or grad.abs().max() == 0
+    (grad,) = torch.autograd.grad(logp.sum(), p.edge_logits)
+    assert grad.abs().sum() > 0

@@ -228,3 +228,34 @@ def test_team_agents_that_end_apart_are_a_clear_error():
     env.step(np.zeros(2, dtype=np.int64))
     with pytest.raises(RuntimeError, match=r"\['b'\] ended before"):
         env.step(np.zeros(2, dtype=np.int64))
+
+
+class _EpisodeDrawPolicy(_TeamPolicy):
+    """A team policy that draws a number per episode and acts with it (the hook's
+    contract: ``begin_episode`` at every episode start, its draws back in ``act``)."""
+
+    def begin_episode(self, generator=None):
+        return int(torch.randint(1000, (1,), generator=generator))
+
+    def act(self, obs, deterministic=False, generator=None, episode=None):
+        actions, logp, values, extras = super().act(obs, deterministic, generator)
+        if episode is not None:
+            extras = {"draw": np.asarray(episode, dtype=np.int64)}
+        return actions, logp, values, extras
+
+
+def test_per_episode_draws_reach_every_step_of_their_episode_reproducibly():
+    weights = _EpisodeDrawPolicy().state_dict()
+    worker = RolloutWorker(_pp_env_fn, _EpisodeDrawPolicy, 0, 3, envs_per_worker=2)
+    batch = worker.sample(weights, 0, 0, episodes=6)
+    draws = batch.policy_extras["draw"]
+    start, per_episode = 0, []
+    for length in batch.episode_lengths:
+        assert len(set(draws[start : start + length].tolist())) == 1  # one draw per episode
+        per_episode.append(int(draws[start]))
+        start += length
+    assert len(set(per_episode)) > 1  # and each episode its own
+    again = RolloutWorker(_pp_env_fn, _EpisodeDrawPolicy, 0, 3, envs_per_worker=2)
+    np.testing.assert_array_equal(
+        again.sample(weights, 0, 0, episodes=6).policy_extras["draw"], draws
+    )

@@ -1,0 +1,121 @@
+"""What does the graph gradient of a CommFormer run say, edge by edge?
+
+Loads one checkpoint of a learned-graph run (``RUN/checkpoints/ckpt_U.pt``), collects
+``--episodes`` episodes with Gumbel graphs as training does (in-process, one
+``RolloutWorker``), and prints per receiver i and sender j:
+
+- ``adv``: the mean normalised advantage of agent i's steps on which it heard j
+  (+- 2 standard errors): what hearing j is worth to i under this policy, the signal a
+  score-function graph gradient follows;
+- ``g_pol``, ``g_val``, ``g_ent``: the straight-through gradient that the PPO loss's
+  policy, value and entropy terms send to logit (i, j), at ratio 1 (the first epoch of
+  an update), as the mean over ``--chunks`` equal chunks +- 2 standard errors. A
+  *negative* entry raises the logit (Adam descends), i.e. pushes i to hear j.
+
+``python bench/commformer_graph_probe.py RUN --update 100 --episodes 2000``
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlsys.commformer.model import CommFormerPolicy
+from rlsys.commformer.train import EnvConfig, TeamEnvFn
+from rlsys.config import from_dict
+from rlsys.rl.ppo import PPOConfig, batch_advantages
+from rlsys.rl.rollout import RolloutBatch, RolloutWorker
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("run", help="a learned-graph run directory (final.pt and checkpoints/)")
+    p.add_argument("--update", type=int, required=True, help="checkpoint ckpt_U.pt to probe")
+    p.add_argument("--episodes", type=int, default=2000)
+    p.add_argument("--chunks", type=int, default=10)
+    p.add_argument("--seed", type=int, default=12345, help="rollout seed of the probe")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+
+    run = Path(args.run)
+    policy = CommFormerPolicy.load(run / "final.pt")  # the config (and env) of the run
+    meta = torch.load(run / "final.pt", weights_only=False)["meta"]
+    ckpt = torch.load(run / "checkpoints" / f"ckpt_{args.update}.pt", weights_only=False)
+    policy.load_state_dict(ckpt["model"])
+    if policy.config.graph != "learned":
+        raise SystemExit(f"{run}: graph {policy.config.graph!r}, the probe needs 'learned'")
+    policy.warmup.fill_(False)
+    policy.sampling.fill_(True)
+    ppo = from_dict(PPOConfig, ckpt["config"]["ppo"], source="checkpoint config")
+    env = from_dict(EnvConfig, meta["env"], source="final.pt env")
+
+    worker = RolloutWorker(TeamEnvFn(env), lambda: policy, 0, args.seed, 16)
+    batches = []
+    done = 0
+    while done < args.episodes:
+        n = min(256, args.episodes - done)
+        batches.append(worker.sample(policy.state_dict(), 0, len(batches), n))
+        done += n
+    batch = RolloutBatch.concat(batches)
+    adv, ret = batch_advantages(batch, ppo.gamma, ppo.gae_lambda)
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # as PPO normalises (over the batch)
+    graphs = np.asarray(batch.policy_extras["graph"])  # [S, N, N]
+    n_agents = graphs.shape[-1]
+    steps = len(adv)
+    print(f"{run.name} ckpt {args.update}: {args.episodes} episodes, {steps} steps")
+    print("logits:\n", policy.edge_logits.detach().numpy().round(2))
+
+    # mean advantage of agent i given that it heard j
+    print("\nmean normalised advantage of receiver i's steps, by the sender it heard (+- 2 se)")
+    for i in range(n_agents):
+        cells = []
+        for j in range(n_agents):
+            if i == j:
+                cells.append(" " * 16)
+                continue
+            a = adv[graphs[:, i, j] == 1, i]
+            se = a.std() / max(np.sqrt(len(a)), 1)
+            cells.append(f"{a.mean():+.3f} +-{2 * se:.3f}")
+        print(f"  i={i}: " + " | ".join(cells))
+
+    # straight-through gradients of the loss terms, per chunk
+    policy.train()
+    actions = torch.as_tensor(np.asarray(batch.actions), dtype=torch.long)
+    returns = torch.as_tensor(ret)
+    advantages = torch.as_tensor(adv)
+    extras = {k: torch.as_tensor(np.asarray(v)) for k, v in batch.policy_extras.items()}
+    grads: dict[str, list[np.ndarray]] = {"pol": [], "val": [], "ent": []}
+    for idx in np.array_split(np.random.default_rng(0).permutation(steps), args.chunks):
+        idx_t = torch.as_tensor(idx)
+        obs = [batch.obs[i] for i in idx.tolist()]
+        logp, entropy, values = policy.evaluate(
+            obs, actions[idx_t], {k: v[idx_t] for k, v in extras.items()}
+        )
+        terms = {
+            "pol": -(advantages[idx_t] * logp).mean(),  # PPO's surrogate at ratio 1
+            "val": ppo.vf_coef
+            * torch.nn.functional.smooth_l1_loss(values, returns[idx_t])
+            if ppo.vloss_type == "huber"
+            else ppo.vf_coef * 0.5 * ((values - returns[idx_t]) ** 2).mean(),
+            "ent": -ppo.ent_coef * entropy.mean(),
+        }
+        for name, term in terms.items():
+            (g,) = torch.autograd.grad(term, policy.edge_logits, retain_graph=True)
+            grads[name].append(g.numpy().copy())
+    for name, gs in grads.items():
+        g = np.stack(gs)
+        mean, se = g.mean(0), g.std(0, ddof=1) / np.sqrt(len(g))
+        print(f"\ng_{name} (x1e3; negative = raises the logit), +- 2 se:")
+        for i in range(n_agents):
+            cells = [
+                " " * 15 if i == j else f"{1e3 * mean[i, j]:+7.2f} +-{2e3 * se[i, j]:5.2f}"
+                for j in range(n_agents)
+            ]
+            print(f"  i={i}: " + " | ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
