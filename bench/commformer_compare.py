@@ -42,6 +42,7 @@ def run_one(
     env = EnvConfig(
         name=args.env, dim=args.dim, agents=args.agents, vision=args.vision,
         max_steps=args.max_steps, capture_agents=args.capture_agents, mode=args.mode,
+        landmark_neighbors=args.neighbors, agent_neighbors=args.neighbors,
     )  # fmt: skip
     cfg = CommFormerTrainConfig(env=env, eval_episodes=100, init_weights=args.init_weights)
     cfg.model = dataclasses.replace(cfg.model, graph=graph, sparsity=args.sparsity, gating=gating)
@@ -192,6 +193,11 @@ def main() -> None:
         "--capture-agents", type=int, default=2, help="--env capture: blind capture agents"
     )
     p.add_argument("--max-steps", type=int, help="default: 4 x dim (simple_spread 25)")
+    p.add_argument(
+        "--neighbors",
+        type=int,
+        help="simple_spread: agents observe their nearest this-many landmarks and agents",
+    )
     p.add_argument("--sparsity", type=float, default=0.4)
     p.add_argument("--updates", type=int, default=40)
     p.add_argument("--warmup", type=int, default=5)
@@ -281,6 +287,8 @@ def main() -> None:
         tag += f"-freeze{args.freeze_fraction:g}"
     if args.graph_gradient == "policy_gradient":
         tag += "-pg"
+    if args.neighbors is not None:
+        tag += f"-nearest{args.neighbors}"
     if args.graph_draw == "episode":
         tag += "-episode"
     if args.critic == "full":

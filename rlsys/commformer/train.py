@@ -46,6 +46,12 @@ class EnvConfig(Config):
     80 for 5x5 / 10x10 / 20x20, i.e. 4 x dim (simple_spread: mpe2's 25)"""
     mode: Literal["cooperative", "competitive", "mixed"] = "cooperative"
     """predator-prey reward mode"""
+    landmark_neighbors: int | None = config_field(None, ge=1)
+    """simple_spread only: each agent observes its nearest this-many landmarks (mpe2's
+    num_landmark_neighbors); None: every landmark (mpe2's default, fully observed)"""
+    agent_neighbors: int | None = config_field(None, ge=1)
+    """simple_spread only: each agent observes its nearest this-many other agents (mpe2's
+    num_agent_neighbors); None: every agent"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -56,6 +62,12 @@ class EnvConfig(Config):
                 self,
                 f"agents {self.agents} do not fit a {self.dim}x{self.dim} grid with a prey "
                 f"(at most {self.dim * self.dim - 1})",
+            )
+        partial = self.landmark_neighbors is not None or self.agent_neighbors is not None
+        if partial and self.name != "simple_spread":
+            raise invalid(
+                self,
+                f"landmark_neighbors / agent_neighbors are simple_spread options, not {self.name}",
             )
         if self.name == "capture" and self.capture_agents >= self.agents:
             raise invalid(
@@ -184,7 +196,12 @@ def make_team_env(cfg: EnvConfig, render_mode: str | None = None) -> Any:
     from mpe2 import simple_spread_v3
 
     return simple_spread_v3.parallel_env(
-        N=cfg.agents, max_cycles=cfg.max_steps, continuous_actions=False, render_mode=render_mode
+        N=cfg.agents,
+        max_cycles=cfg.max_steps,
+        continuous_actions=False,
+        render_mode=render_mode,
+        num_landmark_neighbors=cfg.landmark_neighbors,
+        num_agent_neighbors=cfg.agent_neighbors,
     )
 
 

@@ -107,3 +107,23 @@ def test_init_weights_fine_tunes_an_ungated_policy_with_gates(tmp_path):
         load_initial_weights(other, str(tmp_path / "final.pt"))
     with pytest.raises(ValueError, match="missing|no such|not found|exist"):
         load_initial_weights(gated, str(tmp_path / "nope.pt"))
+
+
+def test_simple_spread_partial_observability_shrinks_the_observation():
+    """mpe2's nearest-neighbour observations (the setting where messages carry news):
+    one landmark and one other agent instead of all; a predator-prey env refuses them."""
+    pytest.importorskip("mpe2")
+    from rlsys.commformer.train import make_team_env
+
+    full = make_team_env(EnvConfig(name="simple_spread", agents=3))
+    partial = make_team_env(
+        EnvConfig(name="simple_spread", agents=3, landmark_neighbors=1, agent_neighbors=1)
+    )
+    agent = full.possible_agents[0]
+    # own velocity and position, landmarks, other agents, their messages (2-D each)
+    assert full.observation_space(agent).shape == (2 + 2 + 3 * 2 + 2 * 2 + 2 * 2,)
+    assert partial.observation_space(agent).shape == (2 + 2 + 2 + 2 + 2,)
+    obs, _ = partial.reset(seed=0)
+    assert obs[agent].shape == (10,)
+    with pytest.raises(ValueError, match="simple_spread options, not predator_prey"):
+        EnvConfig(name="predator_prey", landmark_neighbors=1)
