@@ -96,8 +96,7 @@ def main() -> None:
         )
         terms = {
             "pol": -(advantages[idx_t] * logp).mean(),  # PPO's surrogate at ratio 1
-            "val": ppo.vf_coef
-            * torch.nn.functional.smooth_l1_loss(values, returns[idx_t])
+            "val": ppo.vf_coef * torch.nn.functional.smooth_l1_loss(values, returns[idx_t])
             if ppo.vloss_type == "huber"
             else ppo.vf_coef * 0.5 * ((values - returns[idx_t]) ** 2).mean(),
             "ent": -ppo.ent_coef * entropy.mean(),
