@@ -9,7 +9,8 @@ on the raw continuous logits while its rollouts used top-k, so the policy that l
 was not the one that acted):
 
 - **acting while training** draws a hard k-hot graph per sample with Gumbel top-k
-  (``gumbel_topk``, from the rollout's seeded generator) and stores it with the sample;
+  (``gumbel_topk``, from the rollout's seeded generator; with ``graph_draw='episode'``
+  one per episode, at its start) and stores it with the sample;
 - **learning** runs the forward pass on exactly that stored hard graph, and the
   gradient reaches the logits through the straight-through estimator
   ``hard + soft - soft.detach()`` (``straight_through``): the forward values are the
