@@ -42,8 +42,10 @@ def main() -> None:
 
     run = Path(args.run)
     policy = CommFormerPolicy.load(run / "final.pt")  # the config (and env) of the run
-    meta = torch.load(run / "final.pt", weights_only=False)["meta"]
-    ckpt = torch.load(run / "checkpoints" / f"ckpt_{args.update}.pt", weights_only=False)
+    meta = torch.load(run / "final.pt", map_location="cpu", weights_only=True)["meta"]
+    ckpt = torch.load(
+        run / "checkpoints" / f"ckpt_{args.update}.pt", map_location="cpu", weights_only=True
+    )
     policy.load_state_dict(ckpt["model"])
     if policy.config.graph != "learned":
         raise SystemExit(f"{run}: graph {policy.config.graph!r}, the probe needs 'learned'")
