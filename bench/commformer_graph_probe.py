@@ -26,7 +26,7 @@ import torch
 from rlsys.commformer.model import CommFormerPolicy
 from rlsys.commformer.train import EnvConfig, TeamEnvFn
 from rlsys.config import from_dict
-from rlsys.rl.ppo import PPOConfig, batch_advantages
+from rlsys.rl.ppo import PPOConfig, batch_advantages, value_error
 from rlsys.rl.rollout import RolloutBatch, RolloutWorker
 
 
@@ -98,9 +98,8 @@ def main() -> None:
         )
         terms = {
             "pol": -(advantages[idx_t] * logp).mean(),  # PPO's surrogate at ratio 1
-            "val": ppo.vf_coef * torch.nn.functional.smooth_l1_loss(values, returns[idx_t])
-            if ppo.vloss_type == "huber"
-            else ppo.vf_coef * 0.5 * ((values - returns[idx_t]) ** 2).mean(),
+            # PPO's value loss at ratio 1 (the clipped and unclipped values coincide)
+            "val": ppo.vf_coef * value_error(values, returns[idx_t], ppo.vloss_type).mean(),
             "ent": -ppo.ent_coef * entropy.mean(),
         }
         for name, term in terms.items():

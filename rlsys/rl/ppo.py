@@ -128,6 +128,13 @@ def batch_advantages(batch: Any, gamma: float, lam: float) -> tuple[np.ndarray, 
     return advantages.astype(np.float32), (advantages + values).astype(np.float32)
 
 
+def value_error(values: torch.Tensor, returns: torch.Tensor, vloss_type: str) -> torch.Tensor:
+    """Elementwise value loss: Huber (``vloss_type='huber'``) or half the squared error."""
+    if vloss_type == "huber":
+        return nn.functional.smooth_l1_loss(values, returns, reduction="none")
+    return 0.5 * (values - returns) ** 2
+
+
 def ppo_loss(
     new_logp: torch.Tensor,
     old_logp: torch.Tensor,
@@ -163,16 +170,14 @@ def ppo_loss(
     pg_loss2 = -advantages * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)
     policy_loss = torch.max(pg_loss1, pg_loss2).reshape(len(ratio), -1).sum(-1).mean()
 
-    def value_error(v: torch.Tensor) -> torch.Tensor:
-        if cfg.vloss_type == "huber":
-            return nn.functional.smooth_l1_loss(v, returns, reduction="none")
-        return 0.5 * (v - returns) ** 2
-
     if cfg.clip_vloss:
         v_clipped = old_values + torch.clamp(new_values - old_values, -cfg.clip_coef, cfg.clip_coef)
-        value_loss = torch.max(value_error(new_values), value_error(v_clipped)).mean()
+        value_loss = torch.max(
+            value_error(new_values, returns, cfg.vloss_type),
+            value_error(v_clipped, returns, cfg.vloss_type),
+        ).mean()
     else:
-        value_loss = value_error(new_values).mean()
+        value_loss = value_error(new_values, returns, cfg.vloss_type).mean()
 
     entropy_mean = entropy.mean()
     loss = policy_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * value_loss
