@@ -92,9 +92,16 @@ class PolicyConfig(Config):
 class JobShopGNNPolicy(nn.Module):
     """Actor-critic over the disjunctive graph (implements ``rlsys.rl.policy.ActorCritic``)."""
 
-    def __init__(self, hidden: int = 64, layers: int = 3) -> None:
+    def __init__(self, hidden: int = 64, layers: int = 3, imitation_coef: float = 0.0) -> None:
         super().__init__()
         self.config = PolicyConfig(hidden=hidden, layers=layers)
+        if imitation_coef > 0:
+            # training with a planning teacher (``rlsys/jobshop/teacher.py``): PPO's learner
+            # adds ``auxiliary_loss()`` to its loss; without a teacher the hook is absent and
+            # PPO runs exactly as before
+            self.imitation_coef = float(imitation_coef)
+            self.auxiliary_loss = self._imitation_term
+            self._imitation: Tensor | None = None
         self.encoder = nn.Sequential(nn.Linear(IN_FEATURES, hidden), nn.ReLU())
         self.convs = nn.ModuleList(
             TypedGINConv(2 * hidden, hidden, num_edge_types=2, hidden=hidden) for _ in range(layers)
@@ -159,7 +166,18 @@ class JobShopGNNPolicy(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor]:
         logits, mask, values = self(self.collate(obs))
         dist = MaskedCategorical(logits, mask)
+        if hasattr(self, "imitation_coef"):
+            from rlsys.jobshop.teacher import imitation_loss
+
+            self._imitation = imitation_loss(logits, mask, obs)
         return dist.log_prob(actions), dist.entropy(), values
+
+    def _imitation_term(self) -> Tensor:
+        """``imitation_coef`` x the last ``evaluate`` batch's cross-entropy to the teacher
+        (0 when none of its decisions was labelled)."""
+        if self._imitation is None:
+            return torch.zeros((), device=self.device)
+        return self.imitation_coef * self._imitation
 
     # -------------------------------------------------------------- files
     def save(self, path: str | Path, metadata: dict | None = None) -> Path:

@@ -24,6 +24,7 @@ from envs.jobshop.instance import Instance, random_instance
 from envs.jobshop.sim import Simulator
 from rlsys.config import Config, config_field, invalid
 from rlsys.jobshop.policy import JobShopGNNPolicy, PolicyConfig
+from rlsys.jobshop.teacher import TeacherConfig, TeacherLabels
 from rlsys.rl.trainer import TrainConfig
 
 
@@ -92,17 +93,43 @@ class JobshopTrainConfig(Config):
     validation: ValidationConfig = dataclasses.field(default_factory=ValidationConfig)
     policy: PolicyConfig = dataclasses.field(default_factory=PolicyConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
+    init_weights: str | None = None
+    """start from this policy's weights ('pretrained' or a *.pt of the same size) instead
+    of a fresh initialisation (None)"""
 
 
-def make_env(dist: InstanceDistribution, episode_seed: int) -> ISBJSSPEnv:
-    """The environment of one training episode (a fresh instance per episode)."""
+def make_env(
+    dist: InstanceDistribution, episode_seed: int, teacher: TeacherConfig | None = None
+) -> ISBJSSPEnv:
+    """The environment of one training episode (a fresh instance per episode), its
+    observations labelled by the planning teacher when ``teacher.policy`` is set."""
     inst, p = dist.sample(episode_seed)
     load = float(inst.times.sum()) / inst.n_machines
-    return ISBJSSPEnv(inst, shutdown_prob=p, reward_scale=1.0 / load)
+    env = ISBJSSPEnv(inst, shutdown_prob=p, reward_scale=1.0 / load)
+    if teacher is not None and teacher.policy is not None:
+        return TeacherLabels(env, teacher, seed=episode_seed)
+    return env
 
 
-def make_policy(cfg: PolicyConfig) -> JobShopGNNPolicy:
-    return JobShopGNNPolicy(hidden=cfg.hidden, layers=cfg.layers)
+def make_policy(cfg: PolicyConfig, imitation_coef: float = 0.0) -> JobShopGNNPolicy:
+    return JobShopGNNPolicy(hidden=cfg.hidden, layers=cfg.layers, imitation_coef=imitation_coef)
+
+
+def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
+    """Copy the weights of a job-shop policy file ('pretrained' or a path) into ``policy``
+    (one-line ``ValueError`` when its size differs from the config's)."""
+    from rlsys.jobshop.policies import PRETRAINED
+
+    path = PRETRAINED if source.lower() == "pretrained" else Path(source)
+    init = JobShopGNNPolicy.load(path)
+    if init.config != policy.config:
+        raise ValueError(
+            f"init_weights {source}: a policy of hidden {init.config.hidden}, layers "
+            f"{init.config.layers}; the config's is hidden {policy.config.hidden}, layers "
+            f"{policy.config.layers}"
+        )
+    policy.load_state_dict(init.state_dict())
 
 
 def validation_set(cfg: ValidationConfig) -> list[tuple[Instance, float, int]]:
@@ -148,9 +175,14 @@ class Validator:
         }
 
 
-def train(
-    cfg: JobshopTrainConfig, run_dir: Path, resume: bool = False, progress: bool = True
-) -> dict:
+def make_trainer(
+    cfg: JobshopTrainConfig,
+    run_dir: Path,
+    evaluate_fn,
+    resume: bool = False,
+    progress: bool = True,
+):
+    """The ``Trainer`` of a job-shop run (``rlsys jobshop train`` and the tuner's trials)."""
     import torch
 
     from rlsys.rl.trainer import Trainer
@@ -158,14 +190,27 @@ def train(
     # Small graphs, many minibatches: one thread each for the learner and every rollout
     # worker is faster than letting them fight over the cores.
     torch.set_num_threads(1)
+    teacher = cfg.teacher if cfg.teacher.policy is not None else None
     trainer = Trainer(
         cfg.train,
-        env_fn=functools.partial(make_env, cfg.instances),
-        policy_fn=functools.partial(make_policy, cfg.policy),
+        env_fn=functools.partial(make_env, cfg.instances, teacher=teacher),
+        policy_fn=functools.partial(
+            make_policy, cfg.policy, imitation_coef=cfg.teacher.coef if teacher else 0.0
+        ),
         run_dir=run_dir,
-        evaluate_fn=Validator(cfg.validation),
+        evaluate_fn=evaluate_fn,
         policy_kwargs=dataclasses.asdict(cfg.policy),
         resume=resume,
         progress=progress,
     )
+    if cfg.init_weights is not None and not resume:
+        # the learner's copy only: the trainer sends its weights to the rollout workers
+        load_initial_weights(trainer.policy, cfg.init_weights)
+    return trainer
+
+
+def train(
+    cfg: JobshopTrainConfig, run_dir: Path, resume: bool = False, progress: bool = True
+) -> dict:
+    trainer = make_trainer(cfg, run_dir, Validator(cfg.validation), resume, progress)
     return trainer.train()

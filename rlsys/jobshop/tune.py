@@ -10,7 +10,6 @@ benchmarks), reported from the first validation on (every ``train.eval_every`` u
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -30,27 +29,12 @@ SEARCH_SPACE: dict[str, dict[str, Any]] = {
 
 def trial(cfg: JobshopTrainConfig):
     """(make_trainer, result) of one trial (``rlsys.tuner.trainable.trainer_trial``)."""
-    import dataclasses
+    from rlsys.jobshop.train import Validator, make_trainer
 
-    import torch
-
-    from rlsys.jobshop.train import Validator, make_env, make_policy
-    from rlsys.rl.trainer import Trainer
-
-    torch.set_num_threads(1)
     validator = Validator(cfg.validation)
 
-    def make_trainer(run_dir: Path, resume: bool) -> Trainer:
-        return Trainer(
-            cfg.train,
-            env_fn=functools.partial(make_env, cfg.instances),
-            policy_fn=functools.partial(make_policy, cfg.policy),
-            run_dir=run_dir,
-            evaluate_fn=validator,
-            policy_kwargs=dataclasses.asdict(cfg.policy),
-            resume=resume,
-            progress=False,
-        )
+    def trial_trainer(run_dir: Path, resume: bool):
+        return make_trainer(cfg, run_dir, validator, resume, progress=False)
 
     latest: dict[str, float] = {}
 
@@ -65,7 +49,7 @@ def trial(cfg: JobshopTrainConfig):
             "update": metrics["update"],
         }
 
-    return make_trainer, result
+    return trial_trainer, result
 
 
 WORKLOAD = Workload(
