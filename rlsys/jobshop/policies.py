@@ -47,6 +47,15 @@ def _load_policy(path: str):
     return JobShopGNNPolicy.load(path)
 
 
+def learned_policy(name: str, what: str = "policy"):
+    """The network of a learned policy named as for ``make_policy`` ('pretrained' or a
+    policy file); a rule or a planner name is a one-line ``ValueError``."""
+    dispatcher = make_policy(name)
+    if not isinstance(dispatcher, GNNDispatcher):
+        raise ValueError(f"{what} must be a learned policy ('pretrained' or a *.pt), got {name!r}")
+    return dispatcher.policy
+
+
 def make_policy(name: str, seed: int = 0) -> Rule:
     """The policy called ``name``; ``seed`` only feeds RANDOM's and the planners' own streams."""
     base, plan_sep, plan = name.partition("@")

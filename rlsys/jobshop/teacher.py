@@ -57,15 +57,12 @@ class TeacherLabels(gym.Wrapper):
 
     def __init__(self, env, cfg: TeacherConfig, seed: int) -> None:
         from rlsys.jobshop.planning import RolloutPlanner
-        from rlsys.jobshop.policies import GNNDispatcher, make_policy
+        from rlsys.jobshop.policies import learned_policy
 
         super().__init__(env)
-        dispatcher = make_policy(cfg.policy, seed)
-        if not isinstance(dispatcher, GNNDispatcher):
-            raise ValueError(f"teacher.policy must be a learned policy, got {cfg.policy!r}")
         # at p = 0 only the greedy completion scores a candidate: more copies are waste
         n = cfg.rollouts if env.unwrapped.shutdown_prob > 0 else 1
-        self.planner = RolloutPlanner(dispatcher.policy, n, seed=seed)
+        self.planner = RolloutPlanner(learned_policy(cfg.policy, "teacher.policy"), n, seed=seed)
         self.fraction, self.temperature = cfg.label_fraction, cfg.temperature
         self.rng = np.random.default_rng([seed, _LABEL_TAG])
 

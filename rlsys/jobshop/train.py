@@ -119,10 +119,9 @@ def make_policy(cfg: PolicyConfig, imitation_coef: float = 0.0) -> JobShopGNNPol
 def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
     """Copy the weights of a job-shop policy file ('pretrained' or a path) into ``policy``
     (one-line ``ValueError`` when its size differs from the config's)."""
-    from rlsys.jobshop.policies import PRETRAINED
+    from rlsys.jobshop.policies import learned_policy
 
-    path = PRETRAINED if source.lower() == "pretrained" else Path(source)
-    init = JobShopGNNPolicy.load(path)
+    init = learned_policy(source, "init_weights")
     if init.config != policy.config:
         raise ValueError(
             f"init_weights {source}: a policy of hidden {init.config.hidden}, layers "

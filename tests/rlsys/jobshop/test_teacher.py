@@ -116,6 +116,10 @@ def test_init_weights_copy_the_shipped_policy_and_refuse_another_size():
         assert torch.equal(policy.state_dict()[key], value)
     with pytest.raises(ValueError, match="hidden 32, layers 3; the config's is hidden 64"):
         load_initial_weights(JobShopGNNPolicy(hidden=64, layers=3), "pretrained")
+    with pytest.raises(ValueError, match="init_weights must be a learned policy"):
+        load_initial_weights(policy, "MWKR")
+    with pytest.raises(ValueError, match="teacher.policy must be a learned policy"):
+        TeacherLabels(ISBJSSPEnv(random_instance(6, 4, seed=1)), TeacherConfig(policy="MWKR"), 0)
 
 
 def test_a_ppo_update_with_the_teacher_moves_the_policy_towards_its_labels():
