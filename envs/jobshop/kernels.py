@@ -12,10 +12,13 @@ State layout (all int64 unless noted; n jobs, K operations per job, m machines):
   DONE), ``MACHINE`` (the machine a job holds, -1 if none), ``READY`` (when its next
   operation became ready) and ``WAITS`` (1 while it waits for its next machine: a job
   waits for at most one machine, so the per-machine waiting sets are a per-job flag).
-- ``ms`` (6, m): ``HOLDER`` (-1 if free), ``N_WAIT`` and ``SUM_WAIT`` (count and sum of
+- ``ms`` (8, m): ``HOLDER`` (-1 if free), ``N_WAIT`` and ``SUM_WAIT`` (count and sum of
   the waiting jobs' ids: with one waiting job the sum is that job), ``DECIDE`` (free and
-  up with >= 2 waiting), ``REPAIR_WAIT`` (repair end of a free, down machine with waiting
-  jobs, else -1), ``DIRTY`` (queued for re-examination).
+  up with >= 2 waiting; ``reserve`` model: or one waiting and one on its way),
+  ``REPAIR_WAIT`` (repair end of a free, down machine with waiting jobs, else -1),
+  ``DIRTY`` (queued for re-examination), ``N_INCOMING`` (jobs in process whose next
+  operation is on the machine) and ``RESERVED`` (``reserve`` model: the job a free machine
+  is kept for, else -1).
 - ``ops`` (3, n*K): start, end, leave time per operation (-1 = not yet); ``status``
   (uint8, n*K).
 - ``heap`` (n): operation completions as a binary min-heap of ``end * n + job`` (the
@@ -45,13 +48,15 @@ OP_WAITING, OP_READY, OP_PROCESSING, OP_BLOCKING, OP_DONE = 0, 1, 2, 3, 4
 # js rows
 NEXT_OP, STATE, MACHINE, READY, WAITS = 0, 1, 2, 3, 4
 # ms rows
-HOLDER, N_WAIT, SUM_WAIT, DECIDE, REPAIR_WAIT, DIRTY = 0, 1, 2, 3, 4, 5
+HOLDER, N_WAIT, SUM_WAIT, DECIDE, REPAIR_WAIT, DIRTY, N_INCOMING, RESERVED = range(8)
+N_MACHINE_ROWS = 8
 # ops rows
 START, END, LEAVE = 0, 1, 2
 # sc entries
 T, HEAP_SIZE, DIRTY_TOP, N_DONE, N_DECISIONS, N_SWAPS = 0, 1, 2, 3, 4, 5
 IS_DONE, DEADLOCK, N_PENDING, POOL_USED, ACTIVE, RESUME, SWAPS, SAFE = 6, 7, 8, 9, 10, 11, 12, 13
-N_SCALARS = 14
+RESERVE = 14  # 1: the ``reserve`` decision model (see sim.py), 0: non-delay
+N_SCALARS = 15
 # advance() results
 OK, NEED_INTERVALS = 0, 1
 
@@ -198,6 +203,8 @@ def _start(js, ms, ops, status, heap, sc, mach, times, starts, ends, count, ptr,
     ops[END, node] = end
     status[node] = OP_PROCESSING
     js[NEXT_OP, job] = k + 1
+    if k + 1 < n_ops:
+        ms[N_INCOMING, mach[job, k + 1]] += 1
     _heap_push(heap, sc, end * n + job)
 
 
@@ -299,6 +306,7 @@ def _complete(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, c
     status[node + 1] = OP_READY
     js[READY, job] = sc[T]
     target = mach[job, k + 1]
+    ms[N_INCOMING, target] -= 1
     _add_waiting(js, ms, job, target)
     _mark_dirty(ms, dirty, sc, target)
     h = ms[HOLDER, target]
@@ -338,7 +346,14 @@ def _settle(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, cou
             ms[DECIDE, i] = 0
             continue
         ms[REPAIR_WAIT, i] = -1
-        if ms[N_WAIT, i] == 1:
+        held = ms[RESERVED, i]
+        if held >= 0:  # kept for a job: it goes once it waits here, the others wait
+            ms[DECIDE, i] = 0
+            if js[WAITS, held] == 1:
+                ms[RESERVED, i] = -1
+                move(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, count,
+                     ptr, pend, pool, held, i)  # fmt: skip
+        elif ms[N_WAIT, i] == 1 and (sc[RESERVE] == 0 or ms[N_INCOMING, i] == 0):
             move(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, count, ptr,
                  pend, pool, ms[SUM_WAIT, i], i)  # fmt: skip
         else:
@@ -418,13 +433,25 @@ def queue_first_operations(js, ms, dirty, sc, mach):
 
 
 @_jit
-def candidates(js, ms, mach):
+def is_candidate(js, ms, sc, mach, j):
+    """Job j may be chosen now: it waits for a machine that needs a decision, or
+    (``reserve`` model) it is in process and its next machine needs one."""
+    k = js[NEXT_OP, j]
+    if js[WAITS, j] == 1:
+        return ms[DECIDE, mach[j, k]] == 1
+    if sc[RESERVE] == 1 and js[STATE, j] == PROCESSING and k < mach.shape[1]:
+        return ms[DECIDE, mach[j, k]] == 1
+    return False
+
+
+@_jit
+def candidates(js, ms, sc, mach):
     """Jobs the policy may send now, ascending."""
     n = js.shape[1]
     out = np.empty(n, dtype=np.int64)
     c = 0
     for j in range(n):
-        if js[WAITS, j] == 1 and ms[DECIDE, mach[j, js[NEXT_OP, j]]] == 1:
+        if is_candidate(js, ms, sc, mach, j):
             out[c] = j
             c += 1
     return out[:c]
@@ -457,7 +484,7 @@ def observe_into(js, ms, ops, status, sc, mach, starts, ends, count, ptr,
         elif state != DONE:  # waiting or blocked: its next operation is ready
             feats[j * n_ops + k, 8] = (t - js[READY, j]) * inv_scale
         mask[j] = 0
-        if not sc[IS_DONE] and js[WAITS, j] == 1 and ms[DECIDE, mach[j, k]] == 1:
+        if not sc[IS_DONE] and is_candidate(js, ms, sc, mach, j):
             mask[j] = 1
             feats[j * n_ops + k, 10] = 1.0
         job_op[j] = j * n_ops + min(k, n_ops - 1)
@@ -467,6 +494,7 @@ def observe_into(js, ms, ops, status, sc, mach, starts, ends, count, ptr,
         h = ms[HOLDER, i]
         mfeats[i, 0] = 1.0 if repair_end >= 0 else 0.0
         mfeats[i, 1] = (repair_end - t) * inv_scale if repair_end >= 0 else 0.0
-        mfeats[i, 2] = 1.0 if h >= 0 else 0.0
+        # ``reserve`` model: a machine kept for a job counts as occupied (it takes no other)
+        mfeats[i, 2] = 1.0 if h >= 0 or ms[RESERVED, i] >= 0 else 0.0
         mfeats[i, 3] = 1.0 if h >= 0 and js[STATE, h] == BLOCKED else 0.0
         mfeats[i, 4] = ms[N_WAIT, i] * inv_n

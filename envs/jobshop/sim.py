@@ -19,6 +19,17 @@ The contract (tested in tests/envs/jobshop/):
   automatically. With two or more, the simulator stops and asks the policy, whose action
   is a job: "send this job to its next machine". ``candidates`` / ``action_mask`` hold
   every job that may move now (jobs waiting for any machine that needs a decision).
+- ``decisions="reserve"``: a decision model that can also idle a machine on purpose
+  (optimal blocking schedules do). A free, up machine also asks the policy when one job
+  waits for it and another job *in process* will come to it next; the candidates then
+  include those jobs on their way. Choosing a job on its way keeps the machine for it:
+  the machine takes no other job, and the chosen one moves in the moment its current
+  operation ends (or when the machine is repaired). Every machine sequence can be
+  expressed this way (at p = 0 the earliest-start schedule of any sequences, the optimum
+  included: ``tests/envs/jobshop/test_reserve.py``). Decisions otherwise as above; which
+  machines ask is decided in the same deterministic settling order, and settling is no
+  longer order-free (a forced move elsewhere can put a job on its way to a machine that
+  is still to be examined).
 - Time jumps from event to event: operation completions and repairs of machines that
   jobs are waiting for. All times are integers (time units).
 - Objective: makespan = the time the last job leaves its last machine.
@@ -42,6 +53,8 @@ from envs.jobshop.kernels import (  # noqa: F401  (the states, re-exported)
     WAITING,
 )
 from envs.jobshop.shutdowns import RepairTime, ShutdownProcess
+
+DECISION_MODELS = ("non_delay", "reserve")
 
 
 class Deadlock(RuntimeError):
@@ -70,8 +83,14 @@ class Simulator:
         swaps: bool = True,
         repair: RepairTime | None = None,
         resume: bool = True,
+        decisions: str = "non_delay",
     ) -> None:
+        if decisions not in DECISION_MODELS:
+            raise ValueError(
+                f"unknown decision model {decisions!r} (one of: {', '.join(DECISION_MODELS)})"
+            )
         self.instance = instance
+        self.decisions = decisions
         self.shutdown_prob = float(shutdown_prob)
         self.seed = int(seed)
         self.swaps = swaps
@@ -97,9 +116,10 @@ class Simulator:
 
         self._js = np.zeros((5, n), dtype=np.int64)
         self._js[K_.MACHINE] = -1
-        self._ms = np.zeros((6, m), dtype=np.int64)
+        self._ms = np.zeros((K_.N_MACHINE_ROWS, m), dtype=np.int64)
         self._ms[K_.HOLDER] = -1
         self._ms[K_.REPAIR_WAIT] = -1
+        self._ms[K_.RESERVED] = -1
         self._ops = np.full((3, n * K), -1, dtype=np.int64)
         self._status = np.zeros(n * K, dtype=np.uint8)
         self._status[0::K] = OP_READY
@@ -112,6 +132,7 @@ class Simulator:
         self._sc[K_.ACTIVE] = self.shutdowns.active
         self._sc[K_.RESUME] = resume
         self._sc[K_.SWAPS] = swaps
+        self._sc[K_.RESERVE] = decisions == "reserve"
         self._bind_views()
         K_.queue_first_operations(self._js, self._ms, self._dirty, self._sc, self._mach)
         self._update_safe()
@@ -172,29 +193,38 @@ class Simulator:
     @property
     def candidates(self) -> list[int]:
         """Jobs the policy may send now (sorted)."""
-        return K_.candidates(self._js, self._ms, self._mach).tolist()
+        return K_.candidates(self._js, self._ms, self._sc, self._mach).tolist()
 
     def action_mask(self) -> np.ndarray:
         mask = np.zeros(self.n_jobs, dtype=bool)
-        mask[K_.candidates(self._js, self._ms, self._mach)] = True
+        mask[K_.candidates(self._js, self._ms, self._sc, self._mach)] = True
         return mask
 
+    @property
+    def reserved(self) -> np.ndarray:
+        """Per machine, the job it is kept for (``reserve`` model), else -1 (a view)."""
+        return self._ms[K_.RESERVED]
+
     def step(self, job: int) -> int:
-        """Send ``job`` to its next machine, then run to the next decision.
+        """Send ``job`` to its next machine (a job on its way there: keep the machine for
+        it), then run to the next decision.
 
         Returns the time advanced (time units)."""
         if self.done:
             raise RuntimeError("episode is over")
         job = int(job)
-        if not 0 <= job < self.n_jobs or self._js[K_.WAITS, job] == 0:
+        if not 0 <= job < self.n_jobs or not K_.is_candidate(
+            self._js, self._ms, self._sc, self._mach, job
+        ):
             raise ValueError(f"job {job} cannot move now (candidates: {self.candidates})")
         target = int(self._mach[job, self.next_op[job]])
-        if self._ms[K_.DECIDE, target] == 0:
-            raise ValueError(f"job {job} cannot move now (candidates: {self.candidates})")
         t0 = self.t
         self._sc[K_.N_DECISIONS] += 1
         self._ms[K_.DECIDE, target] = 0
-        K_.move(*self._state(), job, target)
+        if self._js[K_.WAITS, job]:
+            K_.move(*self._state(), job, target)
+        else:  # on its way: the machine waits for it (the settling loop moves it in)
+            self._ms[K_.RESERVED, target] = job
         self._advance()
         return self.t - t0
 
@@ -245,6 +275,7 @@ class Simulator:
             "seed": self.seed,
             "swaps": self.swaps,
             "resume": self.resume,
+            "decisions": self.decisions,
             "operations": ops,
             "downtime": downtime,
         }
