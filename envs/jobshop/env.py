@@ -3,7 +3,9 @@
     import gymnasium as gym, envs.jobshop
     env = gym.make("rlsys/ISBJSSP-v0", instance="ta01", shutdown_prob=0.05, seed=0)
 
-Action: a job index (``Discrete(n_jobs)``): send that job to its next machine.
+Action: a job index (``Discrete(n_jobs)``): send that job to its next machine
+(``decisions="reserve"``: a job still in process may be chosen too, which keeps its next
+machine free for it; see ``envs/jobshop/sim.py``).
 ``info["action_mask"]`` (and ``obs["action_mask"]``) is the boolean mask of jobs that
 may move now. An illegal action is replaced by the first legal job and flagged with
 ``info["illegal_action"] = True`` (``illegal_action="raise"`` raises instead), so that
@@ -154,6 +156,7 @@ class ISBJSSPEnv(gym.Env):
         resume: bool = True,
         reward_scale: float = 1.0,
         illegal_action: str = "first",
+        decisions: str = "non_delay",
     ) -> None:
         if illegal_action not in ("first", "raise"):
             raise ValueError("illegal_action must be 'first' or 'raise'")
@@ -166,6 +169,7 @@ class ISBJSSPEnv(gym.Env):
         self.resume = resume
         self.reward_scale = float(reward_scale)
         self.illegal_action = illegal_action
+        self.decisions = decisions
         self._first_seed = seed
         self.topology = GraphTopology(self.instance)
         n, K, m = self.instance.n_jobs, self.instance.n_ops, self.instance.n_machines
@@ -209,6 +213,7 @@ class ISBJSSPEnv(gym.Env):
             swaps=self.swaps,
             repair=self.repair,
             resume=self.resume,
+            decisions=self.decisions,
         )
         obs = self._observation()
         # An episode can need no decision at all (every machine only ever has one waiting

@@ -123,6 +123,7 @@ def run_policy(
     from rlsys.jobshop.policies import make_policy
 
     choose = make_policy(policy, seed=seed)
+    # a learned policy acts in the decision model it was trained in; rules are non-delay
     sim = Simulator(
         instance,
         shutdown_prob,
@@ -130,6 +131,7 @@ def run_policy(
         swaps=options.swaps,
         repair=RepairTime.parse(options.repair),
         resume=options.resume,
+        decisions=getattr(choose, "decisions", "non_delay"),
     )
     if hasattr(choose, "run"):  # a planner that builds whole schedules (sample:N)
         return choose.run(sim)

@@ -103,6 +103,11 @@ class SamplingPlanner:
             int(np.random.default_rng([seed, _SAMPLE_TAG]).integers(2**62))
         )
 
+    @property
+    def decisions(self) -> str:
+        """The policy's decision model (``run_policy`` builds its sims so)."""
+        return self.policy.config.decisions
+
     @staticmethod
     def check_shutdown_prob(prob: float) -> None:
         """Refuse p > 0 (the one place that says why)."""
@@ -157,6 +162,11 @@ class RolloutPlanner:
         self._instance = None
         self.last_scores: dict[int, float] = {}  # candidate -> its rollouts' score
         self.incumbent: Simulator | None = None  # p = 0: the best finished rollout so far
+
+    @property
+    def decisions(self) -> str:
+        """The policy's decision model (``run_policy`` builds its sims so)."""
+        return self.policy.config.decisions
 
     def run(self, sim: Simulator) -> Simulator:
         """The whole episode; at p = 0 the best of it and the best rollout seen."""

@@ -28,6 +28,11 @@ class GNNDispatcher:
         self._instance = None
         self._topology = None
 
+    @property
+    def decisions(self) -> str:
+        """The decision model the policy was trained in (``run_policy`` builds its sims so)."""
+        return self.policy.config.decisions
+
     def __call__(self, sim: Simulator, candidates: list[int]) -> int:
         from envs.jobshop.env import GraphTopology, observe
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -87,14 +88,25 @@ class PolicyConfig(Config):
     """Width of node embeddings."""
     layers: int = config_field(3, ge=1)
     """Number of TypedGINConv layers."""
+    decisions: Literal["non_delay", "reserve"] = "non_delay"
+    """The simulator's decision model the policy acts in (``envs/jobshop/sim.py``):
+    non_delay (a free machine takes a waiting job at once) or reserve (it may also be kept
+    for a job still in process elsewhere). Saved with the policy; evaluation runs a policy
+    in its own model."""
 
 
 class JobShopGNNPolicy(nn.Module):
     """Actor-critic over the disjunctive graph (implements ``rlsys.rl.policy.ActorCritic``)."""
 
-    def __init__(self, hidden: int = 64, layers: int = 3, imitation_coef: float = 0.0) -> None:
+    def __init__(
+        self,
+        hidden: int = 64,
+        layers: int = 3,
+        imitation_coef: float = 0.0,
+        decisions: str = "non_delay",
+    ) -> None:
         super().__init__()
-        self.config = PolicyConfig(hidden=hidden, layers=layers)
+        self.config = PolicyConfig(hidden=hidden, layers=layers, decisions=decisions)
         if imitation_coef > 0:
             # training with a planning teacher (``rlsys/jobshop/teacher.py``): PPO's learner
             # adds ``auxiliary_loss()`` to its loss; without a teacher the hook is absent and
@@ -189,13 +201,14 @@ class JobShopGNNPolicy(nn.Module):
     def load(cls, path: str | Path) -> JobShopGNNPolicy:
         """Rebuild a policy from a file with its weights: ``save``'s, the trainer's final.pt
         or a training checkpoint (the network's size is read off the weights)."""
-        state, _ = read_policy_file(path)
+        state, meta = read_policy_file(path)
+        decisions = (meta.get("policy_kwargs") or {}).get("decisions", "non_delay")
         if getattr(state.get("encoder.0.weight"), "ndim", 0) != 2:
             raise ValueError(f"{path}: not a job-shop GNN policy file")
         hidden = int(state["encoder.0.weight"].shape[0])
         layers = len({key.split(".")[1] for key in state if key.startswith("convs.")})
         try:
-            policy = cls(hidden=hidden, layers=layers)
+            policy = cls(hidden=hidden, layers=layers, decisions=decisions)
             policy.load_state_dict(state)
         except (RuntimeError, ValueError) as exc:  # no convs; missing or misshapen weights
             detail = str(exc).splitlines()[-1].strip()

@@ -96,24 +96,34 @@ class JobshopTrainConfig(Config):
     teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
     init_weights: str | None = None
     """start from this policy's weights ('pretrained' or a *.pt of the same size) instead
-    of a fresh initialisation (None)"""
+    of a fresh initialisation (None); the file's decision model may differ from the
+    config's (a non-delay policy is a fair start for the reserve model)"""
 
 
 def make_env(
-    dist: InstanceDistribution, episode_seed: int, teacher: TeacherConfig | None = None
+    dist: InstanceDistribution,
+    episode_seed: int,
+    teacher: TeacherConfig | None = None,
+    decisions: str = "non_delay",
 ) -> ISBJSSPEnv:
-    """The environment of one training episode (a fresh instance per episode), its
-    observations labelled by the planning teacher when ``teacher.policy`` is set."""
+    """The environment of one training episode (a fresh instance per episode) in the
+    policy's decision model, its observations labelled by the planning teacher when
+    ``teacher.policy`` is set."""
     inst, p = dist.sample(episode_seed)
     load = float(inst.times.sum()) / inst.n_machines
-    env = ISBJSSPEnv(inst, shutdown_prob=p, reward_scale=1.0 / load)
+    env = ISBJSSPEnv(inst, shutdown_prob=p, reward_scale=1.0 / load, decisions=decisions)
     if teacher is not None and teacher.policy is not None:
         return TeacherLabels(env, teacher, seed=episode_seed)
     return env
 
 
 def make_policy(cfg: PolicyConfig, imitation_coef: float = 0.0) -> JobShopGNNPolicy:
-    return JobShopGNNPolicy(hidden=cfg.hidden, layers=cfg.layers, imitation_coef=imitation_coef)
+    return JobShopGNNPolicy(
+        hidden=cfg.hidden,
+        layers=cfg.layers,
+        imitation_coef=imitation_coef,
+        decisions=cfg.decisions,
+    )
 
 
 def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
@@ -122,7 +132,7 @@ def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
     from rlsys.jobshop.policies import learned_policy
 
     init = learned_policy(source, "init_weights")
-    if init.config != policy.config:
+    if (init.config.hidden, init.config.layers) != (policy.config.hidden, policy.config.layers):
         raise ValueError(
             f"init_weights {source}: a policy of hidden {init.config.hidden}, layers "
             f"{init.config.layers}; the config's is hidden {policy.config.hidden}, layers "
@@ -142,8 +152,10 @@ def validation_set(cfg: ValidationConfig) -> list[tuple[Instance, float, int]]:
     return cases
 
 
-def rollout_makespan(inst: Instance, p: float, seed: int, choose) -> int:
-    sim = Simulator(inst, p, seed)
+def rollout_makespan(
+    inst: Instance, p: float, seed: int, choose, decisions: str = "non_delay"
+) -> int:
+    sim = Simulator(inst, p, seed, decisions=decisions)
     while not sim.done:
         sim.step(choose(sim, sim.candidates))
     return sim.makespan
@@ -165,7 +177,9 @@ class Validator:
         was_training = policy.training
         policy.eval()
         choose = GNNDispatcher(policy)
-        ms = np.array([rollout_makespan(i, p, s, choose) for i, p, s in self.cases])
+        ms = np.array(
+            [rollout_makespan(i, p, s, choose, choose.decisions) for i, p, s in self.cases]
+        )
         policy.train(was_training)
         return {
             "val/makespan": float(ms.mean()),
@@ -192,7 +206,9 @@ def make_trainer(
     teacher = cfg.teacher if cfg.teacher.policy is not None else None
     trainer = Trainer(
         cfg.train,
-        env_fn=functools.partial(make_env, cfg.instances, teacher=teacher),
+        env_fn=functools.partial(
+            make_env, cfg.instances, teacher=teacher, decisions=cfg.policy.decisions
+        ),
         policy_fn=functools.partial(
             make_policy, cfg.policy, imitation_coef=cfg.teacher.coef if teacher else 0.0
         ),

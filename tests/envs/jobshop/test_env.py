@@ -9,14 +9,42 @@ from torch_geometric.utils import subgraph
 import envs.jobshop  # noqa: F401  (registers the env)
 from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES, GraphTopology, ISBJSSPEnv, observe
 from envs.jobshop.instance import Instance, load_instance
-from envs.jobshop.sim import BLOCKED, OP_PROCESSING, OP_READY, OP_WAITING, Simulator
+from envs.jobshop.sim import BLOCKED, OP_PROCESSING, OP_READY, OP_WAITING, PROCESSING, Simulator
 from rlsys.jobshop.rules import make_rule, run_rule
 
 
+@pytest.mark.parametrize("decisions", ["non_delay", "reserve"])
 @pytest.mark.parametrize("p", [0.0, 0.1])
-def test_check_env(p):
-    env = gym.make("rlsys/ISBJSSP-v0", instance="ft06", shutdown_prob=p, seed=0)
+def test_check_env(p, decisions):
+    env = gym.make(
+        "rlsys/ISBJSSP-v0", instance="ft06", shutdown_prob=p, seed=0, decisions=decisions
+    )
     check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_reserve_env_offers_jobs_on_their_way_and_marks_kept_machines():
+    env = ISBJSSPEnv("la01", decisions="reserve")
+    obs, _ = env.reset(seed=0)
+    sim, seen = env.sim, 0
+    while not sim.done:
+        cands = np.flatnonzero(obs["action_mask"])
+        on_way = [int(j) for j in cands if sim.job_state[j] == PROCESSING]
+        if not on_way:
+            obs, *_ = env.step(int(cands[0]))
+            continue
+        job = on_way[0]
+        node = obs["job_op"][job]
+        assert obs["op_features"][node, OP_FEATURES.index("candidate")] == 1
+        assert obs["op_features"][node, OP_FEATURES.index("waiting")] == 1  # not ready yet
+        target = int(env.instance.machines[job, sim.next_op[job]])
+        occupied = MACHINE_FEATURES.index("occupied")
+        assert obs["machine_features"][target, occupied] == 0
+        obs, *_ = env.step(job)
+        if not sim.done and sim.reserved[target] == job:  # still on its way
+            seen += 1
+            assert obs["machine_features"][target, occupied] == 1  # kept: taken
+            assert not any(obs["action_mask"][j] for j in sim.waiting[target])
+    assert seen > 0
 
 
 def _rollout(env, seed, rng):

@@ -78,6 +78,40 @@ def test_save_load_and_dispatcher(tmp_path):
     assert sched == again_sched
 
 
+def test_a_reserve_policy_file_is_run_in_its_decision_model(tmp_path):
+    from rlsys.jobshop.evaluate import run_policy
+
+    torch.manual_seed(4)
+    policy = JobShopGNNPolicy(hidden=8, layers=1, decisions="reserve")
+    path = policy.save(tmp_path / "r.pt")
+    again = JobShopGNNPolicy.load(path)
+    assert again.config.decisions == "reserve"
+    assert make_policy(str(path)).decisions == "reserve"
+    assert make_policy(f"{path}@rollout:2").decisions == "reserve"
+    inst = random_instance(10, 5, seed=3)
+    sim = run_policy(inst, str(path), 0.05, 1)
+    sched = sim.schedule()
+    assert sched["decisions"] == "reserve" and violations(sched, inst) == []
+    # the same weights in the non-delay model make a schedule of their own
+    assert run_policy(inst, "MWKR", 0.05, 1).schedule()["decisions"] == "non_delay"
+    assert make_policy("pretrained").decisions == "non_delay"  # files from before the option
+    # a reserve run may start from the shipped non-delay weights (same network)
+    from rlsys.jobshop.train import load_initial_weights
+
+    start = JobShopGNNPolicy(hidden=32, layers=3, decisions="reserve")
+    load_initial_weights(start, "pretrained")
+    assert start.config.decisions == "reserve"
+    assert torch.equal(start.encoder[0].weight, make_policy("pretrained").policy.encoder[0].weight)
+
+
+def test_bad_decision_model_in_a_config_is_one_line():
+    from rlsys.config import ConfigError, from_dict
+    from rlsys.jobshop.train import JobshopTrainConfig
+
+    with pytest.raises(ConfigError, match="decisions"):
+        from_dict(JobshopTrainConfig, {"policy": {"decisions": "delay"}})
+
+
 def test_bad_policy_file(tmp_path):
     bad = tmp_path / "x.pt"
     bad.write_text("not a torch file")
