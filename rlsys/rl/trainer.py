@@ -482,6 +482,8 @@ class Trainer:
             "counters": dict(self.counters),
             "rng": rng_state(),
             "config": dataclasses.asdict(self.cfg),
+            # what rebuilds the network, as in final.pt: a checkpoint is a policy file too
+            "meta": {"policy_kwargs": self.policy_kwargs},
         }
         path = self.checkpoint_dir / f"ckpt_{self.update}.pt"
         for target in (path, self.checkpoint_dir / "latest.pt"):

@@ -43,3 +43,20 @@ def test_training_improves_validation_makespan(ray_local, tmp_path):
     assert export_best_checkpoint(tmp_path) == 40
     best = JobShopGNNPolicy.load(tmp_path / "best.pt")
     assert validator(best, 0)["val/makespan"] == trained
+
+
+def test_a_reserve_run_keeps_its_decision_model_in_every_file(ray_local, tmp_path):
+    cfg = from_dict(
+        JobshopTrainConfig,
+        {
+            **CONFIG,
+            "validation": {"sizes": [[10, 5]], "instances_per_size": 1, "shutdown_probs": [0.0]},
+            "policy": {"hidden": 8, "layers": 1, "decisions": "reserve"},
+            "train": {**CONFIG["train"], "total_updates": 2, "checkpoint_every": 1,
+                      "eval_every": 1},
+        },
+    )  # fmt: skip
+    train(cfg, tmp_path, progress=False)
+    assert export_best_checkpoint(tmp_path) in (1, 2)
+    for name in ("final.pt", "best.pt", "checkpoints/ckpt_1.pt"):
+        assert JobShopGNNPolicy.load(tmp_path / name).config.decisions == "reserve", name
