@@ -76,3 +76,26 @@ def test_rollouts_never_read_the_true_future(policy):
         planner(sim, sim.candidates)
         scores.append(planner.last_scores)
     assert scores[0] == scores[1] and len(scores[0]) >= 2
+
+
+@pytest.fixture(scope="module")
+def reserve_file(policy, tmp_path_factory):
+    """The shipped weights as a reserve-model policy (jobs on their way are candidates)."""
+    again = JobShopGNNPolicy(hidden=policy.config.hidden, layers=policy.config.layers,
+                             decisions="reserve")  # fmt: skip
+    again.load_state_dict(policy.state_dict())
+    return str(again.save(tmp_path_factory.mktemp("reserve") / "reserve.pt"))
+
+
+@pytest.mark.parametrize("inst", INSTANCES[:2], ids=lambda i: i.name)
+def test_planners_run_a_reserve_policy_in_its_model(reserve_file, inst):
+    greedy = run_policy(inst, reserve_file, 0.0, 0)
+    planned = run_policy(inst, f"{reserve_file}@rollout:2", 0.0, 0)
+    sampled = run_policy(inst, f"{reserve_file}@sample:4", 0.0, 0)
+    for sim in (greedy, planned, sampled):
+        assert sim.decisions == "reserve"
+        validate(sim.schedule(), inst)
+    assert planned.makespan <= greedy.makespan and sampled.makespan <= greedy.makespan
+    shaken = run_policy(inst, f"{reserve_file}@rollout:2", 0.1, 1)
+    assert shaken.decisions == "reserve"
+    validate(shaken.schedule(), inst)
