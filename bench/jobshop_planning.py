@@ -1,6 +1,8 @@
-"""Planning over the shipped GNN policy against the pure policy and the best rule.
+"""Planning over a GNN policy (default: the shipped one) against the pure policy and the
+best rule.
 
-    python bench/jobshop_planning.py [--instances ft06,ft10,la01-la20] [--seeds 0-2]
+    python bench/jobshop_planning.py [--policy pretrained|FILE.pt]
+        [--instances ft06,ft10,la01-la20] [--seeds 0-2]
         [--probs 0,0.01,0.02,0.05,0.1] [--samples 8,64] [--rollouts 1,8,64]
         [--rollouts-at 0.05]
 
@@ -44,6 +46,9 @@ RULE_LIST = list(RULES)
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--instances", default="ft06,ft10,la01-la20")
+    p.add_argument(
+        "--policy", default="pretrained", help="the learned policy planned over (name or *.pt)"
+    )
     p.add_argument("--seeds", default="0-2")
     p.add_argument("--probs", default="0,0.01,0.02,0.05,0.1")
     p.add_argument("--samples", default="8,64")
@@ -60,13 +65,13 @@ def main() -> int:
     big_at = set(parse_probs(args.rollouts_at)) if args.rollouts_at else set()
     rows = []
     for prob in probs:
-        planned = [f"pretrained@sample:{n}" for n in samples] if prob == 0 else []
+        planned = [f"{args.policy}@sample:{n}" for n in samples] if prob == 0 else []
         planned += [
-            f"pretrained@rollout:{n}"
+            f"{args.policy}@rollout:{n}"
             for n in rollouts
             if n < max(rollouts) or prob in big_at or not big_at
         ]
-        policies = RULE_LIST + ["pretrained"] + planned
+        policies = RULE_LIST + [args.policy] + planned
         rows += evaluate(
             instances,
             policies,
@@ -99,9 +104,10 @@ def report(rows: list[dict], args) -> str:
     probs = sorted({k[1] for k in span})
     n_inst = len({r["instance"] for r in rows})
     lines = [
-        "# Planning over the shipped GNN policy",
+        f"# Planning over the GNN policy {args.policy}",
         "",
-        f"`python bench/jobshop_planning.py --instances {args.instances} --seeds {args.seeds} "
+        f"`python bench/jobshop_planning.py --policy {args.policy} --instances {args.instances} "
+        f"--seeds {args.seeds} "
         f"--probs {args.probs} --samples {args.samples} --rollouts {args.rollouts} "
         f"--rollouts-at '{args.rollouts_at}' --name {args.name}`: {n_inst} instances x seeds "
         f"{args.seeds}, "
@@ -117,7 +123,7 @@ def report(rows: list[dict], args) -> str:
         names = [best_rule] + sorted(
             {k[0] for k in span if k[1] == prob and k[0] not in RULE_LIST},
             key=lambda n: (
-                n != "pretrained",
+                n != args.policy,
                 n.split(":")[0],
                 int(n.split(":")[-1]) if ":" in n else 0,
             ),
