@@ -24,12 +24,13 @@ The contract (tested in tests/envs/jobshop/):
   waits for it and another job *in process* will come to it next; the candidates then
   include those jobs on their way. Choosing a job on its way keeps the machine for it:
   the machine takes no other job, and the chosen one moves in the moment its current
-  operation ends (or when the machine is repaired). Every machine sequence can be
-  expressed this way (at p = 0 the earliest-start schedule of any sequences, the optimum
-  included: ``tests/envs/jobshop/test_reserve.py``). Decisions otherwise as above; which
-  machines ask is decided in the same deterministic settling order, and settling is no
-  longer order-free (a forced move elsewhere can put a job on its way to a machine that
-  is still to be examined).
+  operation ends (or when the machine is repaired). Only a job one operation away can be
+  waited for, so not every machine sequence can be expressed (a machine cannot wait for
+  a job two operations away); ``tests/envs/jobshop/test_reserve.py`` has an instance
+  where the non-delay model makes 21 and keeping a machine makes 14. Decisions otherwise
+  as above; which machines ask is decided in the same deterministic settling order, and
+  settling is no longer order-free (a forced move elsewhere can put a job on its way to a
+  machine that is still to be examined).
 - Time jumps from event to event: operation completions and repairs of machines that
   jobs are waiting for. All times are integers (time units).
 - Objective: makespan = the time the last job leaves its last machine.
