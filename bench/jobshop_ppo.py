@@ -74,7 +74,8 @@ def schedule_time(instance: str, policy: str, repeats: int) -> tuple[float, int,
     for _ in range(repeats):
         choose = make_policy(policy)
         t0 = time.perf_counter()
-        sim = Simulator(inst, 0.05, seed=0, decisions=choose.decisions)  # the policy's model
+        # a learned policy in its own decision model, a rule non-delay (as run_policy does)
+        sim = Simulator(inst, 0.05, seed=0, decisions=getattr(choose, "decisions", "non_delay"))
         while not sim.done:
             sim.step(choose(sim, sim.candidates))
         times.append(time.perf_counter() - t0)
