@@ -122,7 +122,18 @@ def run_policy(
     finished sim."""
     from rlsys.jobshop.policies import make_policy
 
-    choose = make_policy(policy, seed=seed)
+    return run_episode(instance, make_policy(policy, seed=seed), shutdown_prob, seed, options)
+
+
+def run_episode(
+    instance: Instance,
+    choose,
+    shutdown_prob: float,
+    seed: int,
+    options: SimOptions = SimOptions(),
+) -> Simulator:
+    """One episode of a built policy (``choose(sim, candidates) -> job``, or a planner
+    with ``run(sim)``); returns the finished sim."""
     # a learned policy acts in the decision model it was trained in; rules are non-delay
     sim = Simulator(
         instance,

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from envs.jobshop.sim import Simulator
+from rlsys.jobshop.policies import OverLearnedPolicy
 from rlsys.rl.distributions import MaskedCategorical
 
 _SAMPLE_TAG, _ROLLOUT_TAG = 0x53414D50, 0x524F4C4C
@@ -92,7 +93,7 @@ class _Lockstep:
             active = [s for s in active if not s.done]
 
 
-class SamplingPlanner:
+class SamplingPlanner(OverLearnedPolicy):
     """``sample:N``: the best of N schedules (greedy + N-1 sampled); p = 0 only."""
 
     def __init__(self, policy, n: int, seed: int = 0, temperature: float = 1.0) -> None:
@@ -102,11 +103,6 @@ class SamplingPlanner:
         self.generator = torch.Generator().manual_seed(
             int(np.random.default_rng([seed, _SAMPLE_TAG]).integers(2**62))
         )
-
-    @property
-    def decisions(self) -> str:
-        """The policy's decision model (``run_policy`` builds its sims so)."""
-        return self.policy.config.decisions
 
     @staticmethod
     def check_shutdown_prob(prob: float) -> None:
@@ -147,7 +143,7 @@ def _shortest(sims: list[Simulator]) -> Simulator:
     return min(sims, key=lambda s: (s.deadlock, s.makespan or 0))
 
 
-class RolloutPlanner:
+class RolloutPlanner(OverLearnedPolicy):
     """``rollout:N``: per decision, each candidate scored by N rollouts (module docstring):
     the mean makespan against N sampled futures under shutdowns; at p = 0 its greedy
     completion, with N - 1 sampled completions feeding the kept best schedule."""
@@ -162,11 +158,6 @@ class RolloutPlanner:
         self._instance = None
         self.last_scores: dict[int, float] = {}  # candidate -> its rollouts' score
         self.incumbent: Simulator | None = None  # p = 0: the best finished rollout so far
-
-    @property
-    def decisions(self) -> str:
-        """The policy's decision model (``run_policy`` builds its sims so)."""
-        return self.policy.config.decisions
 
     def run(self, sim: Simulator) -> Simulator:
         """The whole episode; at p = 0 the best of it and the best rollout seen."""

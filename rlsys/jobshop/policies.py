@@ -18,20 +18,28 @@ from envs.jobshop.sim import Simulator
 from rlsys.jobshop.rules import RULE_NAMES, Rule, make_rule
 
 PRETRAINED = Path(__file__).parent / "pretrained" / "gnn_ppo.pt"
+# the policy shipped before the reserve decision model (non-delay; the shipped one's start)
+PRETRAINED_NONDELAY = PRETRAINED.with_name("gnn_ppo_nondelay.pt")
 
 
-class GNNDispatcher:
+class OverLearnedPolicy:
+    """What acts through a GNN policy (``self.policy``): it acts in that policy's model."""
+
+    policy: object
+
+    @property
+    def decisions(self) -> str:
+        """The decision model the policy was trained in (``run_policy`` builds its sims so)."""
+        return self.policy.config.decisions
+
+
+class GNNDispatcher(OverLearnedPolicy):
     """Drives a ``Simulator`` with a GNN policy: observe the graph, pick the best job."""
 
     def __init__(self, policy) -> None:
         self.policy = policy
         self._instance = None
         self._topology = None
-
-    @property
-    def decisions(self) -> str:
-        """The decision model the policy was trained in (``run_policy`` builds its sims so)."""
-        return self.policy.config.decisions
 
     def __call__(self, sim: Simulator, candidates: list[int]) -> int:
         from envs.jobshop.env import GraphTopology, observe

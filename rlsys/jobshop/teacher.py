@@ -62,7 +62,14 @@ class TeacherLabels(gym.Wrapper):
         super().__init__(env)
         # at p = 0 only the greedy completion scores a candidate: more copies are waste
         n = cfg.rollouts if env.unwrapped.shutdown_prob > 0 else 1
-        self.planner = RolloutPlanner(learned_policy(cfg.policy, "teacher.policy"), n, seed=seed)
+        teacher = learned_policy(cfg.policy, "teacher.policy")
+        if teacher.config.decisions != env.unwrapped.decisions:
+            # its rollouts run in the env's model, where the teacher was never trained
+            raise ValueError(
+                f"teacher.policy {cfg.policy} acts in the {teacher.config.decisions} decision "
+                f"model, the training env in {env.unwrapped.decisions}"
+            )
+        self.planner = RolloutPlanner(teacher, n, seed=seed)
         self.fraction, self.temperature = cfg.label_fraction, cfg.temperature
         self.rng = np.random.default_rng([seed, _LABEL_TAG])
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from envs.jobshop.env import ISBJSSPEnv
 from envs.jobshop.instance import Instance, random_instance
-from envs.jobshop.sim import Simulator
 from rlsys.config import Config, config_field, invalid
+from rlsys.jobshop.evaluate import run_episode
 from rlsys.jobshop.policy import JobShopGNNPolicy, PolicyConfig
 from rlsys.jobshop.teacher import TeacherConfig, TeacherLabels
 from rlsys.rl.trainer import TrainConfig
@@ -77,6 +77,9 @@ class ValidationConfig(Config):
     """Shutdown probabilities evaluated."""
     seeds: int = config_field(2, ge=1)
     """Disruption seeds per (instance, probability)."""
+    first_seed: int = config_field(10_000, ge=0)
+    """Instance seeds start here (a selection set after training takes other instances:
+    ``bench/jobshop_select.py``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -145,20 +148,11 @@ def validation_set(cfg: ValidationConfig) -> list[tuple[Instance, float, int]]:
     cases = []
     for n, m in cfg.sizes:
         for i in range(cfg.instances_per_size):
-            inst = random_instance(n, m, seed=10_000 + 100 * n + 10 * m + i)
+            inst = random_instance(n, m, seed=cfg.first_seed + 100 * n + 10 * m + i)
             for p in cfg.shutdown_probs:
                 for s in range(cfg.seeds):
                     cases.append((inst, float(p), s))
     return cases
-
-
-def rollout_makespan(
-    inst: Instance, p: float, seed: int, choose, decisions: str = "non_delay"
-) -> int:
-    sim = Simulator(inst, p, seed, decisions=decisions)
-    while not sim.done:
-        sim.step(choose(sim, sim.candidates))
-    return sim.makespan
 
 
 class Validator:
@@ -169,7 +163,7 @@ class Validator:
 
         self.cases = validation_set(cfg)
         mwkr = make_rule("MWKR")
-        self.mwkr = np.array([rollout_makespan(i, p, s, mwkr) for i, p, s in self.cases])
+        self.mwkr = np.array([run_episode(i, mwkr, p, s).makespan for i, p, s in self.cases])
 
     def __call__(self, policy, update: int) -> dict:
         from rlsys.jobshop.policies import GNNDispatcher
@@ -177,9 +171,7 @@ class Validator:
         was_training = policy.training
         policy.eval()
         choose = GNNDispatcher(policy)
-        ms = np.array(
-            [rollout_makespan(i, p, s, choose, choose.decisions) for i, p, s in self.cases]
-        )
+        ms = np.array([run_episode(i, choose, p, s).makespan for i, p, s in self.cases])
         policy.train(was_training)
         return {
             "val/makespan": float(ms.mean()),

@@ -6,6 +6,7 @@ from envs.jobshop.env import ISBJSSPEnv
 from envs.jobshop.instance import random_instance
 from envs.jobshop.schedule import violations
 from envs.jobshop.sim import Simulator
+from rlsys.jobshop.policies import PRETRAINED_NONDELAY as NONDELAY
 from rlsys.jobshop.policies import GNNDispatcher, make_policy
 from rlsys.jobshop.policy import JobShopGNNPolicy, collate, obs_to_data
 from rlsys.jobshop.rules import run_rule
@@ -94,14 +95,15 @@ def test_a_reserve_policy_file_is_run_in_its_decision_model(tmp_path):
     assert sched["decisions"] == "reserve" and violations(sched, inst) == []
     # the same weights in the non-delay model make a schedule of their own
     assert run_policy(inst, "MWKR", 0.05, 1).schedule()["decisions"] == "non_delay"
-    assert make_policy("pretrained").decisions == "non_delay"  # files from before the option
-    # a reserve run may start from the shipped non-delay weights (same network)
+    assert make_policy("pretrained").decisions == "reserve"  # the shipped policy
+    assert make_policy(str(NONDELAY)).decisions == "non_delay"  # a file from before the option
+    # a reserve run may start from non-delay weights (same network): the shipped one did
     from rlsys.jobshop.train import load_initial_weights
 
     start = JobShopGNNPolicy(hidden=32, layers=3, decisions="reserve")
-    load_initial_weights(start, "pretrained")
+    load_initial_weights(start, str(NONDELAY))
     assert start.config.decisions == "reserve"
-    assert torch.equal(start.encoder[0].weight, make_policy("pretrained").policy.encoder[0].weight)
+    assert torch.equal(start.encoder[0].weight, make_policy(str(NONDELAY)).policy.encoder[0].weight)
 
 
 def test_bad_decision_model_in_a_config_is_one_line():
@@ -128,7 +130,7 @@ def test_pretrained_policy_ships_and_schedules_validly():
     inst = load_instance("la01")
     makespans = {}
     for p in (0.0, 0.05):
-        sim = run_rule(Simulator(inst, p, seed=1), make_policy("pretrained"))
+        sim = run_rule(Simulator(inst, p, seed=1, decisions="reserve"), make_policy("pretrained"))
         assert violations(sim.schedule(), inst) == []
         makespans[p] = sim.makespan
     # any spelling is the shipped file's network, acting greedily (the same schedules)
@@ -138,7 +140,8 @@ def test_pretrained_policy_ships_and_schedules_validly():
     assert loaded.keys() == shipped.keys()
     assert all(torch.equal(loaded[k], shipped[k]) for k in shipped)
     for p, makespan in makespans.items():
-        assert run_rule(Simulator(inst, p, seed=1), upper).makespan == makespan
+        sim = Simulator(inst, p, seed=1, decisions="reserve")
+        assert run_rule(sim, upper).makespan == makespan
 
 
 @pytest.mark.parametrize("name", ["la01", "la02", "la03", "la04", "la05"])

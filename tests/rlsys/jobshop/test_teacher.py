@@ -8,10 +8,13 @@ import torch
 from envs.jobshop.env import ISBJSSPEnv
 from envs.jobshop.instance import random_instance
 from rlsys.config import from_dict
-from rlsys.jobshop.policies import GNNDispatcher, make_policy
+from rlsys.jobshop.policies import PRETRAINED_NONDELAY, GNNDispatcher, make_policy
 from rlsys.jobshop.policy import JobShopGNNPolicy
 from rlsys.jobshop.teacher import TARGET_KEY, TeacherConfig, TeacherLabels, imitation_loss
 from rlsys.jobshop.train import JobshopTrainConfig, load_initial_weights
+
+# the non-delay policy: the teacher acts in the training env's (non-delay) decision model
+TEACHER = str(PRETRAINED_NONDELAY)
 
 
 def _episode_targets(env, seed: int) -> list[np.ndarray]:
@@ -34,8 +37,8 @@ def _greedy_completion(sim, job: int, dispatcher) -> int:
 
 def test_labels_at_p0_are_the_candidates_with_the_shortest_greedy_completion():
     inst = random_instance(8, 4, seed=5)
-    env = TeacherLabels(ISBJSSPEnv(inst), TeacherConfig(policy="pretrained"), seed=3)
-    dispatcher = make_policy("pretrained")
+    env = TeacherLabels(ISBJSSPEnv(inst), TeacherConfig(policy=TEACHER), seed=3)
+    dispatcher = make_policy(TEACHER)
     obs, _ = env.reset(seed=0)
     labelled, done = 0, False
     while not done:
@@ -60,7 +63,7 @@ def test_labels_under_shutdowns_are_reproducible_legal_and_a_fraction_labels_few
     inst = random_instance(8, 4, seed=6)
 
     def targets(fraction: float, seed: int) -> list[np.ndarray]:
-        cfg = TeacherConfig(policy="pretrained", rollouts=2, label_fraction=fraction)
+        cfg = TeacherConfig(policy=TEACHER, rollouts=2, label_fraction=fraction)
         return _episode_targets(TeacherLabels(ISBJSSPEnv(inst, 0.05), cfg, seed=seed), 4)
 
     full = targets(1.0, 7)
@@ -97,7 +100,7 @@ def test_the_auxiliary_loss_hook_exists_only_with_a_teacher():
     assert not hasattr(JobShopGNNPolicy(hidden=8, layers=1), "auxiliary_loss")
     policy = JobShopGNNPolicy(hidden=8, layers=1, imitation_coef=2.5)
     env = TeacherLabels(
-        ISBJSSPEnv(random_instance(6, 4, seed=1)), TeacherConfig(policy="pretrained"), seed=0
+        ISBJSSPEnv(random_instance(6, 4, seed=1)), TeacherConfig(policy=TEACHER), seed=0
     )
     obs, _ = env.reset(seed=0)
     actions = torch.tensor([int(np.flatnonzero(obs["action_mask"])[0])])
@@ -120,6 +123,9 @@ def test_init_weights_copy_the_shipped_policy_and_refuse_another_size():
         load_initial_weights(policy, "MWKR")
     with pytest.raises(ValueError, match="teacher.policy must be a learned policy"):
         TeacherLabels(ISBJSSPEnv(random_instance(6, 4, seed=1)), TeacherConfig(policy="MWKR"), 0)
+    # a teacher plans in the env's decision model, so it must be a policy of that model
+    with pytest.raises(ValueError, match="teacher.policy .* reserve decision model.*non_delay"):
+        TeacherLabels(ISBJSSPEnv(random_instance(6, 4, seed=1)), TeacherConfig("pretrained"), 0)
 
 
 def test_a_ppo_update_with_the_teacher_moves_the_policy_towards_its_labels():
@@ -132,7 +138,7 @@ def test_a_ppo_update_with_the_teacher_moves_the_policy_towards_its_labels():
     from rlsys.rl.rollout import RolloutWorker
 
     dist = InstanceDistribution(jobs=[8, 8], machines=[4, 4], shutdown_probs=[0.0, 0.05])
-    teacher = TeacherConfig(policy="pretrained", rollouts=2, coef=5.0)
+    teacher = TeacherConfig(policy=TEACHER, rollouts=2, coef=5.0)
     torch.manual_seed(0)
     policy = JobShopGNNPolicy(hidden=16, layers=2, imitation_coef=teacher.coef)
     worker = RolloutWorker(
@@ -174,8 +180,8 @@ def test_a_run_with_a_teacher_starts_from_the_init_weights_and_logs_the_imitatio
                 "seeds": 1,
             },  # fmt: skip
             "policy": {"hidden": 32, "layers": 3},
-            "init_weights": "pretrained",
-            "teacher": {"policy": "pretrained"},
+            "init_weights": TEACHER,
+            "teacher": {"policy": TEACHER},
             "train": {
                 "seed": 0,
                 "total_updates": 1,
@@ -186,8 +192,8 @@ def test_a_run_with_a_teacher_starts_from_the_init_weights_and_logs_the_imitatio
         },
     )
     trainer = make_trainer(cfg, tmp_path, evaluate_fn=None, progress=False)
-    shipped = make_policy("pretrained").policy.state_dict()
-    assert all(torch.equal(trainer.policy.state_dict()[k], v) for k, v in shipped.items())
+    start = make_policy(TEACHER).policy.state_dict()
+    assert all(torch.equal(trainer.policy.state_dict()[k], v) for k, v in start.items())
     assert trainer.policy.imitation_coef == 1.0
     trainer.train()
     assert '"losses/aux_loss"' in (tmp_path / "metrics.jsonl").read_text()
