@@ -60,3 +60,20 @@ def test_a_reserve_run_keeps_its_decision_model_in_every_file(ray_local, tmp_pat
     assert export_best_checkpoint(tmp_path) in (1, 2)
     for name in ("final.pt", "best.pt", "checkpoints/ckpt_1.pt"):
         assert JobShopGNNPolicy.load(tmp_path / name).config.decisions == "reserve", name
+
+
+def test_a_selection_set_takes_instances_the_validation_set_does_not():
+    from rlsys.jobshop.train import ValidationConfig, validation_set
+
+    def times(first_seed=None):
+        extra = {} if first_seed is None else {"first_seed": first_seed}
+        cfg = ValidationConfig(
+            sizes=[[6, 4], [8, 4]], instances_per_size=3, shutdown_probs=[0.0], seeds=1, **extra
+        )
+        return [inst.times.tobytes() for inst, _, _ in validation_set(cfg)]
+
+    default = times()
+    assert default == times(10_000)  # the training runs' validation sets are unchanged
+    selection = times(50_000)  # bench/jobshop_select.py's default
+    assert len(set(default)) == len(set(selection)) == 6
+    assert not set(default) & set(selection)
