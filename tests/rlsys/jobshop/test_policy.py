@@ -154,3 +154,25 @@ def test_shipped_policy_beats_mwkr_at_p0(name):
     shipped = run_policy(inst, "pretrained", 0.0, 0)
     assert not violations(shipped.schedule(), inst)
     assert shipped.makespan < run_policy(inst, "MWKR", 0.0, 0).makespan
+
+
+def test_one_observation_collates_to_the_batch_pyg_builds():
+    # the single-observation fast path (greedy schedules) must be PyG's Batch, bit for bit
+    from torch_geometric.data import Batch
+
+    from envs.jobshop.instance import load_instance
+
+    env = ISBJSSPEnv(load_instance("la01"), shutdown_prob=0.05, decisions="reserve")
+    obs, _ = env.reset(seed=0)
+    policy = make_policy("pretrained").policy
+    for _ in range(5):
+        fast = collate([obs])
+        pyg = Batch.from_data_list([obs_to_data(obs)], follow_batch=["cand_index"])
+        assert sorted(fast.keys()) == sorted(pyg.keys()) and fast.num_graphs == pyg.num_graphs
+        for key in pyg.keys():
+            assert fast[key].dtype == pyg[key].dtype and torch.equal(fast[key], pyg[key]), key
+        for a, b in zip(policy(fast), policy(pyg), strict=True):
+            assert torch.equal(a, b)
+        obs, _, done, _, _ = env.step(int(np.flatnonzero(obs["action_mask"])[0]))
+        if done:
+            break
