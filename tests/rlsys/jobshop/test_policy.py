@@ -6,6 +6,7 @@ from envs.jobshop.env import ISBJSSPEnv
 from envs.jobshop.instance import random_instance
 from envs.jobshop.schedule import violations
 from envs.jobshop.sim import Simulator
+from rlsys.jobshop.evaluate import run_episode
 from rlsys.jobshop.policies import PRETRAINED_NONDELAY as NONDELAY
 from rlsys.jobshop.policies import GNNDispatcher, make_policy
 from rlsys.jobshop.policy import JobShopGNNPolicy, collate, obs_to_data
@@ -130,8 +131,8 @@ def test_pretrained_policy_ships_and_schedules_validly():
     inst = load_instance("la01")
     makespans = {}
     for p in (0.0, 0.05):
-        sim = run_rule(Simulator(inst, p, seed=1, decisions="reserve"), make_policy("pretrained"))
-        assert violations(sim.schedule(), inst) == []
+        sim = run_episode(inst, make_policy("pretrained"), p, 1)  # in the policy's own model
+        assert sim.decisions == "reserve" and violations(sim.schedule(), inst) == []
         makespans[p] = sim.makespan
     # any spelling is the shipped file's network, acting greedily (the same schedules)
     shipped = torch.load(PRETRAINED, weights_only=True)["model"]
@@ -140,8 +141,7 @@ def test_pretrained_policy_ships_and_schedules_validly():
     assert loaded.keys() == shipped.keys()
     assert all(torch.equal(loaded[k], shipped[k]) for k in shipped)
     for p, makespan in makespans.items():
-        sim = Simulator(inst, p, seed=1, decisions="reserve")
-        assert run_rule(sim, upper).makespan == makespan
+        assert run_episode(inst, upper, p, 1).makespan == makespan
 
 
 @pytest.mark.parametrize("name", ["la01", "la02", "la03", "la04", "la05"])
