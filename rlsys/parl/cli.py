@@ -15,7 +15,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("train", help="SAC on a learned reward with a scripted teacher")
     p.add_argument("--config", type=resolve_path, help="YAML config; flags override it")
-    p.add_argument("--task", help="pendulum | reacher | walker (default pendulum)")
+    p.add_argument("--task", help="pendulum | reacher | cheetah | walker (default pendulum)")
     p.add_argument("--method", help="parl | pebble | oracle (default parl)")
     p.add_argument("--teacher", help="oracle | noisy | myopic | skip | equal | mistake")
     p.add_argument("--beta", type=float, help="noisy teacher's rationality (> 0, default 1)")
@@ -36,7 +36,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("compare", help="methods x seeds in parallel on Ray, one table")
     p.add_argument("--config", type=resolve_path, help="YAML config of every run")
-    p.add_argument("--task", help="pendulum | reacher | walker (default pendulum)")
+    p.add_argument("--task", help="pendulum | reacher | cheetah | walker (default pendulum)")
     p.add_argument("--methods", default="parl,pebble", help="comma list (default parl,pebble)")
     p.add_argument("--seeds", type=int, default=5, help="seeds 1..N (default 5)")
     p.add_argument("--teacher", help="oracle | noisy | myopic | skip | equal | mistake")
@@ -49,6 +49,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="PEBBLE's unsupervised pre-training: env steps on the state-entropy reward first",
     )
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run (1)")
+    p.add_argument(
+        "--target",
+        type=float,
+        help="true return the steps-to-target columns use (default: pebble's mean final)",
+    )
     p.add_argument("--out", required=True, help="study directory (rerun to continue it)")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local)")
     p.set_defaults(func=cmd_compare, seed=None, actors=None, method=None)
@@ -120,7 +125,12 @@ def cmd_compare(args) -> int:
     check_budget(cfg, env_spec(cfg.task))
     init_ray(args.address)
     path = run_compare(
-        cfg, methods, list(range(1, args.seeds + 1)), Path(args.out), args.cpus_per_run
+        cfg,
+        methods,
+        list(range(1, args.seeds + 1)),
+        Path(args.out),
+        args.cpus_per_run,
+        target=args.target,
     )
     print(f"results: {path}")
     return 0

@@ -4,9 +4,10 @@ Each (method, seed) is one ``rlsys.parl.train.train`` run inside a Ray task (its
 rollout actor inside), in ``<out>/runs/<method>-seed<seed>/``; a finished run (final.pt)
 is kept and an interrupted one resumed, so rerunning the command continues a study.
 Writes ``results.csv`` (method, seed, env_steps, queries, true_return: one row per
-evaluation), ``results.md`` (final true return, mean +- 95% CI, and the env steps each
-method needs to reach the baseline's final return) and plots of true return against
-env steps and against queries.
+evaluation), ``results.md`` (final true return, mean +- 95% CI, the env steps each
+method needs to reach the target, by default the baseline's mean final return, and,
+with parl and pebble both in the study, parl's sample saving paired by seed) and plots of
+true return against env steps and against queries.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def run_compare(
     seeds: list[int],
     out: Path,
     cpus_per_run: float = 1.0,
+    target: float | None = None,
 ) -> Path:
     """Run (or continue) the study and write its results; returns results.md."""
     import ray
@@ -70,7 +72,7 @@ def run_compare(
             ray.get(done[0])
             pending.pop(done[0])
             bar.update(1)
-    return write_results(out, methods, seeds)
+    return write_results(out, methods, seeds, target)
 
 
 def _evals(run_dir: Path) -> list[dict]:
@@ -94,7 +96,40 @@ def steps_to_reach(evals: list[dict], target: float) -> float:
     return math.inf
 
 
-def write_results(out: Path, methods: list[str], seeds: list[int]) -> Path:
+def samples_saved(
+    reach: list[float], reach_baseline: list[float], censor: float, resamples: int = 10_000
+) -> dict:
+    """parl's sample saving against the baseline, paired by seed (the spec's measure).
+
+    reach, reach_baseline: env steps each seed's run needs to reach the target (inf:
+    never), in seed order. A run that never reaches it counts as ``censor`` (one
+    evaluation past the budget: later than any run that does). ``saved`` is
+    1 - median(reach) / median(reach_baseline); its 95% interval comes from a paired
+    bootstrap over seeds (seeded, so a rerun writes the same table).
+    """
+    a = np.minimum(np.array(reach, dtype=float), censor)
+    b = np.minimum(np.array(reach_baseline, dtype=float), censor)
+    if a.shape != b.shape or not len(a):
+        raise ValueError("samples_saved needs one reach per seed for both methods")
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(a), size=(resamples, len(a)))
+    boot = 1.0 - np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
+    diff = (a - b).tolist()
+    return {
+        "saved": float(1.0 - np.median(a) / np.median(b)),
+        "saved_low": float(np.percentile(boot, 2.5)),
+        "saved_high": float(np.percentile(boot, 97.5)),
+        "earlier": int((a < b).sum()),
+        "tied": int((a == b).sum()),
+        "later": int((a > b).sum()),
+        "mean_difference": float(np.mean(diff)),
+        "difference_ci": ci95(diff),
+    }
+
+
+def write_results(
+    out: Path, methods: list[str], seeds: list[int], target: float | None = None
+) -> Path:
     runs = {(m, s): _evals(out / "runs" / f"{m}-seed{s}") for m in methods for s in seeds}
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -105,7 +140,11 @@ def write_results(out: Path, methods: list[str], seeds: list[int]) -> Path:
                     [m, s, e["env_steps"], int(e["queries"]), f"{e['true_return']:.3f}"]
                 )
     baseline = "pebble" if "pebble" in methods else methods[-1]
-    target = statistics.mean(runs[(baseline, s)][-1]["true_return"] for s in seeds)
+    if target is None:
+        target = statistics.mean(runs[(baseline, s)][-1]["true_return"] for s in seeds)
+        target_text = f"{baseline}'s mean final true return, {target:.1f}"
+    else:
+        target_text = f"{target:.1f}, given"
     cfg = load_run_config(PARLConfig, out / "runs" / f"{methods[0]}-seed{seeds[0]}")
     lines = [
         f"# PARL compare: {cfg.task}, teacher {cfg.teacher.kind}",
@@ -113,7 +152,7 @@ def write_results(out: Path, methods: list[str], seeds: list[int]) -> Path:
         f"{cfg.queries} queries, {runs[(methods[0], seeds[0])][-1]['env_steps']} env steps per "
         f"run, seeds {', '.join(map(str, seeds))}; deterministic evaluations of "
         f"{cfg.eval_episodes} episodes on the true reward; mean +- 95% CI over seeds. "
-        f"Target: {baseline}'s mean final true return ({target:.1f}).",
+        f"Target: {target_text}.",
         "",
         "Curve mean: the true return averaged over every evaluation of a run (the area "
         "under its learning curve: higher = better sooner), mean +- 95% CI.",
@@ -137,6 +176,22 @@ def write_results(out: Path, methods: list[str], seeds: list[int]) -> Path:
             f"{sum(not math.isinf(r) for r in reach)}/{len(seeds)} | "
             f"{', '.join(f'{f:.0f}' for f in finals)} | {', '.join(map(steps, reach))} |"
         )
+    if "parl" in methods and "pebble" in methods:
+        reach = {m: [steps_to_reach(runs[(m, s)], target) for s in seeds] for m in methods}
+        evals = runs[("pebble", seeds[0])]
+        censor = evals[-1]["env_steps"] + (
+            evals[-1]["env_steps"] - evals[-2]["env_steps"] if len(evals) > 1 else 1
+        )
+        p = samples_saved(reach["parl"], reach["pebble"], censor)
+        lines += [
+            "",
+            f"Samples saved by parl against pebble, paired by seed (a run that never reaches "
+            f"the target counts as {int(censor)} steps): **{100 * p['saved']:.0f} %** "
+            f"(1 - median ratio; 95% bootstrap CI {100 * p['saved_low']:.0f} % to "
+            f"{100 * p['saved_high']:.0f} %); parl earlier on {p['earlier']}, tied on "
+            f"{p['tied']}, later on {p['later']} of {len(seeds)} seeds; paired difference "
+            f"{p['mean_difference']:+.0f} +- {p['difference_ci']:.0f} env steps.",
+        ]
     lines += ["", "![true return](true_return.png)", ""]
     _plot(runs, methods, seeds, out / "true_return.png", cfg.task)
     text = "\n".join(lines)

@@ -58,9 +58,10 @@ from rlsys.rl.trainer import RolloutConfig, TrainConfig
 TASKS = {
     "pendulum": "Pendulum-v1",
     "reacher": "Reacher-v5",
+    "cheetah": "HalfCheetah-v5",
     "walker": "envs.preference.dmc:rlsys/dmc-walker-walk-v0",
 }
-"""task name -> gymnasium id (reacher: gymnasium's MuJoCo env; walker: DM Control's
+"""task name -> gymnasium id (reacher, cheetah: gymnasium's MuJoCo envs; walker: DM Control's
 walker-walk through ``envs.preference.dmc``, 1,000-step episodes)"""
 METHODS = ("parl", "pebble", "oracle")
 ENTROPY_K = 5  # PEBBLE's k for the state-entropy reward
@@ -121,7 +122,7 @@ class PARLTrainConfig(TrainConfig):
 class PARLConfig(Config):
     """A PARL / PEBBLE / oracle run on a gymnasium continuous-control task."""
 
-    task: Literal["pendulum", "reacher", "walker"] = "pendulum"
+    task: Literal["pendulum", "reacher", "cheetah", "walker"] = "pendulum"
     """the task (gymnasium id in rlsys.parl.train.TASKS)"""
     method: Literal["parl", "pebble", "oracle"] = "parl"
     """parl (on-policy queries + T2), pebble (replayed queries, T1), oracle (true reward)"""

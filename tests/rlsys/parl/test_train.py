@@ -212,13 +212,17 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_reacher_task_runs_end_to_end(ray_local, tmp_path):
-    cfg = _cfg("parl", updates=2, task="reacher")
-    cfg.train.sac = dataclasses.replace(cfg.train.sac, learning_starts=50)
+@pytest.mark.parametrize(
+    "task, episode, obs_dim, act_dim", [("reacher", 50, 10, 2), ("cheetah", 1000, 17, 6)]
+)
+def test_mujoco_task_runs_end_to_end(ray_local, tmp_path, task, episode, obs_dim, act_dim):
+    cfg = _cfg("parl", updates=2, task=task)
+    cfg.train.sac = dataclasses.replace(cfg.train.sac, learning_starts=episode)
     cfg = dataclasses.replace(cfg, queries=10)
     summary = train(cfg, tmp_path, progress=False)
-    assert summary["env_steps"] == 100  # two 50-step episodes
-    assert env_spec("reacher")["obs_dim"] == 10 and env_spec("reacher")["act_dim"] == 2
+    assert summary["env_steps"] == 2 * episode  # two whole episodes
+    spec = env_spec(task)
+    assert (spec["obs_dim"], spec["act_dim"], spec["episode_steps"]) == (obs_dim, act_dim, episode)
 
 
 def test_dm_control_walker_runs_end_to_end(ray_local, tmp_path):
