@@ -13,6 +13,8 @@ Loads one checkpoint of a learned-graph run (``RUN/checkpoints/ckpt_U.pt``), col
   *negative* entry raises the logit (Adam descends), i.e. pushes i to hear j.
 
 ``python bench/commformer_graph_probe.py RUN --update 100 --episodes 2000``
+``python bench/commformer_graph_probe.py pretrained --episodes 1500`` probes the shipped
+10x10 predator-prey policy (its final weights, the PPO settings of its run-config.yaml).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from rlsys.commformer.model import CommFormerPolicy
-from rlsys.commformer.train import EnvConfig, TeamEnvFn
+from rlsys.commformer.train import PRETRAINED, EnvConfig, TeamEnvFn
 from rlsys.config import from_dict
 from rlsys.rl.ppo import PPOConfig, batch_advantages, value_error
 from rlsys.rl.rollout import RolloutBatch, RolloutWorker
@@ -32,20 +35,35 @@ from rlsys.rl.rollout import RolloutBatch, RolloutWorker
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("run", help="a learned-graph run directory (final.pt and checkpoints/)")
-    p.add_argument("--update", type=int, required=True, help="checkpoint ckpt_U.pt to probe")
+    p.add_argument(
+        "run", help="a learned-graph run directory (final.pt and checkpoints/), or 'pretrained'"
+    )
+    p.add_argument("--update", type=int, help="checkpoint ckpt_U.pt to probe (of a run)")
     p.add_argument("--episodes", type=int, default=2000)
     p.add_argument("--chunks", type=int, default=10)
     p.add_argument("--seed", type=int, default=12345, help="rollout seed of the probe")
     args = p.parse_args()
     torch.set_num_threads(1)
 
+    if args.run == "pretrained":
+        final = PRETRAINED
+        ckpt = torch.load(final, map_location="cpu", weights_only=True)
+        run_config = yaml.safe_load((final.parent / "run-config.yaml").read_text())
+        ckpt["config"] = run_config["train"]  # the shipped file keeps no PPO settings
+        label = f"pretrained (update {ckpt['meta']['update']})"
+    else:
+        if args.update is None:
+            raise SystemExit("--update U is needed for a run directory")
+        final = Path(args.run) / "final.pt"
+        ckpt = torch.load(
+            Path(args.run) / "checkpoints" / f"ckpt_{args.update}.pt",
+            map_location="cpu",
+            weights_only=True,
+        )
+        label = f"{Path(args.run).name} ckpt {args.update}"
     run = Path(args.run)
-    policy = CommFormerPolicy.load(run / "final.pt")  # the config (and env) of the run
-    meta = torch.load(run / "final.pt", map_location="cpu", weights_only=True)["meta"]
-    ckpt = torch.load(
-        run / "checkpoints" / f"ckpt_{args.update}.pt", map_location="cpu", weights_only=True
-    )
+    policy = CommFormerPolicy.load(final)  # the config (and env) of the run
+    meta = torch.load(final, map_location="cpu", weights_only=True)["meta"]
     policy.load_state_dict(ckpt["model"])
     if policy.config.graph != "learned":
         raise SystemExit(f"{run}: graph {policy.config.graph!r}, the probe needs 'learned'")
@@ -67,7 +85,7 @@ def main() -> None:
     graphs = np.asarray(batch.policy_extras["graph"])  # [S, N, N]
     n_agents = graphs.shape[-1]
     steps = len(adv)
-    print(f"{run.name} ckpt {args.update}: {args.episodes} episodes, {steps} steps")
+    print(f"{label}: {args.episodes} episodes, {steps} steps")
     print("logits:\n", policy.edge_logits.detach().numpy().round(2))
 
     # mean advantage of agent i given that it heard j
