@@ -165,19 +165,18 @@ def write_results(
     def steps(x: float) -> str:
         return "never" if math.isinf(x) else str(int(x))
 
+    reach = {m: [steps_to_reach(runs[(m, s)], target) for s in seeds] for m in methods}
     for m in methods:
         finals = [runs[(m, s)][-1]["true_return"] for s in seeds]
         areas = [statistics.mean(e["true_return"] for e in runs[(m, s)]) for s in seeds]
-        reach = [steps_to_reach(runs[(m, s)], target) for s in seeds]
-        med = statistics.median(reach)
+        med = statistics.median(reach[m])
         lines.append(
             f"| {m} | {statistics.mean(finals):.1f} +- {ci95(finals):.1f} | "
             f"{statistics.mean(areas):.1f} +- {ci95(areas):.1f} | {steps(med)} | "
-            f"{sum(not math.isinf(r) for r in reach)}/{len(seeds)} | "
-            f"{', '.join(f'{f:.0f}' for f in finals)} | {', '.join(map(steps, reach))} |"
+            f"{sum(not math.isinf(r) for r in reach[m])}/{len(seeds)} | "
+            f"{', '.join(f'{f:.0f}' for f in finals)} | {', '.join(map(steps, reach[m]))} |"
         )
     if "parl" in methods and "pebble" in methods:
-        reach = {m: [steps_to_reach(runs[(m, s)], target) for s in seeds] for m in methods}
         evals = runs[("pebble", seeds[0])]
         censor = evals[-1]["env_steps"] + (
             evals[-1]["env_steps"] - evals[-2]["env_steps"] if len(evals) > 1 else 1
