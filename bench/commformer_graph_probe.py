@@ -45,25 +45,23 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
 
+    run = Path(args.run)
+    final = PRETRAINED if args.run == "pretrained" else run / "final.pt"
+    final_state = torch.load(final, map_location="cpu", weights_only=True)
+    meta = final_state["meta"]
     if args.run == "pretrained":
-        final = PRETRAINED
-        ckpt = torch.load(final, map_location="cpu", weights_only=True)
         run_config = yaml.safe_load((final.parent / "run-config.yaml").read_text())
-        ckpt["config"] = run_config["train"]  # the shipped file keeps no PPO settings
-        label = f"pretrained (update {ckpt['meta']['update']})"
+        # the shipped file keeps no PPO settings: those of the run that made it
+        ckpt = {"model": final_state["model"], "config": run_config["train"]}
+        label = f"pretrained (update {meta['update']})"
     else:
         if args.update is None:
             raise SystemExit("--update U is needed for a run directory")
-        final = Path(args.run) / "final.pt"
         ckpt = torch.load(
-            Path(args.run) / "checkpoints" / f"ckpt_{args.update}.pt",
-            map_location="cpu",
-            weights_only=True,
+            run / "checkpoints" / f"ckpt_{args.update}.pt", map_location="cpu", weights_only=True
         )
-        label = f"{Path(args.run).name} ckpt {args.update}"
-    run = Path(args.run)
+        label = f"{run.name} ckpt {args.update}"
     policy = CommFormerPolicy.load(final)  # the config (and env) of the run
-    meta = torch.load(final, map_location="cpu", weights_only=True)["meta"]
     policy.load_state_dict(ckpt["model"])
     if policy.config.graph != "learned":
         raise SystemExit(f"{run}: graph {policy.config.graph!r}, the probe needs 'learned'")
