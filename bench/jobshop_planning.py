@@ -4,7 +4,7 @@ best rule.
     python bench/jobshop_planning.py [--policy pretrained|FILE.pt]
         [--instances ft06,ft10,la01-la20] [--seeds 0-2]
         [--probs 0,0.01,0.02,0.05,0.1] [--samples 8,64] [--rollouts 1,8,64]
-        [--rollouts-at 0.05]
+        [--rollouts-at 0.05] [--rollout-options z=1:gate=0.95:top=3]
 
 All policies run through ``rlsys jobshop eval``'s grid (``rlsys.jobshop.evaluate``: Ray
 tasks, common random numbers, every schedule validated). At p = 0: ``pretrained@sample:N``
@@ -17,6 +17,9 @@ smaller). Time per instance = the median wall time of one schedule. Writes
 bench/results/jobshop/NAME.{md,csv} (``--name``, default planning); finished (instance,
 seed) tasks are kept under NAME_parts/ so an interrupted run continues. ``--rollouts ""``
 runs no rollouts (large instances: a rollout costs a whole schedule per candidate).
+``--rollout-options`` appends the rollout planner's options to every ``rollout:N``
+(``rlsys/jobshop/planning.py``: the paired significance test, the confidence gate, the
+candidate cut).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from rlsys.jobshop.evaluate import (  # noqa: E402
     parse_seeds,
     write_csv,
 )
+from rlsys.jobshop.planning import PlanSpec  # noqa: E402
 from rlsys.jobshop.rules import RULES  # noqa: E402
 
 RULE_LIST = list(RULES)
@@ -54,6 +58,7 @@ def main() -> int:
     p.add_argument("--samples", default="8,64")
     p.add_argument("--rollouts", default="1,8,64")
     p.add_argument("--rollouts-at", default="0.05", help="p values that get the largest N")
+    p.add_argument("--rollout-options", default="", help="e.g. z=1:gate=0.95:top=3 (planning.py)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "jobshop")
     p.add_argument("--name", default="planning", help="file stem of the results (planning)")
     args = p.parse_args()
@@ -68,6 +73,7 @@ def main() -> int:
         planned = [f"{args.policy}@sample:{n}" for n in samples] if prob == 0 else []
         planned += [
             f"{args.policy}@rollout:{n}"
+            + (f":{args.rollout_options}" if args.rollout_options else "")
             for n in rollouts
             if n < max(rollouts) or prob in big_at or not big_at
         ]
@@ -109,7 +115,9 @@ def report(rows: list[dict], args) -> str:
         f"`python bench/jobshop_planning.py --policy {args.policy} --instances {args.instances} "
         f"--seeds {args.seeds} "
         f"--probs {args.probs} --samples {args.samples} --rollouts {args.rollouts} "
-        f"--rollouts-at '{args.rollouts_at}' --name {args.name}`: {n_inst} instances x seeds "
+        f"--rollouts-at '{args.rollouts_at}' "
+        + (f"--rollout-options {args.rollout_options} " if args.rollout_options else "")
+        + f"--name {args.name}`: {n_inst} instances x seeds "
         f"{args.seeds}, "
         "every schedule valid. Best rule = the single rule with the lowest mean makespan "
         "at that p (of SPT, LPT, MWKR, LWKR, MOR, LOR, FIFO). Time = median seconds per "
@@ -125,7 +133,7 @@ def report(rows: list[dict], args) -> str:
             key=lambda n: (
                 n != args.policy,
                 n.split(":")[0],
-                int(n.split(":")[-1]) if ":" in n else 0,
+                PlanSpec.parse(n.split("@")[1]).n if "@" in n else 0,
             ),
         )
         head = "| policy | mean makespan | vs best rule | s / schedule |"

@@ -81,7 +81,9 @@ def make_policy(name: str, seed: int = 0) -> Rule:
             raise ValueError(f"{name!r}: planning needs a learned policy, not the rule {base!r}")
         if spec.kind == "sample":
             return SamplingPlanner(dispatcher.policy, spec.n, seed=seed)
-        return RolloutPlanner(dispatcher.policy, spec.n, seed=seed)
+        return RolloutPlanner(
+            dispatcher.policy, spec.n, seed=seed, z=spec.z, gate=spec.gate, top=spec.top
+        )
     if name.lower() == "pretrained":
         if not PRETRAINED.exists():
             raise ValueError(f"no pretrained policy shipped ({PRETRAINED.name} missing)")

@@ -1,10 +1,11 @@
+import numpy as np
 import pytest
 
 from envs.jobshop.instance import load_instance, random_instance
 from envs.jobshop.schedule import validate
 from envs.jobshop.sim import Simulator
 from rlsys.jobshop.evaluate import run_policy
-from rlsys.jobshop.planning import PlanSpec, RolloutPlanner
+from rlsys.jobshop.planning import PlanSpec, RolloutPlanner, significant_improvement
 from rlsys.jobshop.policies import PRETRAINED, make_policy
 from rlsys.jobshop.policy import JobShopGNNPolicy
 
@@ -20,6 +21,58 @@ def policy():
 def test_bad_plan_is_a_one_line_error(text):
     with pytest.raises(ValueError, match="sample:N or rollout:N"):
         PlanSpec.parse(text)
+
+
+def test_rollout_options_parse():
+    spec = PlanSpec.parse("rollout:8:z=1.5:gate=0.9:top=3")
+    assert (spec.kind, spec.n, spec.z, spec.gate, spec.top) == ("rollout", 8, 1.5, 0.9, 3)
+    assert PlanSpec.parse("rollout:8") == PlanSpec("rollout", 8, z=0.0, gate=1.0, top=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("sample:8:z=1", "bad plan option 'z=1'"),
+        ("rollout:8:depth=2", "bad plan option 'depth=2'"),
+        ("rollout:8:z=one", "not a number"),
+        ("rollout:8:z=1:z=2", "bad plan option 'z=2'"),
+        ("rollout:1:z=1", "N >= 2"),
+        ("rollout:8:z=-1", "z >= 0"),
+        ("rollout:8:gate=0", "gate is a probability"),
+        ("rollout:8:gate=1.5", "gate is a probability"),
+        ("rollout:8:top=1", "top needs K >= 2"),
+    ],
+)
+def test_bad_rollout_option_is_a_one_line_error(text, match):
+    with pytest.raises(ValueError, match=match):
+        PlanSpec.parse(text)
+
+
+def test_significant_improvement_by_hand():
+    # rows: candidates; columns: the same 4 futures; row 0 is the greedy choice
+    spans = np.array(
+        [
+            [100.0, 110.0, 120.0, 130.0],
+            [90.0, 100.0, 110.0, 120.0],  # 10 better in every future: se 0, significant
+            [60.0, 150.0, 80.0, 170.0],  # 5 better on average but all over the place
+            [100.0, 110.0, 120.0, 130.0],  # a tie
+        ]
+    )
+    assert significant_improvement(spans, greedy=0, z=1.0) == 1
+    # the noisy row's mean is lower than the steady one's, and plain means would take it
+    spans[2] -= 15
+    assert spans[2].mean() < spans[1].mean()
+    assert significant_improvement(spans, greedy=0, z=1.0) == 1
+    # diffs of row 2 are (-55, 25, -55, 25): mean -15, se 23.1; z = 0.4 lets it in
+    assert significant_improvement(spans, greedy=0, z=0.4) == 2
+    assert significant_improvement(spans[[0, 3]], greedy=0, z=1.0) is None  # ties never move
+    assert significant_improvement(spans, greedy=1, z=1.0) is None  # nothing beats row 1
+
+
+def test_significant_improvement_counts_a_deadlock_as_worst():
+    spans = np.array([[np.inf, 100.0, np.inf], [50.0, 60.0, 55.0], [np.inf, 90.0, 95.0]])
+    assert significant_improvement(spans, greedy=0, z=1.0) == 1  # beats a deadlocking greedy
+    assert significant_improvement(spans, greedy=1, z=0.0) is None
 
 
 def test_planning_needs_a_learned_policy():
@@ -76,6 +129,26 @@ def test_rollouts_never_read_the_true_future(policy):
         planner(sim, sim.candidates)
         scores.append(planner.last_scores)
     assert scores[0] == scores[1] and len(scores[0]) >= 2
+
+
+def test_rollout_gate_and_top_cut_the_lookahead(policy):
+    inst = INSTANCES[1]
+    # a gate no choice falls below: never any lookahead, so the greedy policy's schedule
+    assert (
+        run_policy(inst, "pretrained@rollout:4:gate=1e-9", 0.1, 2).schedule()
+        == run_policy(inst, "pretrained", 0.1, 2).schedule()
+    )
+    sim = Simulator(inst, 0.1, seed=2)
+    while len(sim.candidates) < 3:
+        sim.step(sim.candidates[0])
+    planner = RolloutPlanner(policy, n=2, seed=0, top=2)
+    planner(sim, sim.candidates)
+    assert len(planner.last_scores) == 2  # the two most probable candidates only
+    z_test = run_policy(inst, "pretrained@rollout:4:z=1:top=3", 0.1, 2)
+    validate(z_test.schedule(), inst)
+    assert (
+        run_policy(inst, "pretrained@rollout:4:z=1:top=3", 0.1, 2).schedule() == z_test.schedule()
+    )
 
 
 @pytest.fixture(scope="module")
