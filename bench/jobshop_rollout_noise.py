@@ -31,7 +31,7 @@ from envs.jobshop.instance import load_instance  # noqa: E402
 from envs.jobshop.schedule import validate  # noqa: E402
 from envs.jobshop.sim import Simulator  # noqa: E402
 from rlsys.jobshop.evaluate import parse_instances, parse_seeds  # noqa: E402
-from rlsys.jobshop.planning import _Lockstep  # noqa: E402
+from rlsys.jobshop.planning import _Lockstep, lowest_or_greedy  # noqa: E402
 from rlsys.jobshop.policies import make_policy  # noqa: E402
 from rlsys.rl.distributions import MaskedCategorical  # noqa: E402
 
@@ -69,8 +69,7 @@ def clairvoyant_pilot(steps: _Lockstep):
             copies.append(copy)
         steps.finish(copies)
         spans = np.array([np.inf if c.deadlock else c.makespan for c in copies])
-        best = np.flatnonzero(spans == spans.min())
-        return greedy if candidates.index(greedy) in best else candidates[int(best[0])]
+        return lowest_or_greedy(spans, candidates, greedy)
 
     return choose
 

@@ -264,8 +264,13 @@ class RolloutPlanner(OverLearnedPolicy):
         if not known and self.z > 0:
             row = significant_improvement(spans, candidates.index(greedy), self.z)
             return greedy if row is None else candidates[row]
-        best = np.flatnonzero(scores == scores.min())
-        return greedy if candidates.index(greedy) in best else candidates[int(best[0])]
+        return lowest_or_greedy(scores, candidates, greedy)
+
+
+def lowest_or_greedy(scores: np.ndarray, candidates: list[int], greedy: int) -> int:
+    """The candidate with the lowest score, the greedy one where it ties for lowest."""
+    best = np.flatnonzero(scores == scores.min())
+    return greedy if candidates.index(greedy) in best else candidates[int(best[0])]
 
 
 def significant_improvement(spans: np.ndarray, greedy: int, z: float) -> int | None:
