@@ -33,9 +33,9 @@ Two planners, both named as a suffix of a policy (``pretrained@sample:8``,
     the decisions where the lookahead pays are few (README: on random 25x15 and 50x10 under
     shutdowns ``rollout:1`` is worse than the greedy policy it plans over,
     ``rollout:8:z=1:gate=0.95:top=3`` about 11 points better).
-  - ``gate=G``: no lookahead where the policy gives its choice a probability of at least
-    G (it is sure; the rollouts would mostly confirm it), so the time goes to the
-    decisions in doubt.
+  - ``gate=G`` (G < 1; the default 1 is no gate): no lookahead where the policy gives its
+    choice a probability of at least G (it is sure; the rollouts would mostly confirm it),
+    so the time goes to the decisions in doubt.
   - ``top=K``: only the policy's K most probable candidates are rolled out.
 
 The planners' randomness comes from ``default_rng([seed, tag])`` of the evaluation seed,
@@ -226,7 +226,8 @@ class RolloutPlanner(OverLearnedPolicy):
         if len(candidates) < 2:
             return greedy
         probs = policy.probs[0]
-        if float(probs[greedy]) >= self.gate:
+        # the default gate 1 is off: a float32 softmax can round a sure choice to exactly 1
+        if self.gate < 1 and float(probs[greedy]) >= self.gate:
             return greedy
         if 0 < self.top < len(candidates):
             kept = set(torch.topk(probs, self.top).indices.tolist())  # greedy among them

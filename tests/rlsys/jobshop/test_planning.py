@@ -54,7 +54,7 @@ def test_significant_improvement_by_hand():
         [
             [100.0, 110.0, 120.0, 130.0],
             [90.0, 100.0, 110.0, 120.0],  # 10 better in every future: se 0, significant
-            [60.0, 150.0, 80.0, 170.0],  # 5 better on average but all over the place
+            [60.0, 150.0, 80.0, 170.0],  # as good on average, but all over the place
             [100.0, 110.0, 120.0, 130.0],  # a tie
         ]
     )
