@@ -3,6 +3,7 @@
     python bench/jobshop_clairvoyant.py [--instances ft06,la01,la02,la03]
                                         [--probs 0.05,0.1] [--seeds 0-2] [--time-limit 20]
                                         [--policies pretrained,pretrained@rollout:8]
+                                        [--name clairvoyant]
 
 For each instance x shutdown probability x seed: the clairvoyant CP-SAT schedule (that
 seed's downtime known in advance, ``rlsys jobshop solve --shutdown-prob p --seed s``;
@@ -11,12 +12,14 @@ hindsight optimum and the proven bound is reported too), every rule and the lear
 policies (``--policies``: the shipped one, greedy and with online rollouts) on the same
 seed (common random numbers). Printed per p: mean gap to the clairvoyant makespan,
 (policy - clairvoyant) / clairvoyant, for the best rule per instance and seed, MWKR and
-each learned policy. Writes bench/results/jobshop/clairvoyant.md.
+each learned policy. Writes bench/results/jobshop/<name>.md (and .csv, one row per
+instance, p and seed).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import statistics
 import sys
 from pathlib import Path
@@ -40,6 +43,7 @@ def main() -> int:
     p.add_argument("--time-limit", type=float, default=20.0)
     p.add_argument("--policies", default="pretrained,pretrained@rollout:8")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "jobshop")
+    p.add_argument("--name", default="clairvoyant", help="file name of the results, no suffix")
     args = p.parse_args()
     probs = [float(x) for x in args.probs.split(",")]
     policies = [x for x in args.policies.split(",") if x]
@@ -81,7 +85,9 @@ def main() -> int:
         "",
         f"`python bench/jobshop_clairvoyant.py --instances {args.instances} --probs "
         f"{args.probs} --seeds {args.seeds} --time-limit {args.time_limit:g} --policies "
-        f"{args.policies}`: per seed, "
+        f"{args.policies}"
+        + (f" --name {args.name}" if args.name != "clairvoyant" else "")
+        + "`: per seed, "
         "CP-SAT with that seed's downtime known in advance against the policies on the same "
         "seed. Gap = (makespan - clairvoyant) / clairvoyant, mean over instances x seeds; "
         "best rule = the best of the 7 deterministic rules per instance and seed (an oracle "
@@ -108,7 +114,14 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "clairvoyant.md").write_text(text)
+    (args.out / f"{args.name}.md").write_text(text)
+    with (args.out / f"{args.name}.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["instance", "p", "seed", "clairvoyant", "status", "bound", "best_rule",
+                      "MWKR", *policies])  # fmt: skip
+        for name, prob, seed, res, best, mwkr, *learned in rows:
+            out.writerow([name, prob, seed, res.makespan, res.status, res.lower_bound, best,
+                          mwkr, *learned])  # fmt: skip
     return 0
 
 
