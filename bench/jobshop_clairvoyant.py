@@ -3,7 +3,7 @@
     python bench/jobshop_clairvoyant.py [--instances ft06,la01,la02,la03]
                                         [--probs 0.05,0.1] [--seeds 0-2] [--time-limit 20]
                                         [--policies pretrained,pretrained@rollout:8]
-                                        [--name clairvoyant]
+                                        [--name clairvoyant] [--hint rules|best]
 
 For each instance x shutdown probability x seed: the clairvoyant CP-SAT schedule (that
 seed's downtime known in advance, ``rlsys jobshop solve --shutdown-prob p --seed s``;
@@ -49,8 +49,8 @@ def main() -> int:
         choices=["rules", "best"],
         default="rules",
         help="CP-SAT starts from the best rule's schedule (rules) or from the shortest "
-        "schedule of the rules and --policies on that seed (best: the clairvoyant result "
-        "is then never longer than any policy's)",
+        "schedule of the rules and --policies on that seed (best: a complete solution hint, "
+        "so the search begins at the planner's schedule rather than a rule's)",
     )
     args = p.parse_args()
     probs = [float(x) for x in args.probs.split(",")]
