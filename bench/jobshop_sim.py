@@ -30,10 +30,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -58,6 +55,7 @@ from job_shop_lib.graphs import build_disjunctive_graph  # noqa: E402
 from job_shop_lib.reinforcement_learning import SingleJobShopGraphEnv  # noqa: E402
 
 import envs.jobshop  # noqa: E402, F401  (registers rlsys/ISBJSSP-v0)
+from bench.machine_facts import machine_facts  # noqa: E402
 from envs.jobshop.instance import Instance, load_instance  # noqa: E402
 from envs.jobshop.sim import Simulator  # noqa: E402
 from rlsys.jobshop.rules import make_rule, run_rule  # noqa: E402
@@ -98,45 +96,6 @@ class Throughput:
 
 
 # --------------------------------------------------------------------------- setup
-def machine_facts() -> list[str]:
-    """Where and what ran: date, Python, CPU model, library versions, our commit."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or "unknown"
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "envs", "rlsys"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-        dirty = [line[3:] for line in dirty]
-        if dirty:
-            commit += " + uncommitted changes in " + ", ".join(dirty)
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    return [
-        f"- date: {now}",
-        f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"gymnasium {gymnasium.__version__}, job-shop-lib {version('job-shop-lib')}",
-        f"- CPU: {cpu}, {os.cpu_count()} logical cores visible; one thread used "
-        "(OMP/MKL/OPENBLAS_NUM_THREADS=1), not pinned",
-        f"- our code: commit {commit}",
-    ]
-
-
 def check_same_instance(ours: Instance, peer: JobShopInstance) -> bool:
     """True when both loaders give the same machine order and processing times."""
     machines = np.asarray(peer.machines_matrix_array).reshape(ours.machines.shape)
@@ -307,7 +266,14 @@ def main() -> None:
     out: list[str] = [
         "# Job-shop simulator: ours (ISBJSSP) vs job-shop-lib",
         "",
-        *machine_facts(),
+        *machine_facts(
+            ["envs", "rlsys"],
+            {
+                "numpy": np.__version__,
+                "gymnasium": gymnasium.__version__,
+                "job-shop-lib": version("job-shop-lib"),
+            },  # fmt: skip
+        ),
         f"- settings: {args.repeats} repeats (medians), {args.seconds:g} s of whole "
         "episodes per env run, both sides interleaved in each repeat",
         "- same instance data in both loaders: "

@@ -30,10 +30,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -49,6 +46,7 @@ sys.path.insert(0, str(REPO))
 import pettingzoo  # noqa: E402
 from mpe2 import simple_spread_v3  # noqa: E402
 
+from bench.machine_facts import machine_facts  # noqa: E402
 from envs.predator_prey import INFO_SUCCESS, capture_env, parallel_env  # noqa: E402
 
 GOAL = 20_000
@@ -106,46 +104,6 @@ class Throughput:
 
 
 # --------------------------------------------------------------------------- setup
-def machine_facts() -> list[str]:
-    """Where and what ran: date, Python, CPU model, library versions, our commit, load."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or "unknown"
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "envs/predator_prey"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-        if dirty:
-            commit += " + uncommitted changes in " + ", ".join(line[3:] for line in dirty)
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    return [
-        f"- date: {now}",
-        f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"pettingzoo {pettingzoo.__version__}, mpe2 {version('mpe2')}",
-        f"- CPU: {cpu}, {os.cpu_count()} logical cores visible; one thread used "
-        "(OMP/MKL/OPENBLAS_NUM_THREADS=1), not pinned",
-        f"- load average (1 / 5 / 15 min) at the start: {load}",
-        f"- our code: commit {commit}",
-    ]
-
-
 def action_table(env, rng: np.random.Generator) -> list[dict]:
     """``ACTION_TABLE`` dicts of uniform random actions for every possible agent."""
     agents = env.possible_agents
@@ -204,7 +162,11 @@ def main() -> None:
     if args.quick:
         args.repeats, args.seconds = 1, 0.5
 
-    facts = machine_facts()
+    facts = machine_facts(
+        ["envs/predator_prey"],
+        {"numpy": np.__version__, "pettingzoo": pettingzoo.__version__, "mpe2": version("mpe2")},
+        load=True,
+    )
     envs = {case.name: case.make() for case in CASES}
     rng = np.random.default_rng(0)
     actions = {name: action_table(env, rng) for name, env in envs.items()}
