@@ -55,7 +55,7 @@ from job_shop_lib.graphs import build_disjunctive_graph  # noqa: E402
 from job_shop_lib.reinforcement_learning import SingleJobShopGraphEnv  # noqa: E402
 
 import envs.jobshop  # noqa: E402, F401  (registers rlsys/ISBJSSP-v0)
-from bench.machine_facts import machine_facts  # noqa: E402
+from bench.markdown import fmt, machine_facts, table  # noqa: E402
 from envs.jobshop.instance import Instance, load_instance  # noqa: E402
 from envs.jobshop.sim import Simulator  # noqa: E402
 from rlsys.jobshop.rules import make_rule, run_rule  # noqa: E402
@@ -194,20 +194,7 @@ def time_peer_mwkr(instance: JobShopInstance) -> tuple[float, int, int]:
     return seconds, dispatched, int(schedule.makespan())
 
 
-# --------------------------------------------------------------------------- output
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A markdown table, first column left-aligned, the others right-aligned."""
-    align = [":--"] + ["--:"] * (len(headers) - 1)
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def fmt(x: float, digits: int = 0) -> str:
-    """A number with thousands separators."""
-    return f"{x:,.{digits}f}"
-
-
+# --------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="budget per env run (s)")

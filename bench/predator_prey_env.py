@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 import pettingzoo  # noqa: E402
 from mpe2 import simple_spread_v3  # noqa: E402
 
-from bench.machine_facts import machine_facts  # noqa: E402
+from bench.markdown import fmt, machine_facts, table  # noqa: E402
 from envs.predator_prey import INFO_SUCCESS, capture_env, parallel_env  # noqa: E402
 
 GOAL = 20_000
@@ -138,20 +138,7 @@ def run_env(env, actions: list[dict], budget_s: float, seed: int) -> Throughput:
     return out
 
 
-# --------------------------------------------------------------------------- output
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A markdown table, first column left-aligned, the others right-aligned."""
-    align = [":--"] + ["--:"] * (len(headers) - 1)
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def fmt(x: float, digits: int = 0) -> str:
-    """A number with thousands separators."""
-    return f"{x:,.{digits}f}"
-
-
+# --------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="budget per measurement (s)")

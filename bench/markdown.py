@@ -1,5 +1,5 @@
-"""Where and what a benchmark ran on, for the header of its results file (shared by the
-``bench/`` scripts that compare our code with a peer's)."""
+"""Markdown for the results files of the ``bench/`` scripts that compare our code with a
+peer's: where and what ran (the header), tables, numbers."""
 
 from __future__ import annotations
 
@@ -55,3 +55,16 @@ def machine_facts(
         avg = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
         facts.append(f"- load average (1 / 5 / 15 min) at the start: {avg}")
     return [*facts, f"- our code: commit {commit}"]
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A markdown table, first column left-aligned, the others right-aligned."""
+    align = [":--"] + ["--:"] * (len(headers) - 1)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fmt(x: float, digits: int = 0) -> str:
+    """A number with thousands separators."""
+    return f"{x:,.{digits}f}"
