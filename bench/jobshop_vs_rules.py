@@ -1,0 +1,89 @@
+"""Policies against the best rule, per shutdown probability, from ``rlsys jobshop eval``
+CSVs; and at p = 0 the mean gap to a reference makespan per instance.
+
+    python bench/jobshop_vs_rules.py EVAL.csv [EVAL.csv ...] [--cpsat FILE.csv] [--out FILE.md]
+
+The best rule at each p is the rule (SPT, LPT, MWKR, LWKR, MOR, LOR, FIFO) with the lowest
+mean makespan over every instance and seed of that p. The reference of an instance is its
+published BWS makespan (``rlsys/jobshop/data/bws_reference.csv``: la01-la20, ft06, ft10)
+or else, with ``--cpsat``, CP-SAT's schedule from ``bench/jobshop_cpsat.py`` (an upper
+bound on the optimum, so those gaps understate the distance to it). Invalid schedules stop
+the script: a mean over them would mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rlsys.jobshop.evaluate import bws_reference  # noqa: E402
+from rlsys.jobshop.rules import RULES  # noqa: E402
+
+RULE_LIST = [r for r in RULES if r != "RANDOM"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("csvs", nargs="+", type=Path)
+    ap.add_argument("--cpsat", type=Path, default=None, help="bench/jobshop_cpsat.py's CSV")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    rows = [r for path in args.csvs for r in csv.DictReader(path.open())]
+    bad = [r for r in rows if r["valid"] != "yes"]
+    if bad:
+        raise SystemExit(f"{len(bad)} invalid schedules, e.g. {bad[0]}")
+    ref = {name: value for name, (value, _) in bws_reference().items()}
+    if args.cpsat:
+        for r in csv.DictReader(args.cpsat.open()):
+            ref.setdefault(r["instance"], int(r["makespan"]))
+
+    span: dict[tuple[str, float], list[float]] = defaultdict(list)
+    gap: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        p = float(r["shutdown_prob"])
+        span[(r["policy"], p)].append(float(r["makespan"]))
+        if p == 0 and r["instance"] in ref:
+            gap[r["policy"]].append(100 * (float(r["makespan"]) / ref[r["instance"]] - 1))
+    probs = sorted({p for _, p in span})
+    policies = list(dict.fromkeys(r["policy"] for r in rows))
+    best = {}
+    for p in probs:
+        rules = {n: statistics.mean(span[(n, p)]) for n in RULE_LIST if (n, p) in span}
+        best[p] = min(rules, key=rules.get)
+    n_inst = len({r["instance"] for r in rows})
+    lines = [
+        f"`python bench/jobshop_vs_rules.py {' '.join(sys.argv[1:])}`: {n_inst} instances, "
+        f"{len(rows)} schedules, every one valid.",
+        "",
+        "| mean makespan vs best rule | "
+        + " | ".join(f"p={p:g} ({best[p]})" for p in probs)
+        + " | gap to reference, p=0 |",
+        "|---|" + "---:|" * (len(probs) + 1),
+    ]
+    for name in policies:
+        cells = []
+        for p in probs:
+            if (name, p) not in span:
+                cells.append("")
+                continue
+            base = statistics.mean(span[(best[p], p)])
+            cells.append(f"{100 * (statistics.mean(span[(name, p)]) / base - 1):+.1f} %")
+        g = gap.get(name)
+        cells.append(f"{statistics.mean(g):.1f} % ({len(g)})" if g else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
