@@ -66,12 +66,11 @@ def main() -> int:
             rows.append((name, 1, validate(policy, last)))
             print(rows[-1], flush=True)
     for window in (int(w) for w in args.windows.split(",")):
-        chosen = [ckpts[u] for u in sorted(ckpts) if last - window < u <= last]
-        chosen = [p for p in chosen if int(p.stem.split("_")[1]) % args.every == 0]
+        updates = [u for u in sorted(ckpts) if last - window < u <= last and u % args.every == 0]
+        chosen = [ckpts[u] for u in updates]
         policy = average(chosen)
         policy.save(out / f"avg{window}.pt", {"averaged": [p.name for p in chosen]})
-        first = int(chosen[0].stem.split("_")[1])
-        rows.append((f"avg{window}.pt (updates {first}-{last})", len(chosen),
+        rows.append((f"avg{window}.pt (updates {updates[0]}-{last})", len(chosen),
                      validate(policy, last)))  # fmt: skip
         print(rows[-1], flush=True)
 
