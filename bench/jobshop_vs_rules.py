@@ -1,7 +1,11 @@
 """Policies against the best rule, per shutdown probability, from ``rlsys jobshop eval``
 CSVs; and at p = 0 the mean gap to a reference makespan per instance.
 
-    python bench/jobshop_vs_rules.py EVAL.csv [EVAL.csv ...] [--cpsat FILE.csv] [--out FILE.md]
+    python bench/jobshop_vs_rules.py EVAL.csv [EVAL.csv ...] [--cpsat FILE.csv]
+        [--only PREFIX,...] [--out FILE.md]
+
+``--only`` keeps the instances whose name starts with one of the prefixes (``ta4`` for
+ta41-ta50, ``random:25x15``), for a table per family.
 
 The best rule at each p is the rule (SPT, LPT, MWKR, LWKR, MOR, LOR, FIFO) with the lowest
 mean makespan over every instance and seed of that p. The reference of an instance is its
@@ -33,9 +37,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("csvs", nargs="+", type=Path)
     ap.add_argument("--cpsat", type=Path, default=None, help="bench/jobshop_cpsat.py's CSV")
+    ap.add_argument("--only", default="", help="instance-name prefixes, comma-separated")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     rows = [r for path in args.csvs for r in csv.DictReader(path.open())]
+    if args.only:
+        rows = [r for r in rows if r["instance"].startswith(tuple(args.only.split(",")))]
+    if not rows:
+        raise SystemExit("no schedules to compare")
     bad = [r for r in rows if r["valid"] != "yes"]
     if bad:
         raise SystemExit(f"{len(bad)} invalid schedules, e.g. {bad[0]}")
