@@ -5,7 +5,7 @@ CSVs; and at p = 0 the mean gap to a reference makespan per instance.
         [--only PREFIX,...] [--out FILE.md]
 
 ``--only`` keeps the instances whose name starts with one of the prefixes (``ta4`` for
-ta41-ta50, ``random:25x15``), for a table per family.
+ta41-ta50, ``rand25x15`` for random:25x15:*), for a table per family.
 
 The best rule at each p is the rule (SPT, LPT, MWKR, LWKR, MOR, LOR, FIFO) with the lowest
 mean makespan over every instance and seed of that p. The reference of an instance is its
@@ -62,10 +62,13 @@ def main() -> int:
             gap[r["policy"]].append(100 * (float(r["makespan"]) / ref[r["instance"]] - 1))
     probs = sorted({p for _, p in span})
     policies = list(dict.fromkeys(r["policy"] for r in rows))
-    best = {}
+    best, base = {}, {}  # the best rule at each p and its mean makespan
     for p in probs:
         rules = {n: statistics.mean(span[(n, p)]) for n in RULE_LIST if (n, p) in span}
+        if not rules:
+            raise SystemExit(f"no rule schedules at p={p:g}: evaluate the rules in the same CSVs")
         best[p] = min(rules, key=rules.get)
+        base[p] = rules[best[p]]
     n_inst = len({r["instance"] for r in rows})
     lines = [
         f"`python bench/jobshop_vs_rules.py {' '.join(sys.argv[1:])}`: {n_inst} instances, "
@@ -82,8 +85,7 @@ def main() -> int:
             if (name, p) not in span:
                 cells.append("")
                 continue
-            base = statistics.mean(span[(best[p], p)])
-            cells.append(f"{100 * (statistics.mean(span[(name, p)]) / base - 1):+.1f} %")
+            cells.append(f"{100 * (statistics.mean(span[(name, p)]) / base[p] - 1):+.1f} %")
         g = gap.get(name)
         cells.append(f"{statistics.mean(g):.1f} % ({len(g)})" if g else "")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
