@@ -34,17 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rlsys.jobshop.evaluate import (  # noqa: E402
-    bws_reference,
+    best_rules,
     evaluate,
     parse_instances,
     parse_probs,
     parse_seeds,
+    reference_gaps,
     write_csv,
 )
 from rlsys.jobshop.planning import PlanSpec  # noqa: E402
 from rlsys.jobshop.rules import RULES  # noqa: E402
-
-RULE_LIST = list(RULES)
 
 
 def main() -> int:
@@ -77,7 +76,7 @@ def main() -> int:
             for n in rollouts
             if n < max(rollouts) or prob in big_at or not big_at
         ]
-        policies = RULE_LIST + [args.policy] + planned
+        policies = list(RULES) + [args.policy] + planned
         rows += evaluate(
             instances,
             policies,
@@ -99,14 +98,12 @@ def main() -> int:
 def report(rows: list[dict], args) -> str:
     span: dict[tuple[str, float], list[float]] = defaultdict(list)
     wall: dict[tuple[str, float], list[float]] = defaultdict(list)
-    gap: dict[str, list[float]] = defaultdict(list)
-    ref = bws_reference()
     for r in rows:
         key = (r["policy"], float(r["shutdown_prob"]))
         span[key].append(float(r["makespan"]))
         wall[key].append(float(r["wall_ms"]) / 1e3)
-        if key[1] == 0 and r["instance"] in ref:
-            gap[r["policy"]].append(100 * (float(r["makespan"]) / ref[r["instance"]][0] - 1))
+    gap = reference_gaps(rows)
+    best = best_rules(rows)
     probs = sorted({k[1] for k in span})
     n_inst = len({r["instance"] for r in rows})
     lines = [
@@ -125,11 +122,9 @@ def report(rows: list[dict], args) -> str:
         "",
     ]
     for prob in probs:
-        rules = {name: statistics.mean(span[(name, prob)]) for name in RULE_LIST}
-        best_rule = min(rules, key=rules.get)
-        base = rules[best_rule]
+        best_rule, base = best[prob]
         names = [best_rule] + sorted(
-            {k[0] for k in span if k[1] == prob and k[0] not in RULE_LIST},
+            {k[0] for k in span if k[1] == prob and k[0] not in RULES},
             key=lambda n: (
                 n != args.policy,
                 n.split(":")[0],

@@ -19,18 +19,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rlsys.jobshop.evaluate import bws_reference  # noqa: E402
-from rlsys.jobshop.rules import RULES  # noqa: E402
-
-RULE_LIST = [r for r in RULES if r != "RANDOM"]
+from rlsys.jobshop.evaluate import bws_reference, vs_best_rule_table  # noqa: E402
 
 
 def main() -> int:
@@ -52,44 +47,15 @@ def main() -> int:
     if args.cpsat:
         for r in csv.DictReader(args.cpsat.open()):
             ref.setdefault(r["instance"], int(r["makespan"]))
-
-    span: dict[tuple[str, float], list[float]] = defaultdict(list)
-    gap: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
-        p = float(r["shutdown_prob"])
-        span[(r["policy"], p)].append(float(r["makespan"]))
-        if p == 0 and r["instance"] in ref:
-            gap[r["policy"]].append(100 * (float(r["makespan"]) / ref[r["instance"]] - 1))
-    probs = sorted({p for _, p in span})
-    policies = list(dict.fromkeys(r["policy"] for r in rows))
-    best, base = {}, {}  # the best rule at each p and its mean makespan
-    for p in probs:
-        rules = {n: statistics.mean(span[(n, p)]) for n in RULE_LIST if (n, p) in span}
-        if not rules:
-            raise SystemExit(f"no rule schedules at p={p:g}: evaluate the rules in the same CSVs")
-        best[p] = min(rules, key=rules.get)
-        base[p] = rules[best[p]]
+    try:
+        table = vs_best_rule_table(rows, ref)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     n_inst = len({r["instance"] for r in rows})
-    lines = [
+    text = (
         f"`python bench/jobshop_vs_rules.py {' '.join(sys.argv[1:])}`: {n_inst} instances, "
-        f"{len(rows)} schedules, every one valid.",
-        "",
-        "| mean makespan vs best rule | "
-        + " | ".join(f"p={p:g} ({best[p]})" for p in probs)
-        + " | gap to reference, p=0 |",
-        "|---|" + "---:|" * (len(probs) + 1),
-    ]
-    for name in policies:
-        cells = []
-        for p in probs:
-            if (name, p) not in span:
-                cells.append("")
-                continue
-            cells.append(f"{100 * (statistics.mean(span[(name, p)]) / base[p] - 1):+.1f} %")
-        g = gap.get(name)
-        cells.append(f"{statistics.mean(g):.1f} % ({len(g)})" if g else "")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
+        f"{len(rows)} schedules, every one valid.\n\n{table}\n"
+    )
     if args.out:
         args.out.write_text(text)
     print(text)

@@ -159,8 +159,10 @@ def cmd_eval(args) -> int:
         parse_seeds,
         reference_gap_table,
         summary_table,
+        vs_best_rule_table,
         write_csv,
     )
+    from rlsys.jobshop.rules import RULES
 
     check_writable(args.out, "--out")
     if args.schedules_dir:
@@ -182,8 +184,10 @@ def cmd_eval(args) -> int:
     )
     write_csv(rows, args.out)
     print(summary_table(rows, title=f"mean makespan ({len(instances)} instances)"))
-    gaps = reference_gap_table(rows)  # instances with a published BWS reference
-    if gaps:
+    if any(name in RULES and name != "RANDOM" for name in policies):
+        # every policy against the best rule at each p, and its gap to BWS at p = 0
+        print("\n" + vs_best_rule_table(rows))
+    elif gaps := reference_gap_table(rows):  # instances with a published BWS reference
         print(gaps)
     invalid = [r for r in rows if r["valid"] not in ("yes", "deadlock")]
     print(f"{len(rows)} runs -> {args.out}; invalid schedules: {len(invalid)}")

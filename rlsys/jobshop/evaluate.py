@@ -311,14 +311,65 @@ def bws_reference() -> dict[str, tuple[int, str]]:
     return out
 
 
+def best_rules(rows: list[dict]) -> dict[float, tuple[str, float]]:
+    """The best dispatching rule at each shutdown probability in ``rows``: p -> (rule, its
+    mean makespan over every instance and seed of that p). RANDOM is not a rule here."""
+    from rlsys.jobshop.rules import RULES
+
+    means = summarize(rows)
+    out = {}
+    for p in sorted({p for _, p in means}):
+        rules = {
+            name: means[(name, p)] for name in RULES if name != "RANDOM" and (name, p) in means
+        }
+        if not rules:
+            raise ValueError(f"no rule schedules at p={p:g}: evaluate the rules in the same grid")
+        best = min(rules, key=rules.get)
+        out[p] = (best, rules[best])
+    return out
+
+
+def reference_gaps(
+    rows: list[dict], references: dict[str, int] | None = None
+) -> dict[str, list[float]]:
+    """Per policy, the gaps (%) of its p = 0 makespans to a reference makespan per instance:
+    ``references`` (instance -> makespan) or the published BWS values."""
+    if references is None:
+        references = {name: value for name, (value, _) in bws_reference().items()}
+    out: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if float(r["shutdown_prob"]) == 0.0 and r["instance"] in references and r["makespan"] != "":
+            out[r["policy"]].append(100.0 * (float(r["makespan"]) / references[r["instance"]] - 1))
+    return dict(out)
+
+
+def vs_best_rule_table(rows: list[dict], references: dict[str, int] | None = None) -> str:
+    """Markdown: each policy's mean makespan against the best rule's at every p, and its mean
+    gap to the reference at p = 0 (``reference_gaps``; the count of schedules beside it)."""
+    best = best_rules(rows)
+    means = summarize(rows)
+    gaps = reference_gaps(rows, references)
+    lines = [
+        "| mean makespan vs best rule | "
+        + " | ".join(f"p={p:g} ({name})" for p, (name, _) in best.items())
+        + " | gap to reference, p=0 |",
+        "|---|" + "---:|" * (len(best) + 1),
+    ]
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        cells = [
+            f"{100 * (means[(policy, p)] / base - 1):+.1f} %" if (policy, p) in means else ""
+            for p, (_, base) in best.items()
+        ]
+        g = gaps.get(policy)
+        cells.append(f"{sum(g) / len(g):.1f} % ({len(g)})" if g else "")
+        lines.append(f"| {policy} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def reference_gap_table(rows: list[dict]) -> str | None:
     """Markdown: mean gap (%) of each policy's p = 0 makespan to the BWS reference, or None
     if no instance has a reference."""
-    ref = bws_reference()
-    acc: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
-        if float(r["shutdown_prob"]) == 0.0 and r["instance"] in ref and r["makespan"] != "":
-            acc[r["policy"]].append(100.0 * (float(r["makespan"]) / ref[r["instance"]][0] - 1))
+    acc = reference_gaps(rows)
     if not acc:
         return None
     lines = ["| policy | mean gap to BWS reference at p=0 (%) |", "|---|---:|"]

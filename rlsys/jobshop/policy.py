@@ -148,10 +148,12 @@ class JobShopGNNPolicy(nn.Module):
         h = self.encoder(batch.x)
         # one id per (graph, machine): the groups of the disjunctive cliques
         machine = batch.batch * (int(batch.op_machine.max()) + 1) + batch.op_machine
+        # job chains: one predecessor and one successor per node, so a gather, not a scatter
+        chain = TypedGINConv.single_neighbours(batch.edge_index, batch.edge_type, h.size(0), 2)
         for conv, norm in zip(self.convs, self.norms, strict=True):
             rivals = scatter(h, machine, dim=0, reduce="mean")[machine]  # [N, H]
             h_in = torch.cat([h, rivals], dim=-1)
-            h = norm(h + torch.relu(conv(h_in, batch.edge_index, batch.edge_type)))
+            h = norm(h + torch.relu(conv(h_in, batch.edge_index, batch.edge_type, chain)))
         g = torch.cat(
             [
                 global_mean_pool(h, batch.batch, batch.num_graphs),

@@ -5,11 +5,14 @@ import pytest
 from envs.jobshop.instance import load_instance
 from envs.jobshop.schedule import load_schedule, violations
 from rlsys.jobshop.evaluate import (
+    best_rules,
     evaluate,
     parse_instances,
     parse_probs,
     parse_seeds,
+    reference_gaps,
     summary_table,
+    vs_best_rule_table,
     write_csv,
 )
 
@@ -63,3 +66,42 @@ def test_parse_instances_ranges():
     for bad, message in [("la05-la01", "must not be smaller"), (" , ", "no instances")]:
         with pytest.raises(ValueError, match=message):
             parse_instances(bad)
+
+
+def _row(instance, policy, p, makespan):
+    return {
+        "instance": instance,
+        "policy": policy,
+        "shutdown_prob": str(p),
+        "makespan": str(makespan),
+    }
+
+
+def test_best_rule_and_gaps_on_hand_made_rows():
+    # ft06's BWS reference is 63 (rlsys/jobshop/data/bws_reference.csv)
+    rows = [
+        _row("ft06", "MWKR", 0, 70),
+        _row("x", "MWKR", 0, 110),  # mean 90
+        _row("ft06", "LOR", 0, 80),
+        _row("x", "LOR", 0, 120),  # mean 100
+        _row("ft06", "RANDOM", 0, 10),
+        _row("x", "RANDOM", 0, 10),  # not a rule here
+        _row("ft06", "gnn", 0, 63),
+        _row("x", "gnn", 0, 99),  # mean 81: -10 % vs MWKR
+        _row("ft06", "MWKR", 0.1, 100),
+        _row("ft06", "LOR", 0.1, 90),
+        _row("ft06", "gnn", 0.1, 99),  # +10 % vs LOR
+    ]
+    assert best_rules(rows) == {0.0: ("MWKR", 90.0), 0.1: ("LOR", 90.0)}
+    gaps = reference_gaps(rows)
+    assert gaps["gnn"] == [0.0] and gaps["MWKR"] == pytest.approx([100 * 7 / 63])
+    assert reference_gaps(rows, {"x": 90})["gnn"] == pytest.approx([10.0])
+    table = vs_best_rule_table(rows).splitlines()
+    assert (
+        table[0]
+        == "| mean makespan vs best rule | p=0 (MWKR) | p=0.1 (LOR) | gap to reference, p=0 |"
+    )
+    assert "| gnn | -10.0 % | +10.0 % | 0.0 % (1) |" in table
+    assert "| MWKR | +0.0 % | +11.1 % | 11.1 % (1) |" in table
+    with pytest.raises(ValueError, match="no rule schedules at p=0.05"):
+        best_rules([_row("ft06", "gnn", 0.05, 70)])

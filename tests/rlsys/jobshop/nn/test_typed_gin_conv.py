@@ -60,3 +60,34 @@ def test_size_agnostic_mean():
         x, torch.tensor([[1, 2, 3, 4, 5], [0, 0, 0, 0, 0]]), torch.zeros(5, dtype=torch.long)
     )
     assert torch.allclose(one[0], many[0])
+
+
+def test_single_neighbour_gather_equals_the_scatter_mean_bit_for_bit():
+    """Job chains (one predecessor, one successor per node, chain ends without one): the
+    gather path gives exactly the propagate path's output and gradients."""
+    torch.manual_seed(2)
+    chain = torch.tensor([[0, 1, 2, 4, 5], [1, 2, 3, 5, 6]])  # jobs 0-1-2-3 and 4-5-6
+    edge_index = torch.cat([chain, chain.flip(0)], dim=1)
+    edge_type = torch.cat([torch.zeros(5, dtype=torch.long), torch.ones(5, dtype=torch.long)])
+    neighbours = TypedGINConv.single_neighbours(edge_index, edge_type, 7, 2)
+    assert neighbours.tolist() == [[7, 1], [0, 2], [1, 3], [2, 7], [7, 5], [4, 6], [5, 7]]
+    conv = TypedGINConv(4, 8, num_edge_types=2)
+    with torch.no_grad():
+        conv.eps.fill_(0.3)
+    x = torch.randn(7, 4, requires_grad=True)
+    a = conv(x, edge_index, edge_type)
+    b = conv(x, edge_index, edge_type, neighbours)
+    assert torch.equal(a, b)
+    (grad_a,) = torch.autograd.grad(a.square().sum(), x)
+    (grad_b,) = torch.autograd.grad(b.square().sum(), x)
+    assert torch.allclose(grad_a, grad_b, atol=1e-6)
+
+
+def test_single_neighbours_refuses_two_sources_of_one_type():
+    edge_index = torch.tensor([[1, 2], [0, 0]])
+    assert TypedGINConv.single_neighbours(edge_index, torch.tensor([0, 0]), 3, 1) is None
+    assert TypedGINConv.single_neighbours(edge_index, torch.tensor([0, 1]), 3, 2) is not None
+    empty = TypedGINConv.single_neighbours(
+        torch.empty(2, 0, dtype=torch.long), torch.empty(0, dtype=torch.long), 2, 2
+    )
+    assert empty.tolist() == [[2, 2], [2, 2]]
