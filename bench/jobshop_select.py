@@ -3,6 +3,7 @@ random instances that neither training nor its validation set used, sizes includ
 training never saw, scored against MWKR on the same disruption paths. Never the benchmarks.
 
     python bench/jobshop_select.py --runs runs/jobshop/A,runs/jobshop/B [--updates 100-400:20]
+        [--candidates FILE.pt,...]
         [--sizes 10x5,15x10,20x10,30x10,20x15] [--per-size 10] [--probs 0,0.05,0.1]
         [--first-seed 50000] [--workers 2] [--extra FILE.pt,...] [--guard la01-la05]
         [--export best.pt] [--out bench/results/jobshop/select]
@@ -14,7 +15,8 @@ every 20th update. Here every candidate checkpoint is scored by its mean ratio t
 the lowest ratio wins. ``--guard`` names benchmark instances on which a candidate's greedy
 schedule at p = 0 must be shorter than MWKR's (the shipped file's regression test,
 ``tests/rlsys/jobshop/test_policy.py``): a pass/fail filter, not a score, so the
-benchmarks never rank candidates. ``--extra`` adds policy files as reference rows.
+benchmarks never rank candidates. ``--candidates`` adds policy files as candidates (the
+kept files of runs whose directories are gone); ``--extra`` adds them as reference rows.
 Writes ``select.md`` and ``select.csv`` to ``--out``; ``--export`` saves the winner as a
 policy file (its decision model kept) with the selection in its metadata.
 """
@@ -88,7 +90,10 @@ def score(task: tuple[str, dict, list[str]]) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", required=True, help="run directories, comma-separated")
+    p.add_argument("--runs", default="", help="run directories, comma-separated")
+    p.add_argument(
+        "--candidates", default="", help="policy files ranked with the checkpoints (finished runs)"
+    )
     p.add_argument("--updates", default="100-400:20", help="FIRST-LAST:STEP checkpoints")
     p.add_argument("--sizes", default="10x5,15x10,20x10,30x10,20x15")
     p.add_argument("--per-size", type=int, default=10)
@@ -115,6 +120,9 @@ def main() -> int:
             if not ckpt.exists():
                 raise SystemExit(f"{ckpt}: no such checkpoint (--updates {args.updates})")
             candidates.append(str(ckpt))
+    candidates += [x for x in args.candidates.split(",") if x]
+    if not candidates:
+        raise SystemExit("nothing to select from: give --runs and/or --candidates")
     extras = [x for x in args.extra.split(",") if x]
     from envs.jobshop.instance import load_instance
     from rlsys.jobshop.evaluate import parse_instances
