@@ -41,9 +41,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--policy",
         default="MWKR",
-        help="rule name, pretrained or a policy file .pt (default MWKR); a learned policy "
-        "may plan: pretrained@sample:N (best of N schedules, p = 0) or pretrained@rollout:N "
-        "(N rollouts per candidate against sampled futures; options such as "
+        help="rule name, pretrained, pretrained-large or a policy file .pt (default MWKR); "
+        "a learned policy may plan: pretrained@sample:N (best of N schedules, p = 0) or "
+        "pretrained@rollout:N (N rollouts per candidate against sampled futures; options such as "
         "rollout:8:z=1:gate=0.95:top=3 in rlsys/jobshop/planning.py)",
     )
     p.add_argument("--shutdown-prob", type=float, default=0.0, help="per machine, per time unit")

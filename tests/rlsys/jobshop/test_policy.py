@@ -161,16 +161,26 @@ def test_pretrained_policy_ships_and_schedules_validly():
         assert run_episode(inst, upper, p, 1).makespan == makespan
 
 
+@pytest.mark.parametrize("policy", ["pretrained", "pretrained-large"])
 @pytest.mark.parametrize("name", ["la01", "la02", "la03", "la04", "la05"])
-def test_shipped_policy_beats_mwkr_at_p0(name):
-    # a regression guard on the shipped file: held-out benchmarks, deterministic at p = 0
+def test_shipped_policy_beats_mwkr_at_p0(policy, name):
+    # a regression guard on the shipped files: held-out benchmarks, deterministic at p = 0
     from envs.jobshop.instance import load_instance
     from rlsys.jobshop.evaluate import run_policy
 
     inst = load_instance(name)
-    shipped = run_policy(inst, "pretrained", 0.0, 0)
+    shipped = run_policy(inst, policy, 0.0, 0)
+    assert shipped.decisions == "reserve"
     assert not violations(shipped.schedule(), inst)
     assert shipped.makespan < run_policy(inst, "MWKR", 0.0, 0).makespan
+
+
+def test_the_large_shipped_policy_is_the_large_network():
+    from rlsys.jobshop.policies import PRETRAINED, PRETRAINED_LARGE
+
+    assert make_policy("Pretrained-Large").policy.config.hidden == 64
+    assert make_policy("pretrained-large").policy.config.layers == 5
+    assert PRETRAINED_LARGE != PRETRAINED
 
 
 def test_one_observation_collates_to_the_batch_pyg_builds():
