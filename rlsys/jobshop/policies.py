@@ -1,6 +1,6 @@
 """Policies by name: a dispatching rule (SPT, MWKR, ..., RANDOM), ``pretrained`` (the GNN
 policy shipped in the package: small and fast), ``pretrained-large`` (the larger shipped
-network: better schedules, about 2.5x the time per decision) or a path to a policy /
+network: better schedules, about twice the time per schedule) or a path to a policy /
 checkpoint file (``*.pt``); a learned
 policy may carry a planner, ``pretrained@sample:8`` or ``pretrained@rollout:8``
 (``rlsys/jobshop/planning.py``).

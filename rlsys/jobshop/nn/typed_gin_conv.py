@@ -38,8 +38,9 @@ class TypedGINConv(MessagePassing):
 
     When every node has at most one source per edge type (the job chains of the
     disjunctive graph: one predecessor, one successor), the mean over a bucket is that one
-    source, and a gather computes it bit for bit without the scatter (a quarter of a greedy
-    ta71 schedule): compute ``single_neighbours`` once per graph and pass it to every layer.
+    source, and a gather computes it bit for bit without the scatter (a fifth of a greedy
+    ta71 schedule's profile): compute ``single_neighbours`` once per graph and pass it to
+    every layer.
     """
 
     def __init__(
