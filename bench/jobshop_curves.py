@@ -10,13 +10,17 @@ on the same set as a dashed line, and prints each run's best evaluation.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rlsys.jobshop.report import validation_rows  # noqa: E402
 
 
 def main() -> int:
@@ -28,8 +32,7 @@ def main() -> int:
     mwkr = None
     for spec in args.runs:
         label, _, path = spec.partition("=")
-        rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
-        evals = [r for r in rows if "eval/val/makespan" in r]
+        evals = validation_rows(path)
         if not evals:
             raise SystemExit(f"{path}: no validation rows")
         ups = [r["update"] for r in evals]

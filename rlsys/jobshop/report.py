@@ -38,17 +38,20 @@ def plot_rule_comparison(rows: list[dict], path: str | Path, title: str = "") ->
     return path
 
 
-def plot_learning_curve(metrics_jsonl: str | Path, path: str | Path) -> Path:
-    """Validation makespan (greedy policy) and MWKR's on the same set, versus env steps."""
+def validation_rows(metrics_jsonl: str | Path) -> list[dict]:
+    """The rows of a training run's ``metrics.jsonl`` that carry a validation evaluation."""
     import json
 
-    steps, val, mwkr = [], [], []
-    for line in Path(metrics_jsonl).read_text().splitlines():
-        row = json.loads(line)
-        if "eval/val/makespan" in row:
-            steps.append(row["env_steps"])
-            val.append(row["eval/val/makespan"])
-            mwkr.append(row["eval/val/mwkr_makespan"])
+    rows = (json.loads(line) for line in Path(metrics_jsonl).read_text().splitlines())
+    return [row for row in rows if "eval/val/makespan" in row]
+
+
+def plot_learning_curve(metrics_jsonl: str | Path, path: str | Path) -> Path:
+    """Validation makespan (greedy policy) and MWKR's on the same set, versus env steps."""
+    evals = validation_rows(metrics_jsonl)
+    steps = [row["env_steps"] for row in evals]
+    val = [row["eval/val/makespan"] for row in evals]
+    mwkr = [row["eval/val/mwkr_makespan"] for row in evals]
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     ax.plot(steps, val, marker="o", ms=3, label="GNN-PPO (greedy)")
     if mwkr:
