@@ -151,9 +151,13 @@ class JobShopGNNPolicy(nn.Module):
         # job chains: one predecessor and one successor per node, so a gather, not a scatter
         chain = TypedGINConv.single_neighbours(batch.edge_index, batch.edge_type, h.size(0), 2)
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            rivals = scatter(h, machine, dim=0, reduce="mean")[machine]  # [N, H]
-            h_in = torch.cat([h, rivals], dim=-1)
-            h = norm(h + torch.relu(conv(h_in, batch.edge_index, batch.edge_type, chain)))
+            rivals = scatter(h, machine, dim=0, reduce="mean")  # [machines, H]
+            if chain is None:
+                h_in = torch.cat([h, rivals[machine]], dim=-1)
+                out = conv(h_in, batch.edge_index, batch.edge_type)
+            else:
+                out = conv.forward_grouped(h, rivals, machine, chain)
+            h = norm(h + torch.relu(out))
         g = torch.cat(
             [
                 global_mean_pool(h, batch.batch, batch.num_graphs),

@@ -65,9 +65,11 @@ def test_batched_sizes_masking_and_evaluate_consistency():
     assert all(p.grad is not None for p in policy.parameters())
 
 
-def test_the_job_chain_gather_gives_the_scatter_outputs_bit_for_bit(monkeypatch):
-    """The forward pass reads job predecessors and successors by a gather; with the generic
-    scatter mean instead, a batch of graphs of several sizes gives identical outputs."""
+def test_the_job_chain_fast_path_gives_the_scatter_outputs(monkeypatch):
+    """The forward pass reads job predecessors and successors by a gather of the first
+    layer's block products (``TypedGINConv.forward_grouped``); with the generic scatter mean
+    over the concatenated input instead, a batch of graphs of several sizes gives the same
+    outputs up to float rounding."""
     from rlsys.jobshop.nn import TypedGINConv
 
     torch.manual_seed(0)
@@ -78,8 +80,10 @@ def test_the_job_chain_gather_gives_the_scatter_outputs_bit_for_bit(monkeypatch)
     gathered = policy(batch)
     monkeypatch.setattr(TypedGINConv, "single_neighbours", staticmethod(lambda *args: None))
     scattered = policy(batch)
-    for a, b in zip(gathered, scattered, strict=True):
-        assert torch.equal(a, b)
+    logits, mask, values = gathered
+    assert torch.equal(mask, scattered[1])
+    assert torch.allclose(logits[mask], scattered[0][mask], atol=1e-5)
+    assert torch.allclose(values, scattered[2], atol=1e-5)
 
 
 def test_save_load_and_dispatcher(tmp_path):
