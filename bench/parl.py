@@ -39,6 +39,74 @@ def sac_updates_per_s(hidden: list[int], repeats: int, steps: int = 50) -> float
     return steps / median_seconds(run, repeats)
 
 
+def plain_sac_updates_per_s(hidden: list[int], repeats: int, steps: int = 50) -> float:
+    """CleanRL-style SAC written out in one function (twin Q, targets, learned temperature,
+    batch 256 from an in-memory buffer of 400 Pendulum-shaped transitions): the floor that
+    ``SACLearner.gradient_step`` is measured against."""
+    import copy
+
+    from torch import nn
+
+    def mlp(n_in: int, n_out: int) -> nn.Sequential:
+        layers, width = [], n_in
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        return nn.Sequential(*layers, nn.Linear(width, n_out))
+
+    gen = torch.Generator().manual_seed(0)
+    obs, next_obs = torch.randn(400, 3, generator=gen), torch.randn(400, 3, generator=gen)
+    actions = torch.rand(400, 1, generator=gen) * 4 - 2
+    rewards, done = torch.randn(400, generator=gen), torch.zeros(400)
+    actor, q1, q2 = mlp(3, 2), mlp(4, 1), mlp(4, 1)
+    q1_t, q2_t = copy.deepcopy(q1), copy.deepcopy(q2)
+    log_alpha = torch.zeros(1, requires_grad=True)
+    q_opt = torch.optim.Adam([*q1.parameters(), *q2.parameters()], lr=3e-4)
+    pi_opt = torch.optim.Adam(actor.parameters(), lr=3e-4)
+    a_opt = torch.optim.Adam([log_alpha], lr=3e-4)
+
+    def sample(x):
+        mean, log_std = actor(x).chunk(2, dim=-1)
+        log_std = -5 + 3.5 * (torch.tanh(log_std) + 1)
+        u = mean + log_std.exp() * torch.randn(mean.shape, generator=gen)
+        y = torch.tanh(u)
+        logp = torch.distributions.Normal(mean, log_std.exp()).log_prob(u)
+        logp = (logp - torch.log(2 * (1 - y.pow(2)) + 1e-6)).sum(-1)
+        return 2 * y, logp
+
+    def q(net, x, a):
+        return net(torch.cat([x, a], dim=-1)).squeeze(-1)
+
+    def run():
+        for _ in range(steps):
+            idx = torch.randint(0, 400, (256,), generator=gen)
+            o, a, r, o2, d = obs[idx], actions[idx], rewards[idx], next_obs[idx], done[idx]
+            alpha = log_alpha.exp().item()
+            with torch.no_grad():
+                a2, logp2 = sample(o2)
+                target = r + 0.99 * (1 - d) * (torch.min(q(q1_t, o2, a2), q(q2_t, o2, a2))
+                                               - alpha * logp2)  # fmt: skip
+            q_loss = ((q(q1, o, a) - target) ** 2).mean() + ((q(q2, o, a) - target) ** 2).mean()
+            q_opt.zero_grad()
+            q_loss.backward()
+            q_opt.step()
+            pi, logp = sample(o)
+            pi_loss = (alpha * logp - torch.min(q(q1, o, pi), q(q2, o, pi))).mean()
+            pi_opt.zero_grad()
+            pi_loss.backward()
+            pi_opt.step()
+            a_loss = -(log_alpha.exp() * (logp.detach() - 1.0)).mean()
+            a_opt.zero_grad()
+            a_loss.backward()
+            a_opt.step()
+            with torch.no_grad():
+                for net, tgt in ((q1, q1_t), (q2, q2_t)):
+                    for w, tw in zip(net.parameters(), tgt.parameters(), strict=True):
+                        tw.mul_(0.995).add_(w, alpha=0.005)
+
+    return steps / median_seconds(run, repeats)
+
+
 def plain_env_steps_per_s(repeats: int, steps: int = 2000) -> float:
     """CleanRL-style: one process, env.step + actor.act, no Ray."""
     from rlsys.rl.sac import SquashedGaussianActor
@@ -139,11 +207,17 @@ def main() -> None:
         f"{os.cpu_count()} CPUs at the start (other jobs running: compare with care).",
         "",
     ]
-    lines += ["| SAC network (actor and each Q) | updates/s (batch 256) | ms / update |",
-              "|---|---:|---:|"]  # fmt: skip
+    lines += ["| SAC network (actor and each Q) | updates/s (batch 256) | ms / update "
+              "| plain loop updates/s | vs plain loop |",
+              "|---|---:|---:|---:|---:|"]  # fmt: skip
     for hidden in ([64, 64], [128, 128], [256, 256], [1024, 1024]):
-        ups = sac_updates_per_s(hidden, args.repeats, steps=10 if hidden[0] >= 1024 else 50)
-        lines.append(f"| {hidden[0]}x{len(hidden)} | {ups:.0f} | {1000 / ups:.1f} |")
+        steps = 10 if hidden[0] >= 1024 else 50
+        ups = sac_updates_per_s(hidden, args.repeats, steps=steps)
+        plain_ups = plain_sac_updates_per_s(hidden, args.repeats, steps=steps)
+        lines.append(
+            f"| {hidden[0]}x{len(hidden)} | {ups:.0f} | {1000 / ups:.1f} | {plain_ups:.0f} "
+            f"| {ups / plain_ups:.2f}x |"
+        )
     plain = plain_env_steps_per_s(args.repeats)
     lines += ["", "| Pendulum collection | env steps/s | vs plain loop |", "|---|---:|---:|"]
     lines.append(f"| plain single-process loop | {plain:.0f} | 1.00x |")
