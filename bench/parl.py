@@ -204,7 +204,8 @@ def main() -> None:
         "# PARL costs",
         "",
         f"Medians of {args.repeats} repeats, one torch thread; load average {load:.1f} on "
-        f"{os.cpu_count()} CPUs at the start (other jobs running: compare with care).",
+        f"{os.cpu_count()} CPUs at the start"
+        + (" (other jobs running: compare with care)." if load >= 1 else " (a quiet machine)."),
         "",
     ]
     lines += ["| SAC network (actor and each Q) | updates/s (batch 256) | ms / update "
