@@ -92,8 +92,9 @@ def _update_child(n: int, graph: str, sparsity: float, steps: int) -> None:
     )  # fmt: skip
     cfg = PPOConfig(update_epochs=10, minibatch_size=steps // 2, vloss_type="huber")
     learner = BilevelLearner(policy, cfg, BilevelConfig(warmup_updates=0), 100)
-    learner.update(batch)  # warm-up
+    # memory of the update itself: the peak above the process with policy and batch built
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    learner.update(batch)  # warm-up
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -115,6 +116,7 @@ def bench_updates(sizes: list[int], steps: int) -> list[dict]:
             )  # fmt: skip
             res = json.loads(out.stdout.strip().splitlines()[-1])
             row[f"{name}_s"], row[f"{name}_mb"] = res["s"], res["peak_mb"]
+            row[f"{name}_growth"] = res["growth_mb"]
         rows.append(row)
     return rows
 
@@ -161,7 +163,18 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     sizes = [3, 5, 10] if args.quick else [3, 5, 10, 20]
-    lines = ["# CommFormer bench", "", f"`python bench/commformer.py{' --quick' * args.quick}`", ""]
+    import os
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=OUT
+    ).stdout.strip()
+    lines = [
+        "# CommFormer bench",
+        "",
+        f"`python bench/commformer.py{' --quick' * args.quick}` at commit {commit or '?'}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start.",
+        "",
+    ]
 
     acts = bench_actions(sizes, batch=16, repeats=5 if args.quick else 20)
     lines += [
@@ -179,12 +192,17 @@ def main() -> None:
         "",
         "## One PPO update: 320 samples, 10 epochs x 2 minibatches (median of 3, fresh process)",
         "",
-        "| N | sparse S=0.4 s | dense S=1 s | sparse peak MB | dense peak MB |",
-        "|---:|---:|---:|---:|---:|",
+        "Peak MB: the process's peak RSS (mostly torch itself); update MB: how far the "
+        "updates raised it above the process with the policy and the batch built.",
+        "",
+        "| N | sparse S=0.4 s | dense S=1 s | sparse peak MB | dense peak MB "
+        "| sparse update MB | dense update MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in ups:
         lines.append(f"| {r['N']} | {r['sparse_s']:.3f} | {r['dense_s']:.3f} | "
-                     f"{r['sparse_mb']:.0f} | {r['dense_mb']:.0f} |")  # fmt: skip
+                     f"{r['sparse_mb']:.0f} | {r['dense_mb']:.0f} | "
+                     f"{r['sparse_growth']:.1f} | {r['dense_growth']:.1f} |")  # fmt: skip
 
     rolls = bench_rollouts(episodes=16 if args.quick else 48)
     base = rolls[0]["steps_per_s"]
