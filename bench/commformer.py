@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -163,8 +164,6 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     sizes = [3, 5, 10] if args.quick else [3, 5, 10, 20]
-    import os
-
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=OUT
     ).stdout.strip()

@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rlsys.parl.compare import samples_saved, steps_to_reach  # noqa: E402
+from rlsys.parl.compare import censor_steps, samples_saved, steps_to_reach  # noqa: E402
 
 
 def paired_reach(study: Path) -> tuple[list[float], list[float], float]:
@@ -47,11 +47,9 @@ def paired_reach(study: Path) -> tuple[list[float], list[float], float]:
     if not seeds or any(("parl", s) not in evals for s in seeds):
         raise SystemExit(f"{study}: needs parl and pebble runs on the same seeds")
     target = statistics.mean(evals[("pebble", s)][-1]["true_return"] for s in seeds)
-    last = evals[("pebble", seeds[0])]
-    censor = last[-1]["env_steps"] + (last[-1]["env_steps"] - last[-2]["env_steps"])
     parl = [steps_to_reach(evals[("parl", s)], target) for s in seeds]
     pebble = [steps_to_reach(evals[("pebble", s)], target) for s in seeds]
-    return parl, pebble, float(censor)
+    return parl, pebble, censor_steps(evals[("pebble", seeds[0])])
 
 
 def simulate(

@@ -96,6 +96,12 @@ def steps_to_reach(evals: list[dict], target: float) -> float:
     return math.inf
 
 
+def censor_steps(evals: list[dict]) -> float:
+    """Where a run that never reaches the target counts: one evaluation past the budget."""
+    last = evals[-1]["env_steps"]
+    return float(last + (last - evals[-2]["env_steps"] if len(evals) > 1 else 1))
+
+
 def samples_saved(
     reach: list[float], reach_baseline: list[float], censor: float, resamples: int = 10_000
 ) -> dict:
@@ -177,10 +183,7 @@ def write_results(
             f"{', '.join(f'{f:.0f}' for f in finals)} | {', '.join(map(steps, reach[m]))} |"
         )
     if "parl" in methods and "pebble" in methods:
-        evals = runs[("pebble", seeds[0])]
-        censor = evals[-1]["env_steps"] + (
-            evals[-1]["env_steps"] - evals[-2]["env_steps"] if len(evals) > 1 else 1
-        )
+        censor = censor_steps(runs[("pebble", seeds[0])])
         p = samples_saved(reach["parl"], reach["pebble"], censor)
         lines += [
             "",

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from rlsys.cli import main
-from rlsys.parl.compare import samples_saved, write_results
+from rlsys.parl.compare import censor_steps, samples_saved, write_results
 from rlsys.parl.train import PARLConfig
 from rlsys.runtime import write_config
 
@@ -41,6 +41,12 @@ def test_samples_saved_pairs_seeds_and_censors_runs_that_never_arrive():
     assert p["saved_low"] <= p["saved"] <= p["saved_high"]
     with pytest.raises(ValueError):
         samples_saved([1.0], [1.0, 2.0], censor=3.0)
+
+
+def test_censor_steps_is_one_evaluation_past_the_budget():
+    evals = [{"env_steps": 1000}, {"env_steps": 2000}, {"env_steps": 3000}]
+    assert censor_steps(evals) == 4000
+    assert censor_steps([{"env_steps": 500}]) == 501  # one evaluation: just past it
 
 
 def test_results_state_the_paired_saving_when_parl_and_pebble_both_ran(tmp_path):
