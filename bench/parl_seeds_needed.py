@@ -38,6 +38,8 @@ from rlsys.parl.compare import censor_steps, samples_saved, steps_to_reach  # no
 def paired_reach(study: Path) -> tuple[list[float], list[float], float]:
     """(parl's, pebble's env steps to pebble's mean final return per seed, censor)."""
     evals: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    if not (study / "results.csv").is_file():
+        raise SystemExit(f"{study}: no results.csv (a finished `rlsys parl compare` study)")
     with open(study / "results.csv") as f:
         for r in csv.DictReader(f):
             evals[(r["method"], int(r["seed"]))].append(

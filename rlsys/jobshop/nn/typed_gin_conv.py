@@ -40,7 +40,8 @@ class TypedGINConv(MessagePassing):
     disjunctive graph: one predecessor, one successor), the mean over a bucket is that one
     source, and a gather computes it bit for bit without the scatter (a fifth of a greedy
     ta71 schedule's profile): compute ``single_neighbours`` once per graph and pass it to
-    every layer.
+    every layer. When part of the input is shared by groups of nodes, ``forward_grouped``
+    does the same layer with half the multiply-adds (what the job-shop policy calls).
     """
 
     def __init__(
