@@ -20,7 +20,8 @@ from envs.jobshop.sim import Simulator
 from rlsys.jobshop.rules import RULE_NAMES, Rule, make_rule
 
 PRETRAINED = Path(__file__).parent / "pretrained" / "gnn_ppo.pt"
-# hidden 64, 5 layers (configs/jobshop/large.yaml): README "A larger network from scratch"
+# hidden 64, 5 layers (configs/jobshop/large.yaml, then 340 updates of large-continue.yaml):
+# README "A larger network from scratch" and "More updates for the larger network"
 PRETRAINED_LARGE = PRETRAINED.with_name("gnn_ppo_large.pt")
 SHIPPED = {"pretrained": PRETRAINED, "pretrained-large": PRETRAINED_LARGE}
 # the policy shipped before the reserve decision model (non-delay; the shipped one's start)
