@@ -6,7 +6,7 @@ training never saw, scored against MWKR on the same disruption paths. Never the 
         [--candidates FILE.pt,...]
         [--sizes 10x5,15x10,20x10,30x10,20x15] [--per-size 10] [--probs 0,0.05,0.1]
         [--first-seed 50000] [--workers 2] [--extra FILE.pt,...] [--guard la01-la05]
-        [--export best.pt] [--out bench/results/jobshop/select]
+        [--incumbent SHIPPED.pt] [--export best.pt] [--out bench/results/jobshop/select]
 
 A training run keeps ``best.pt`` by the mean makespan on its own validation set, which
 large instances at high shutdown probability dominate, measured on a few instances at
@@ -17,6 +17,12 @@ schedule at p = 0 must be shorter than MWKR's (the shipped file's regression tes
 ``tests/rlsys/jobshop/test_policy.py``): a pass/fail filter, not a score, so the
 benchmarks never rank candidates. ``--candidates`` adds policy files as candidates (the
 kept files of runs whose directories are gone); ``--extra`` adds them as reference rows.
+
+Every row also shows its paired difference to the lowest ratio, case by case, with the
+standard error of that mean: a difference within about two standard errors is one the
+selection set cannot resolve. ``--incumbent`` names the file in service (a candidate too):
+it is replaced only by a candidate whose ratio is lower than its own by more than two
+paired standard errors, so a coin flip does not swap the shipped file.
 Writes ``select.md`` and ``select.csv`` to ``--out``; ``--export`` saves the winner as a
 policy file (its decision model kept) with the selection in its metadata.
 """
@@ -34,6 +40,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,7 +78,9 @@ def score(task: tuple[str, dict, list[str]]) -> dict:
     path, cfg, guard = task
     policy = JobShopGNNPolicy.load(path)
     start = time.perf_counter()
-    metrics = Validator(ValidationConfig(**cfg))(policy, 0)
+    validator = Validator(ValidationConfig(**cfg))
+    makespans = validator.makespans(policy)
+    ratios = makespans / validator.mwkr
     policy.eval()
     passes = all(
         run_episode(inst, GNNDispatcher(policy), 0.0, 0).makespan
@@ -80,12 +90,19 @@ def score(task: tuple[str, dict, list[str]]) -> dict:
     return {
         "policy": path,
         "decisions": policy.config.decisions,
-        "ratio_to_mwkr": metrics["val/ratio_to_mwkr"],
-        "makespan": metrics["val/makespan"],
-        "mwkr_makespan": metrics["val/mwkr_makespan"],
+        "ratio_to_mwkr": float(ratios.mean()),
+        "makespan": float(makespans.mean()),
+        "mwkr_makespan": float(validator.mwkr.mean()),
         "passes_guard": passes,
         "seconds": time.perf_counter() - start,
+        "ratios": ratios,
     }
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean of a - b over the cases and its standard error."""
+    d = a - b
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
 
 
 def main() -> int:
@@ -102,6 +119,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--extra", default="", help="reference policy files (not candidates)")
     p.add_argument("--guard", default="", help="instances where it must beat MWKR at p = 0")
+    p.add_argument("--incumbent", default="", help="the file in service (kept unless beaten)")
     p.add_argument("--export", default=None, help="save the winner here")
     p.add_argument("--out", default="bench/results/jobshop/select")
     args = p.parse_args()
@@ -121,6 +139,8 @@ def main() -> int:
                 raise SystemExit(f"{ckpt}: no such checkpoint (--updates {args.updates})")
             candidates.append(str(ckpt))
     candidates += [x for x in args.candidates.split(",") if x]
+    if args.incumbent and args.incumbent not in candidates:
+        candidates.append(args.incumbent)
     if not candidates:
         raise SystemExit("nothing to select from: give --runs and/or --candidates")
     extras = [x for x in args.extra.split(",") if x]
@@ -143,15 +163,30 @@ def main() -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "select.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     ranked = sorted(rows[: len(candidates)], key=lambda r: (r["ratio_to_mwkr"], r["policy"]))
     eligible = [r for r in ranked if r["passes_guard"]]
     if not eligible:
         raise SystemExit(f"no candidate beats MWKR on every guard instance ({args.guard})")
-    winner = eligible[0]
+    best = eligible[0]
+    for row in rows:
+        row["diff_to_best"], row["diff_se"] = paired(row["ratios"], best["ratios"])
+    winner, verdict = best, "the lowest ratio"
+    incumbent = next((r for r in rows if r["policy"] == args.incumbent), None)
+    if incumbent is not None and incumbent is not best and incumbent["passes_guard"]:
+        gain, se = paired(best["ratios"], incumbent["ratios"])
+        if not gain < -2 * se:
+            winner = incumbent
+            verdict = (
+                f"the incumbent: the lowest ratio, {best['policy']}, is {-gain:.4f} below it, "
+                f"within two paired standard errors ({se:.4f})"
+            )
+        else:
+            verdict = f"the lowest ratio, {-gain:.4f} below the incumbent (paired SE {se:.4f})"
+    with open(out / "select.csv", "w", newline="") as f:
+        fields = [k for k in rows[0] if k != "ratios"]
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
     command = "python bench/jobshop_select.py " + " ".join(sys.argv[1:])
     guard_name = args.guard or "(no guard)"
     lines = [
@@ -159,17 +194,19 @@ def main() -> int:
         f"`{command}`: {n_cases} cases (sizes {args.sizes} x {args.per_size} instances from "
         f"seed {args.first_seed} x p in {{{args.probs}}}, one disruption seed), greedy "
         "policies against MWKR on the same paths. Lower ratio = better.\n",
-        f"| policy | decisions | mean ratio to MWKR | mean makespan | beats MWKR on {guard_name} |",
-        "|---|---|---:|---:|---|",
+        f"| policy | decisions | mean ratio to MWKR | paired difference to the lowest (SE) | "
+        f"mean makespan | beats MWKR on {guard_name} |",
+        "|---|---|---:|---:|---:|---|",
     ]
     for row in ranked[:10] + rows[len(candidates) :]:
         lines.append(
             f"| {row['policy']} | {row['decisions']} | {row['ratio_to_mwkr']:.4f} | "
-            f"{row['makespan']:.1f} | {'yes' if row['passes_guard'] else 'no'} |"
+            f"{row['diff_to_best']:+.4f} ({row['diff_se']:.4f}) | {row['makespan']:.1f} | "
+            f"{'yes' if row['passes_guard'] else 'no'} |"
         )
     lines.append(
-        f"\nWinner: {winner['policy']} (the lowest ratio of the {len(eligible)} of "
-        f"{len(candidates)} candidates that beat MWKR on {guard_name})."
+        f"\nWinner: {winner['policy']} ({verdict}; {len(eligible)} of {len(candidates)} "
+        f"candidates beat MWKR on {guard_name})."
     )
     (out / "select.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -45,6 +45,23 @@ def test_training_improves_validation_makespan(ray_local, tmp_path):
     assert validator(best, 0)["val/makespan"] == trained
 
 
+def test_validator_makespans_are_the_cases_behind_its_mean():
+    cfg = from_dict(
+        JobshopTrainConfig,
+        {**CONFIG, "validation": {"sizes": [[6, 4]], "instances_per_size": 3,
+                                  "shutdown_probs": [0.0, 0.1], "seeds": 1}},
+    )  # fmt: skip
+    validator = Validator(cfg.validation)
+    policy = make_policy(cfg.policy)
+    policy.train()
+    makespans = validator.makespans(policy)
+    assert makespans.shape == (len(validator.cases),) == (6,)
+    assert policy.training  # restored after the greedy episodes
+    metrics = validator(policy, 0)
+    assert metrics["val/makespan"] == makespans.mean()
+    assert metrics["val/ratio_to_mwkr"] == (makespans / validator.mwkr).mean()
+
+
 def test_a_reserve_run_keeps_its_decision_model_in_every_file(ray_local, tmp_path):
     cfg = from_dict(
         JobshopTrainConfig,
