@@ -37,6 +37,11 @@ Two planners, both named as a suffix of a policy (``pretrained@sample:8``,
     choice a probability of at least G (it is sure; the rollouts would mostly confirm it),
     so the time goes to the decisions in doubt.
   - ``top=K``: only the policy's K most probable candidates are rolled out.
+  - ``time=S``: a budget of S wall-clock seconds per schedule. The lookahead runs until the
+    budget is spent, then the policy finishes the episode greedily (checked before each
+    decision's lookahead, so one lookahead may overrun it). What the budget buys depends
+    on the machine and its load, so a budgeted schedule repeats only where the budget
+    ends at the same decision; without ``time`` the planner is deterministic.
 
 The planners' randomness comes from ``default_rng([seed, tag])`` of the evaluation seed,
 apart from the disruption stream (like RANDOM's).
@@ -44,6 +49,8 @@ apart from the disruption stream (like RANDOM's).
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,14 +65,15 @@ _SAMPLE_TAG, _ROLLOUT_TAG = 0x53414D50, 0x524F4C4C
 
 @dataclass(frozen=True)
 class PlanSpec:
-    """``sample:N`` or ``rollout:N[:z=Z][:gate=G][:top=K]`` (the text after ``@`` in a
-    policy name; the options are the rollout planner's, module docstring)."""
+    """``sample:N`` or ``rollout:N[:z=Z][:gate=G][:top=K][:time=S]`` (the text after ``@``
+    in a policy name; the options are the rollout planner's, module docstring)."""
 
     kind: str
     n: int
     z: float = 0.0
     gate: float = 1.0
     top: int = 0
+    time: float = 0.0  # seconds per schedule; 0: no budget
 
     @classmethod
     def parse(cls, text: str) -> PlanSpec:
@@ -80,9 +88,9 @@ class PlanSpec:
         values = {}
         for option in options:
             key, _, value = option.partition("=")
-            if kind != "rollout" or key not in ("z", "gate", "top") or key in values:
+            if kind != "rollout" or key not in ("z", "gate", "top", "time") or key in values:
                 raise ValueError(f"bad plan option {option!r} in {text!r}: rollout:N takes "
-                                 "z=Z, gate=G and top=K")  # fmt: skip
+                                 "z=Z, gate=G, top=K and time=S")  # fmt: skip
             try:
                 values[key] = int(value) if key == "top" else float(value)
             except ValueError:
@@ -94,6 +102,8 @@ class PlanSpec:
             raise ValueError(f"{text!r}: gate is a probability in (0, 1], got {spec.gate}")
         if spec.top == 1 or spec.top < 0:
             raise ValueError(f"{text!r}: top needs K >= 2 candidates, got {spec.top}")
+        if "time" in values and not spec.time > 0:
+            raise ValueError(f"{text!r}: time is a budget in seconds > 0, got {spec.time}")
         return spec
 
 
@@ -194,9 +204,12 @@ class RolloutPlanner(OverLearnedPolicy):
         z: float = 0.0,
         gate: float = 1.0,
         top: int = 0,
+        budget: float = 0.0,
     ) -> None:
         self.policy, self.n, self.temperature = policy, n, float(temperature)
         self.z, self.gate, self.top = float(z), float(gate), int(top)  # options, see above
+        self.budget = float(budget)  # seconds per schedule (time=S); 0: none
+        self._deadline = math.inf  # set by run() when there is a budget
         self.rng = np.random.default_rng([seed, _ROLLOUT_TAG])
         # p = 0's sampled completions: a stream apart from the futures' seeds
         completions = np.random.default_rng([seed, _ROLLOUT_TAG, 1]).integers(2**62)
@@ -209,8 +222,13 @@ class RolloutPlanner(OverLearnedPolicy):
     def run(self, sim: Simulator) -> Simulator:
         """The whole episode; at p = 0 the best of it and the best rollout seen."""
         self.incumbent = None
-        while not sim.done:
-            sim.step(self(sim, sim.candidates))
+        if self.budget > 0:
+            self._deadline = time.perf_counter() + self.budget
+        try:
+            while not sim.done:
+                sim.step(self(sim, sim.candidates))
+        finally:
+            self._deadline = math.inf
         if self.incumbent is not None:
             return _shortest([sim, self.incumbent])
         return sim
@@ -223,7 +241,7 @@ class RolloutPlanner(OverLearnedPolicy):
         policy = MaskedCategorical(logits, mask)
         greedy = int(policy.mode()[0])
         self.last_scores = {}
-        if len(candidates) < 2:
+        if len(candidates) < 2 or time.perf_counter() >= self._deadline:
             return greedy
         probs = policy.probs[0]
         # the default gate 1 is off: a float32 softmax can round a sure choice to exactly 1

@@ -91,7 +91,13 @@ def make_policy(name: str, seed: int = 0) -> Rule:
         if spec.kind == "sample":
             return SamplingPlanner(dispatcher.policy, spec.n, seed=seed)
         return RolloutPlanner(
-            dispatcher.policy, spec.n, seed=seed, z=spec.z, gate=spec.gate, top=spec.top
+            dispatcher.policy,
+            spec.n,
+            seed=seed,
+            z=spec.z,
+            gate=spec.gate,
+            top=spec.top,
+            budget=spec.time,
         )
     if name.lower() in SHIPPED:
         path = SHIPPED[name.lower()]

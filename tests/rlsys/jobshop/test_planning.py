@@ -27,6 +27,28 @@ def test_rollout_options_parse():
     spec = PlanSpec.parse("rollout:8:z=1.5:gate=0.9:top=3")
     assert (spec.kind, spec.n, spec.z, spec.gate, spec.top) == ("rollout", 8, 1.5, 0.9, 3)
     assert PlanSpec.parse("rollout:8") == PlanSpec("rollout", 8, z=0.0, gate=1.0, top=0)
+    assert PlanSpec.parse("rollout:8:top=3:time=2.5").time == 2.5
+
+
+def test_a_spent_time_budget_leaves_the_greedy_policy(policy):
+    inst = INSTANCES[1]
+    greedy = run_policy(inst, "pretrained", 0.1, 2)
+    # a budget spent before the first decision: no lookahead anywhere
+    spent = run_policy(inst, "pretrained@rollout:4:time=1e-9", 0.1, 2)
+    assert spent.schedule() == greedy.schedule()
+    # a budget no schedule of this size spends: the unbudgeted planner's schedule
+    planned = run_policy(inst, "pretrained@rollout:4", 0.1, 2)
+    assert planned.schedule() != greedy.schedule()  # else this test could not fail
+    assert run_policy(inst, "pretrained@rollout:4:time=3600", 0.1, 2).schedule() == (
+        planned.schedule()
+    )
+    planner = RolloutPlanner(policy, n=2, seed=0, budget=1e-9)
+    planner.run(Simulator(inst, 0.1, seed=2))
+    sim = Simulator(inst, 0.1, seed=2)
+    while len(sim.candidates) < 2:
+        sim.step(sim.candidates[0])
+    planner(sim, sim.candidates)  # called directly, outside run(): no budget applies
+    assert len(planner.last_scores) >= 2
 
 
 @pytest.mark.parametrize(
@@ -41,6 +63,9 @@ def test_rollout_options_parse():
         ("rollout:8:gate=0", "gate is a probability"),
         ("rollout:8:gate=1.5", "gate is a probability"),
         ("rollout:8:top=1", "top needs K >= 2"),
+        ("rollout:8:time=0", "time is a budget"),
+        ("rollout:8:time=-5", "time is a budget"),
+        ("sample:8:time=5", "bad plan option 'time=5'"),
     ],
 )
 def test_bad_rollout_option_is_a_one_line_error(text, match):
