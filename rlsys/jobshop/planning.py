@@ -37,11 +37,13 @@ Two planners, both named as a suffix of a policy (``pretrained@sample:8``,
     choice a probability of at least G (it is sure; the rollouts would mostly confirm it),
     so the time goes to the decisions in doubt.
   - ``top=K``: only the policy's K most probable candidates are rolled out.
-  - ``time=S``: a budget of S wall-clock seconds per schedule. The lookahead runs until the
-    budget is spent, then the policy finishes the episode greedily (checked before each
-    decision's lookahead, so one lookahead may overrun it). What the budget buys depends
-    on the machine and its load, so a budgeted schedule repeats only where the budget
-    ends at the same decision; without ``time`` the planner is deterministic.
+  - ``time=S``: a budget of S wall-clock seconds per schedule, paced over the episode: a
+    decision gets its lookahead only while the time spent is below S times the share of
+    operations started so far (plus one operation's share), and otherwise the policy's
+    choice goes (spent at the start instead, a budget would buy lookahead for the first
+    decisions only). The last lookahead can overrun S. What a budget buys depends on the
+    machine and its load, so budgeted schedules need not repeat; without ``time`` the
+    planner is deterministic.
 
 The planners' randomness comes from ``default_rng([seed, tag])`` of the evaluation seed,
 apart from the disruption stream (like RANDOM's).
@@ -209,7 +211,7 @@ class RolloutPlanner(OverLearnedPolicy):
         self.policy, self.n, self.temperature = policy, n, float(temperature)
         self.z, self.gate, self.top = float(z), float(gate), int(top)  # options, see above
         self.budget = float(budget)  # seconds per schedule (time=S); 0: none
-        self._deadline = math.inf  # set by run() when there is a budget
+        self._started = math.nan  # run()'s start when there is a budget
         self.rng = np.random.default_rng([seed, _ROLLOUT_TAG])
         # p = 0's sampled completions: a stream apart from the futures' seeds
         completions = np.random.default_rng([seed, _ROLLOUT_TAG, 1]).integers(2**62)
@@ -223,12 +225,12 @@ class RolloutPlanner(OverLearnedPolicy):
         """The whole episode; at p = 0 the best of it and the best rollout seen."""
         self.incumbent = None
         if self.budget > 0:
-            self._deadline = time.perf_counter() + self.budget
+            self._started = time.perf_counter()
         try:
             while not sim.done:
                 sim.step(self(sim, sim.candidates))
         finally:
-            self._deadline = math.inf
+            self._started = math.nan
         if self.incumbent is not None:
             return _shortest([sim, self.incumbent])
         return sim
@@ -241,7 +243,7 @@ class RolloutPlanner(OverLearnedPolicy):
         policy = MaskedCategorical(logits, mask)
         greedy = int(policy.mode()[0])
         self.last_scores = {}
-        if len(candidates) < 2 or time.perf_counter() >= self._deadline:
+        if len(candidates) < 2 or self._over_budget(sim):
             return greedy
         probs = policy.probs[0]
         # the default gate 1 is off: a float32 softmax can round a sure choice to exactly 1
@@ -284,6 +286,16 @@ class RolloutPlanner(OverLearnedPolicy):
             row = significant_improvement(spans, candidates.index(greedy), self.z)
             return greedy if row is None else candidates[row]
         return lowest_or_greedy(scores, candidates, greedy)
+
+
+    def _over_budget(self, sim: Simulator) -> bool:
+        """Under ``time=S`` in ``run``: ahead of the pace of S seconds per episode."""
+        if math.isnan(self._started):
+            return False
+        total = sim.n_jobs * sim.n_ops
+        dispatched = int(sim.next_op.sum())  # operations started, over all jobs
+        allowed = self.budget * min(1.0, (dispatched + 1) / total)
+        return time.perf_counter() - self._started >= allowed
 
 
 def lowest_or_greedy(scores: np.ndarray, candidates: list[int], greedy: int) -> int:
