@@ -287,7 +287,6 @@ class RolloutPlanner(OverLearnedPolicy):
             return greedy if row is None else candidates[row]
         return lowest_or_greedy(scores, candidates, greedy)
 
-
     def _over_budget(self, sim: Simulator) -> bool:
         """Under ``time=S`` in ``run``: ahead of the pace of S seconds per episode."""
         if math.isnan(self._started):
