@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 
@@ -49,6 +51,24 @@ def test_a_spent_time_budget_leaves_the_greedy_policy(policy):
         sim.step(sim.candidates[0])
     planner(sim, sim.candidates)  # called directly, outside run(): no budget applies
     assert len(planner.last_scores) >= 2
+
+
+def test_the_time_budget_is_paced_by_the_operations_started(policy):
+    inst = load_instance("ft06")  # 36 operations
+    planner = RolloutPlanner(policy, n=2, seed=0, budget=36.0)  # 1 s per operation
+    sim = Simulator(inst, 0.0, seed=0)
+    assert int(sim.next_op.sum()) == 0
+    planner._started = time.perf_counter() - 0.5  # allowed: 1 s (one operation's share)
+    assert not planner._over_budget(sim)
+    planner._started = time.perf_counter() - 3.0
+    assert planner._over_budget(sim)
+    while int(sim.next_op.sum()) < 17:
+        sim.step(sim.candidates[0])
+    started = int(sim.next_op.sum())
+    planner._started = time.perf_counter() - (started - 2.0)  # allowed: started + 1 s
+    assert not planner._over_budget(sim)
+    planner._started = time.perf_counter() - (started + 3.0)
+    assert planner._over_budget(sim)
 
 
 @pytest.mark.parametrize(
