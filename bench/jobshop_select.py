@@ -198,7 +198,10 @@ def main() -> int:
         f"mean makespan | beats MWKR on {guard_name} |",
         "|---|---|---:|---:|---:|---|",
     ]
-    for row in ranked[:10] + rows[len(candidates) :]:
+    shown = ranked[:10]
+    if incumbent is not None and incumbent not in shown:  # the verdict names it: show its row
+        shown.append(incumbent)
+    for row in shown + rows[len(candidates) :]:
         lines.append(
             f"| {row['policy']} | {row['decisions']} | {row['ratio_to_mwkr']:.4f} | "
             f"{row['diff_to_best']:+.4f} ({row['diff_se']:.4f}) | {row['makespan']:.1f} | "
