@@ -148,6 +148,7 @@ class Simulator:
         self.job_state = js[K_.STATE]
         self.job_machine = js[K_.MACHINE]
         self.ready_time = self._ready_time = js[K_.READY]
+        self.job_waits = js[K_.WAITS]  # 1 while the job waits for its next machine
         self.holder = self._ms[K_.HOLDER]
         self.start = ops[K_.START].reshape(n, K)
         self.end = ops[K_.END].reshape(n, K)

@@ -98,6 +98,8 @@ def make_policy(name: str, seed: int = 0) -> Rule:
             gate=spec.gate,
             top=spec.top,
             budget=spec.time,
+            depth=spec.depth,
+            finish=spec.finish,
         )
     if name.lower() in SHIPPED:
         path = SHIPPED[name.lower()]

@@ -91,8 +91,15 @@ def make_rule(name: str, seed: int = 0) -> Rule:
     return RULES[key]
 
 
-def run_rule(sim: Simulator, rule: Rule) -> Simulator:
-    """Run ``sim`` to the end with ``rule`` and return it."""
+def run_rule(sim: Simulator, rule: Rule, waiting_only: bool = False) -> Simulator:
+    """Run ``sim`` to the end with ``rule`` and return it.
+
+    ``waiting_only``: offer the rule only the jobs that wait (in the ``reserve`` decision
+    model the candidates also hold jobs on their way, and choosing one keeps a machine
+    idle for it), so a rule schedules there as it would in the non-delay model."""
     while not sim.done:
-        sim.step(rule(sim, sim.candidates))
+        candidates = sim.candidates
+        if waiting_only:
+            candidates = [j for j in candidates if sim.job_waits[j]] or candidates
+        sim.step(rule(sim, candidates))
     return sim

@@ -7,9 +7,15 @@ from envs.jobshop.instance import load_instance, random_instance
 from envs.jobshop.schedule import validate
 from envs.jobshop.sim import Simulator
 from rlsys.jobshop.evaluate import run_policy
-from rlsys.jobshop.planning import PlanSpec, RolloutPlanner, significant_improvement
+from rlsys.jobshop.planning import (
+    _ROLLOUT_TAG,
+    PlanSpec,
+    RolloutPlanner,
+    significant_improvement,
+)
 from rlsys.jobshop.policies import PRETRAINED, make_policy
 from rlsys.jobshop.policy import JobShopGNNPolicy
+from rlsys.jobshop.rules import RULES, run_rule
 
 INSTANCES = [random_instance(8, 5, seed=s) for s in range(3)] + [load_instance("ft06")]
 
@@ -30,6 +36,10 @@ def test_rollout_options_parse():
     assert (spec.kind, spec.n, spec.z, spec.gate, spec.top) == ("rollout", 8, 1.5, 0.9, 3)
     assert PlanSpec.parse("rollout:8") == PlanSpec("rollout", 8, z=0.0, gate=1.0, top=0)
     assert PlanSpec.parse("rollout:8:top=3:time=2.5").time == 2.5
+    assert PlanSpec.parse("rollout:8").depth is None
+    truncated = PlanSpec.parse("rollout:8:depth=0:finish=mwkr")
+    assert (truncated.depth, truncated.finish) == (0, "MWKR")
+    assert PlanSpec.parse("rollout:8:depth=5").finish == "LOR"
 
 
 def test_a_spent_time_budget_leaves_the_greedy_policy(policy):
@@ -75,7 +85,13 @@ def test_the_time_budget_is_paced_by_the_operations_started(policy):
     ("text", "match"),
     [
         ("sample:8:z=1", "bad plan option 'z=1'"),
-        ("rollout:8:depth=2", "bad plan option 'depth=2'"),
+        ("rollout:8:width=2", "bad plan option 'width=2'"),
+        ("sample:8:depth=2", "bad plan option 'depth=2'"),
+        ("rollout:8:depth=-1", "depth needs D >= 0"),
+        ("rollout:8:depth=1.5", "not a number"),
+        ("rollout:8:finish=LOR", "add depth=D"),
+        ("rollout:8:depth=2:finish=RANDOM", "finish takes a deterministic rule"),
+        ("rollout:8:depth=2:finish=EDD", "finish takes a deterministic rule"),
         ("rollout:8:z=one", "not a number"),
         ("rollout:8:z=1:z=2", "bad plan option 'z=2'"),
         ("rollout:1:z=1", "N >= 2"),
@@ -194,6 +210,37 @@ def test_rollout_gate_and_top_cut_the_lookahead(policy):
     assert (
         run_policy(inst, "pretrained@rollout:4:z=1:top=3", 0.1, 2).schedule() == z_test.schedule()
     )
+
+
+@pytest.mark.parametrize("prob", [0.0, 0.1])
+def test_truncated_rollouts_are_finished_by_the_rule(policy, prob):
+    inst = INSTANCES[1]
+    sim = Simulator(inst, prob, seed=2, decisions=policy.config.decisions)
+    while len(sim.candidates) < 3:
+        sim.step(sim.candidates[0])
+    # depth 0: each candidate's score is the rule's completion after it (p = 0, one world)
+    # or the mean of the rule's completions against the planner's sampled futures
+    planner = RolloutPlanner(policy, n=3, seed=5, depth=0, finish="MWKR")
+    planner(sim, sim.candidates)
+    futures = np.random.default_rng([5, _ROLLOUT_TAG]).integers(2**62, size=3)
+    for job, score in planner.last_scores.items():
+        spans = []
+        for future in futures if prob > 0 else [None]:
+            copy = sim.fork(None if future is None else sim.shutdowns.resampled(sim.t, int(future)))
+            copy.step(job)
+            spans.append(run_rule(copy, RULES["MWKR"], waiting_only=True).makespan)
+        assert score == pytest.approx(np.mean(spans))
+    assert len(set(planner.last_scores.values())) >= 2  # else the check above is weak
+    # a depth no rollout reaches: the untruncated planner's scores
+    deep = RolloutPlanner(policy, n=3, seed=5, depth=10_000)
+    full = RolloutPlanner(policy, n=3, seed=5)
+    deep(sim, sim.candidates), full(sim, sim.candidates)
+    assert deep.last_scores == full.last_scores
+    # and the whole schedule under the option, valid and seeded
+    name = "pretrained@rollout:3:z=1:top=3:depth=2:finish=LOR"
+    planned = run_policy(inst, name, prob, 2)
+    validate(planned.schedule(), inst)
+    assert run_policy(inst, name, prob, 2).schedule() == planned.schedule()
 
 
 @pytest.fixture(scope="module")

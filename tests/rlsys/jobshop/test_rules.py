@@ -51,3 +51,23 @@ def test_no_rule_beats_the_cpsat_optimum():
             sim = run_rule(Simulator(inst), make_rule(rule, 0))
             assert sim.makespan >= res.makespan, (inst.name, rule)
     assert solve_bws(load_instance("ft06"), time_limit=30).makespan == 63
+
+
+@pytest.mark.parametrize("prob", [0.0, 0.1])
+def test_waiting_only_rules_in_the_reserve_model_schedule_as_non_delay(prob):
+    """Offered only the jobs that wait, a rule in the ``reserve`` model never keeps a
+    machine idle, so its schedule is the non-delay model's; offered every candidate it may
+    keep machines for jobs on their way and schedule differently."""
+    from envs.jobshop.instance import load_instance
+    from rlsys.jobshop.rules import RULES, run_rule
+
+    inst = load_instance("la01")
+    differs = 0
+    for name, rule in RULES.items():
+        non_delay = run_rule(Simulator(inst, prob, 3), rule).schedule()["operations"]
+        waiting = run_rule(Simulator(inst, prob, 3, decisions="reserve"), rule, waiting_only=True)
+        assert waiting.schedule()["operations"] == non_delay, name
+        every = run_rule(Simulator(inst, prob, 3, decisions="reserve"), rule)
+        every = every.schedule()["operations"]
+        differs += every != non_delay
+    assert differs > 0  # the candidates on their way change schedules, so the filter matters
