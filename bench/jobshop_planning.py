@@ -19,7 +19,8 @@ seed) tasks are kept under NAME_parts/ so an interrupted run continues. ``--roll
 runs no rollouts (large instances: a rollout costs a whole schedule per candidate).
 ``--rollout-options`` appends the rollout planner's options to every ``rollout:N``
 (``rlsys/jobshop/planning.py``: the paired significance test, the confidence gate, the
-candidate cut).
+candidate cut, the time budget, truncated rollouts); several sets separated by commas
+(``z=1:depth=0,z=1:depth=4``) run one planner each.
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ def main() -> int:
     p.add_argument("--samples", default="8,64")
     p.add_argument("--rollouts", default="1,8,64")
     p.add_argument("--rollouts-at", default="0.05", help="p values that get the largest N")
-    p.add_argument("--rollout-options", default="", help="e.g. z=1:gate=0.95:top=3 (planning.py)")
+    p.add_argument(
+        "--rollout-options",
+        default="",
+        help="e.g. z=1:gate=0.95:top=3 (planning.py); several sets separated by commas",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "jobshop")
     p.add_argument("--name", default="planning", help="file stem of the results (planning)")
     args = p.parse_args()
@@ -71,10 +76,10 @@ def main() -> int:
     for prob in probs:
         planned = [f"{args.policy}@sample:{n}" for n in samples] if prob == 0 else []
         planned += [
-            f"{args.policy}@rollout:{n}"
-            + (f":{args.rollout_options}" if args.rollout_options else "")
+            f"{args.policy}@rollout:{n}" + (f":{options}" if options else "")
             for n in rollouts
             if n < max(rollouts) or prob in big_at or not big_at
+            for options in args.rollout_options.split(",")
         ]
         policies = list(RULES) + [args.policy] + planned
         rows += evaluate(

@@ -59,6 +59,8 @@ RESERVE = 14  # 1: the ``reserve`` decision model (see sim.py), 0: non-delay
 N_SCALARS = 15
 # advance() results
 OK, NEED_INTERVALS = 0, 1
+# finish_with_rule() rules, in the order of rlsys.jobshop.rules.RULES
+SPT, LPT, MWKR, LWKR, MOR, LOR, FIFO = range(7)
 
 _jit = numba.njit(cache=True, nogil=True)
 
@@ -422,6 +424,71 @@ def advance(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, cou
             r = ms[REPAIR_WAIT, i]
             if r >= 0 and r <= t_next:
                 _mark_dirty(ms, dirty, sc, i)
+
+
+@_jit
+def dispatch(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, count, ptr,
+             pend, pool, job):  # fmt: skip
+    """Send candidate ``job`` to its next machine (one on its way: keep the machine for
+    it); the caller then runs ``advance``."""
+    target = mach[job, js[NEXT_OP, job]]
+    sc[N_DECISIONS] += 1
+    ms[DECIDE, target] = 0
+    if js[WAITS, job]:
+        move(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, count, ptr,
+             pend, pool, job, target)  # fmt: skip
+    else:  # on its way: the machine waits for it (the settling loop moves it in)
+        ms[RESERVED, target] = job
+
+
+@_jit
+def _rule_key(js, times, rule, j):
+    """Job j's priority under ``rule`` (lower goes first): the keys of rules.py."""
+    k = js[NEXT_OP, j]
+    if rule == SPT:
+        return times[j, k]
+    if rule == LPT:
+        return -times[j, k]
+    if rule == MWKR or rule == LWKR:
+        work = 0
+        for q in range(k, times.shape[1]):
+            work += times[j, q]
+        return -work if rule == MWKR else work
+    if rule == MOR:
+        return k
+    if rule == LOR:
+        return -k
+    return js[READY, j]  # FIFO
+
+
+@_jit
+def finish_with_rule(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, count,
+                     ptr, pend, pool, rule, waiting_only):  # fmt: skip
+    """Run to the end, every decision by ``rule`` (ties: the lowest job); with
+    ``waiting_only`` among the candidates that wait, if any (``Simulator.finish_with_rule``).
+    Returns OK at the end, NEED_INTERVALS as ``advance`` does (call again after drawing)."""
+    n = js.shape[1]
+    while True:
+        if advance(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, count, ptr,
+                   pend, pool) == NEED_INTERVALS:  # fmt: skip
+            return NEED_INTERVALS
+        if sc[IS_DONE]:
+            return OK
+        best = -1
+        best_key = 0
+        for only_waiting in (waiting_only, False):
+            for j in range(n):
+                if only_waiting and js[WAITS, j] == 0:
+                    continue
+                if not is_candidate(js, ms, sc, mach, j):
+                    continue
+                key = _rule_key(js, times, rule, j)
+                if best < 0 or key < best_key:
+                    best, best_key = j, key
+            if best >= 0:
+                break
+        dispatch(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, count, ptr,
+                 pend, pool, best)  # fmt: skip
 
 
 @_jit

@@ -20,6 +20,7 @@ import numpy as np
 from envs.jobshop import kernels
 
 _CHUNK = 64
+_MAX_CHUNKS = 8  # the most chunks drawn at once (the path drawn ahead grows with its length)
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,17 @@ class ShutdownProcess:
         new.prob, new.active = self.prob, self.active
         if not self.active:
             return new
+        kept = []  # per machine, how many intervals start at or before t
         for i in range(self.n_machines):
-            past = self.intervals(i, t + 1)
-            new.set_intervals(i, past)
-            new.ptr[i] = min(self.ptr[i], len(past))
+            while self.count[i] == 0 or self.starts[i, self.count[i] - 1] <= t:
+                self._extend(i)
+            kept.append(int(np.searchsorted(self.starts[i, : self.count[i]], t + 1, "left")))
+        new._reserve(max(kept))
+        for i, k in enumerate(kept):
+            new.starts[i, :k] = self.starts[i, :k]
+            new.ends[i, :k] = self.ends[i, :k]
+        new.count[:] = kept
+        new.ptr[:] = np.minimum(self.ptr, kept)
         new._origin[:] = t
         new._extend(0)
         return new
@@ -153,17 +161,26 @@ class ShutdownProcess:
             setattr(self, name, grown)
 
     def _extend(self, i: int) -> None:
-        """Append the next chunk of every machine's downtime intervals.
+        """Append the next chunks of every machine's downtime intervals.
 
         Chunk c always holds the same values for machine i (row i of the c-th draw of two
         streams, up-times and repair times), so the path does not depend on the order in
-        which machines are queried."""
+        which machines are queried. A long path is drawn several chunks at a time (one
+        draw of shape (chunks, m, _CHUNK) is the same stream as that many draws of
+        (m, _CHUNK)), so a long episode stops the compiled loop for more intervals a few
+        times instead of once per chunk; only how far ahead the path is drawn changes."""
         if self._rngs is None:
             up_seq, repair_seq = np.random.SeedSequence(self.seed).spawn(2)
             self._rngs = (np.random.default_rng(up_seq), np.random.default_rng(repair_seq))
         m = self.n_machines
-        up = self._rngs[0].geometric(self.prob, size=(m, _CHUNK))
-        rep = self.repair.sample(self._rngs[1], (m, _CHUNK))
+        chunks = min(max(int(self.count.min()) // _CHUNK, 1), _MAX_CHUNKS)
+        size = chunks * _CHUNK
+
+        def rows(draw: np.ndarray) -> np.ndarray:  # (chunks, m, C) -> (m, chunks * C)
+            return draw.transpose(1, 0, 2).reshape(m, size)
+
+        up = rows(self._rngs[0].geometric(self.prob, size=(chunks, m, _CHUNK)))
+        rep = rows(self.repair.sample(self._rngs[1], (chunks, m, _CHUNK)))
         c = int(self.count[0])
         same = bool((self.count == c).all())  # always, except in a `resampled` future
         if same:
@@ -176,15 +193,15 @@ class ShutdownProcess:
         # fail_k = up_since_k + G_k, up_since_{k+1} = fail_k + R_k
         ends = base + np.cumsum(up + rep, axis=1)
         starts = ends - rep
-        self._reserve(int(self.count.max()) + _CHUNK)
+        self._reserve(int(self.count.max()) + size)
         if same:
-            self.starts[:, c : c + _CHUNK] = starts
-            self.ends[:, c : c + _CHUNK] = ends
+            self.starts[:, c : c + size] = starts
+            self.ends[:, c : c + size] = ends
         else:
             for row, k in enumerate(self.count.tolist()):
-                self.starts[row, k : k + _CHUNK] = starts[row]
-                self.ends[row, k : k + _CHUNK] = ends[row]
-        self.count += _CHUNK
+                self.starts[row, k : k + size] = starts[row]
+                self.ends[row, k : k + size] = ends[row]
+        self.count += size
 
     def safe_until(self, work: int, resume: bool) -> int:
         """The latest clock time at which the intervals drawn so far answer, on every
@@ -215,6 +232,20 @@ class ShutdownProcess:
             if end >= 0:
                 return int(end)
             self._extend(i)
+
+    def down_between(self, i: int, lo: int, hi: int) -> int:
+        """Time units machine i is down within ``[lo, hi)`` (the overlap of ``[lo, hi)``
+        with the intervals that start before ``hi``)."""
+        if not self.active or hi <= lo:
+            return 0
+        while self.count[i] == 0 or self.starts[i, self.count[i] - 1] < hi:
+            self._extend(i)
+        c = self.count[i]
+        last = int(np.searchsorted(self.starts[i, :c], hi, side="left"))
+        first = int(np.searchsorted(self.ends[i, :last], lo, side="right"))  # ends sorted
+        ends, starts = self.ends[i, first:last], self.starts[i, first:last]
+        overlap = np.minimum(ends, hi) - np.maximum(starts, lo)
+        return int(np.maximum(overlap, 0).sum())
 
     def intervals(self, i: int, until: int) -> list[tuple[int, int]]:
         """Machine i's downtime intervals that start before ``until``."""

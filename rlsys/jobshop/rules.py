@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from envs.jobshop import kernels
 from envs.jobshop.sim import Simulator
 
 Rule = Callable[[Simulator, list[int]], int]
@@ -64,6 +65,7 @@ RULES: dict[str, Rule] = {
     "FIFO": fifo,
 }
 RULE_NAMES = (*RULES, "RANDOM")
+_CODES = {rule: getattr(kernels, name) for name, rule in RULES.items()}  # compiled twins
 DESCRIPTIONS = {
     "SPT": "shortest processing time of the next operation",
     "LPT": "longest processing time of the next operation",
@@ -96,7 +98,14 @@ def run_rule(sim: Simulator, rule: Rule, waiting_only: bool = False) -> Simulato
 
     ``waiting_only``: offer the rule only the jobs that wait (in the ``reserve`` decision
     model the candidates also hold jobs on their way, and choosing one keeps a machine
-    idle for it), so a rule schedules there as it would in the non-delay model."""
+    idle for it), so a rule schedules there as it would in the non-delay model.
+
+    The rules of ``RULES`` run in the simulator's compiled loop (the same schedule,
+    tested); any other ``rule(sim, candidates)`` (RANDOM, a learned policy) steps here."""
+    code = _CODES.get(rule)
+    if code is not None:
+        sim.finish_with_rule(code, waiting_only)
+        return sim
     while not sim.done:
         candidates = sim.candidates
         if waiting_only:

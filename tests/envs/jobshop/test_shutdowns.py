@@ -154,3 +154,16 @@ def test_safe_until_covers_every_query_the_compiled_loop_makes(prob, resume):
                 assert end == more.finish_time(i, t, w, resume)
                 checked += 1
     assert checked > 500
+
+
+def test_down_between_is_the_overlap_with_the_intervals():
+    rng = np.random.default_rng(0)
+    for seed in range(5):
+        proc = ShutdownProcess(3, 0.1, seed)
+        for _ in range(200):
+            i = int(rng.integers(3))
+            lo, hi = sorted(int(x) for x in rng.integers(0, 400, size=2))
+            by_hand = sum(max(0, min(b, hi) - max(a, lo)) for a, b in proc.intervals(i, hi))
+            assert proc.down_between(i, lo, hi) == by_hand
+    assert ShutdownProcess(3, 0.1, 0).down_between(0, 50, 50) == 0
+    assert ShutdownProcess(3, 0.0, 0).down_between(0, 0, 10_000) == 0

@@ -71,3 +71,33 @@ def test_waiting_only_rules_in_the_reserve_model_schedule_as_non_delay(prob):
         every = every.schedule()["operations"]
         differs += every != non_delay
     assert differs > 0  # the candidates on their way change schedules, so the filter matters
+
+
+@pytest.mark.parametrize("decisions", ["non_delay", "reserve"])
+@pytest.mark.parametrize("prob", [0.0, 0.05, 0.2])
+def test_the_compiled_rule_loop_schedules_as_the_python_rules(decisions, prob):
+    """``run_rule`` runs the rules of RULES in the simulator's compiled loop; stepping their
+    Python functions must give the same schedule, decision count and deadlock flag."""
+    from envs.jobshop import kernels
+    from envs.jobshop.instance import load_instance, random_instance
+    from rlsys.jobshop.rules import _CODES, RULES
+
+    assert set(_CODES) == set(RULES.values())  # run_rule takes the compiled loop for each
+
+    for inst in [load_instance("ft06"), load_instance("la16"), random_instance(12, 6, seed=4)]:
+        for seed in (0, 1):
+            for name, rule in RULES.items():
+                for waiting_only in [False, True] if decisions == "reserve" else [False]:
+                    fast = Simulator(inst, prob, seed, decisions=decisions)
+                    fast.finish_with_rule(getattr(kernels, name), waiting_only)
+                    slow = Simulator(inst, prob, seed, decisions=decisions)
+                    while not slow.done:
+                        cands = slow.candidates
+                        if waiting_only:
+                            cands = [j for j in cands if slow.job_waits[j]] or cands
+                        slow.step(rule(slow, cands))
+                    case = (inst.name, seed, name, waiting_only)
+                    assert fast.deadlock == slow.deadlock, case
+                    assert fast.n_decisions == slow.n_decisions, case
+                    if not slow.deadlock:
+                        assert fast.schedule() == slow.schedule(), case
