@@ -167,3 +167,23 @@ def test_down_between_is_the_overlap_with_the_intervals():
             assert proc.down_between(i, lo, hi) == by_hand
     assert ShutdownProcess(3, 0.1, 0).down_between(0, 50, 50) == 0
     assert ShutdownProcess(3, 0.0, 0).down_between(0, 0, 10_000) == 0
+
+
+@pytest.mark.parametrize("repair", ["geometric:5", "uniform:2:9", "constant:4"])
+def test_a_long_path_is_the_chunk_by_chunk_path(repair):
+    """Long paths are drawn several chunks at a time; the values must be those of one
+    (machines, 64) draw per chunk from the two streams, the path's definition."""
+    m, chunks = 4, 40
+    proc = ShutdownProcess(m, 0.05, seed=11, repair=RepairTime.parse(repair))
+    horizon = 0
+    while proc.count.min() < chunks * 64:
+        horizon += 5_000
+        proc.intervals(int(np.argmin(proc.count)), horizon)
+    up_seq, repair_seq = np.random.SeedSequence(11).spawn(2)
+    up_rng, rep_rng = np.random.default_rng(up_seq), np.random.default_rng(repair_seq)
+    up = np.concatenate([up_rng.geometric(0.05, size=(m, 64)) for _ in range(chunks)], axis=1)
+    rep = np.concatenate([proc.repair.sample(rep_rng, (m, 64)) for _ in range(chunks)], axis=1)
+    ends = np.cumsum(up + rep, axis=1)
+    n = chunks * 64
+    assert (proc.ends[:, :n] == ends).all()
+    assert (proc.starts[:, :n] == ends - rep).all()
