@@ -125,11 +125,7 @@ class ShutdownProcess:
         new.prob, new.active = self.prob, self.active
         if not self.active:
             return new
-        kept = []  # per machine, how many intervals start at or before t
-        for i in range(self.n_machines):
-            while self.count[i] == 0 or self.starts[i, self.count[i] - 1] <= t:
-                self._extend(i)
-            kept.append(int(np.searchsorted(self.starts[i, : self.count[i]], t + 1, "left")))
+        kept = [self._n_before(i, t + 1) for i in range(self.n_machines)]  # start <= t
         new._reserve(max(kept))
         for i, k in enumerate(kept):
             new.starts[i, :k] = self.starts[i, :k]
@@ -238,10 +234,7 @@ class ShutdownProcess:
         with the intervals that start before ``hi``)."""
         if not self.active or hi <= lo:
             return 0
-        while self.count[i] == 0 or self.starts[i, self.count[i] - 1] < hi:
-            self._extend(i)
-        c = self.count[i]
-        last = int(np.searchsorted(self.starts[i, :c], hi, side="left"))
+        last = self._n_before(i, hi)
         first = int(np.searchsorted(self.ends[i, :last], lo, side="right"))  # ends sorted
         ends, starts = self.ends[i, first:last], self.starts[i, first:last]
         overlap = np.minimum(ends, hi) - np.maximum(starts, lo)
@@ -251,8 +244,12 @@ class ShutdownProcess:
         """Machine i's downtime intervals that start before ``until``."""
         if not self.active:
             return []
+        k = self._n_before(i, until)
+        return list(zip(self.starts[i, :k].tolist(), self.ends[i, :k].tolist(), strict=True))
+
+    def _n_before(self, i: int, until: int) -> int:
+        """How many of machine i's intervals start before ``until`` (drawing the path
+        until one starts at or after it, so the count is final)."""
         while self.count[i] == 0 or self.starts[i, self.count[i] - 1] < until:
             self._extend(i)
-        c = self.count[i]
-        k = int(np.searchsorted(self.starts[i, :c], until, side="left"))
-        return list(zip(self.starts[i, :k].tolist(), self.ends[i, :k].tolist(), strict=True))
+        return int(np.searchsorted(self.starts[i, : self.count[i]], until, side="left"))

@@ -229,12 +229,8 @@ class Simulator:
         code of ``kernels``, SPT ... FIFO; ``rlsys.jobshop.rules.run_rule`` is the public
         way), ``waiting_only`` as there. The same schedule as stepping the rule's Python
         function, at a fraction of the cost (a rollout finished by a rule)."""
-        while (
-            not self.done
-            and K_.finish_with_rule(*self._state(), rule, waiting_only) == K_.NEED_INTERVALS
-        ):
-            self.shutdowns._extend(0)
-            self._update_safe()
+        if not self.done:  # the kernel starts by advancing, which a finished episode must not
+            self._run(K_.finish_with_rule, rule, waiting_only)
 
     @property
     def makespan(self) -> int | None:
@@ -348,8 +344,12 @@ class Simulator:
             self._sc[K_.SAFE] = self.shutdowns.safe_until(self._longest, self.resume)
 
     def _advance(self) -> None:
-        """Run events until a decision is needed or the episode ends, drawing downtime
-        intervals whenever the compiled loop reaches the end of those drawn so far."""
-        while K_.advance(*self._state()) == K_.NEED_INTERVALS:
+        """Run events until a decision is needed or the episode ends."""
+        self._run(K_.advance)
+
+    def _run(self, kernel, *args) -> None:
+        """Call a compiled loop (``kernel(*state, *args)``) until it is through, drawing
+        downtime intervals whenever it reaches the end of those drawn so far."""
+        while kernel(*self._state(), *args) == K_.NEED_INTERVALS:
             self.shutdowns._extend(0)
             self._update_safe()
