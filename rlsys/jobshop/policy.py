@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import global_max_pool, global_mean_pool
-from torch_geometric.utils import scatter, to_dense_batch
+from torch_geometric.utils import to_dense_batch
 
 from envs.jobshop.env import MACHINE_FEATURES, OP_FEATURES
 from rlsys.config import Config, config_field
@@ -147,17 +147,23 @@ class JobShopGNNPolicy(nn.Module):
         """Returns (logits [B, n_max], mask [B, n_max], values [B])."""
         h = self.encoder(batch.x)
         # one id per (graph, machine): the groups of the disjunctive cliques
-        machine = batch.batch * (int(batch.op_machine.max()) + 1) + batch.op_machine
+        n_groups = batch.num_graphs * (int(batch.op_machine.max()) + 1)
+        machine = batch.batch * (n_groups // batch.num_graphs) + batch.op_machine
+        # the machine means of every layer share the group sizes: count them once (the same
+        # sum and division as PyG's scatter mean, so the same floats)
+        count = h.new_zeros(n_groups).scatter_add_(0, machine, h.new_ones(h.size(0)))
+        count = count.clamp(min=1).unsqueeze(-1)
+        machine_rows = machine.unsqueeze(-1).expand_as(h)
         # job chains: one predecessor and one successor per node, so a gather, not a scatter
         chain = TypedGINConv.single_neighbours(batch.edge_index, batch.edge_type, h.size(0), 2)
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            rivals = scatter(h, machine, dim=0, reduce="mean")  # [machines, H]
+            rivals = h.new_zeros(n_groups, h.size(-1)).scatter_add_(0, machine_rows, h) / count
             if chain is None:
                 h_in = torch.cat([h, rivals[machine]], dim=-1)
                 out = conv(h_in, batch.edge_index, batch.edge_type)
             else:
                 out = conv.forward_grouped(h, rivals, machine, chain)
-            h = norm(h + torch.relu(out))
+            h = norm(h + out.relu_())  # in place: ``out`` is not needed after
         g = torch.cat(
             [
                 global_mean_pool(h, batch.batch, batch.num_graphs),
@@ -167,10 +173,13 @@ class JobShopGNNPolicy(nn.Module):
         )  # [B, 2H]
         cand_graph = batch.cand_index_batch
         scores = self.actor(torch.cat([h[batch.cand_index], g[cand_graph]], dim=-1)).squeeze(-1)
-        logits, _ = to_dense_batch(scores, cand_graph, batch_size=batch.num_graphs)
-        mask, _ = to_dense_batch(
-            batch.cand_mask, cand_graph, fill_value=False, batch_size=batch.num_graphs
-        )
+        if batch.num_graphs == 1:  # one decision (greedy schedules): nothing to pad
+            logits, mask = scores.unsqueeze(0), batch.cand_mask.unsqueeze(0)
+        else:
+            logits, _ = to_dense_batch(scores, cand_graph, batch_size=batch.num_graphs)
+            mask, _ = to_dense_batch(
+                batch.cand_mask, cand_graph, fill_value=False, batch_size=batch.num_graphs
+            )
         values = self.critic(g).squeeze(-1)
         return logits, mask, values
 
