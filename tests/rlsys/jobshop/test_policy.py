@@ -187,23 +187,32 @@ def test_the_large_shipped_policy_is_the_large_network():
     assert PRETRAINED_LARGE != PRETRAINED
 
 
-def test_one_observation_collates_to_the_batch_pyg_builds():
-    # the single-observation fast path (greedy schedules) must be PyG's Batch, bit for bit
+def test_collate_builds_the_batch_pyg_builds():
+    # the numpy collation (greedy schedules, planners, PPO minibatches) must be PyG's
+    # Batch, bit for bit: one observation, several of one instance, and a mix of sizes
     from torch_geometric.data import Batch
 
     from envs.jobshop.instance import load_instance
 
-    env = ISBJSSPEnv(load_instance("la01"), shutdown_prob=0.05, decisions="reserve")
-    obs, _ = env.reset(seed=0)
     policy = make_policy("pretrained").policy
-    for _ in range(5):
-        fast = collate([obs])
-        pyg = Batch.from_data_list([obs_to_data(obs)], follow_batch=["cand_index"])
+    by_instance = []
+    for name in ("la01", "ft06", "la21"):
+        env = ISBJSSPEnv(load_instance(name), shutdown_prob=0.05, decisions="reserve")
+        obs, _ = env.reset(seed=0)
+        seen = []
+        for _ in range(5):
+            seen.append(obs)
+            obs, _, done, _, _ = env.step(int(np.flatnonzero(obs["action_mask"])[0]))
+            if done:
+                break
+        by_instance.append(seen)
+    mixed = [o for seen in by_instance for o in seen[:2]]
+    for group in ([by_instance[0][0]], [by_instance[0][-1]], by_instance[0], by_instance[2], mixed):
+        fast = collate(group)
+        pyg = Batch.from_data_list([obs_to_data(o) for o in group], follow_batch=["cand_index"])
         assert sorted(fast.keys()) == sorted(pyg.keys()) and fast.num_graphs == pyg.num_graphs
         for key in pyg.keys():
             assert fast[key].dtype == pyg[key].dtype and torch.equal(fast[key], pyg[key]), key
+        # and the policy's outputs (the dense [B, n] view for one instance, padding for mixed)
         for a, b in zip(policy(fast), policy(pyg), strict=True):
             assert torch.equal(a, b)
-        obs, _, done, _, _ = env.step(int(np.flatnonzero(obs["action_mask"])[0]))
-        if done:
-            break
