@@ -90,10 +90,10 @@ def collate(obs_list: list[dict]) -> Batch:
     fields = {
         "x": np.concatenate([g["x"] for g in graphs]),
         "edge_index": np.concatenate(
-            [g["edge_index"] + offset for g, offset in zip(graphs, first, strict=False)], axis=1
+            [g["edge_index"] + offset for g, offset in zip(graphs, first[:-1], strict=True)], axis=1
         ),
         "cand_index": np.concatenate(
-            [g["cand_index"] + offset for g, offset in zip(graphs, first, strict=False)]
+            [g["cand_index"] + offset for g, offset in zip(graphs, first[:-1], strict=True)]
         ),
         **{
             key: np.concatenate([g[key] for g in graphs])

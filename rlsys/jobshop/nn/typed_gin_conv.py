@@ -70,7 +70,8 @@ class TypedGINConv(MessagePassing):
         for layer in self.mlp:
             if isinstance(layer, nn.Linear):
                 layer.reset_parameters()
-        self.eps.data.fill_(0.0)
+        with torch.no_grad():  # on the parameter, not .data: the version counter moves
+            self.eps.fill_(0.0)
 
     @staticmethod
     def single_neighbours(
@@ -142,7 +143,10 @@ class TypedGINConv(MessagePassing):
         blocks (column t * width + o is block t's row o), the self block scaled by 1 + eps.
 
         Without autograd (greedy schedules, planning) they are kept until the weights
-        change: rebuilding them was a tenth of a layer's time on a ta71 decision."""
+        change: rebuilding them was a tenth of a layer's time on a ta71 decision. A change
+        is seen by the parameters' version counters, which every in-place update on the
+        parameter itself moves (optimizer steps, ``load_state_dict``, ``nn.init``); a write
+        through ``.data`` would not, so this module never writes so."""
         first = self.mlp[0]
         key = (f_h, first.weight._version, self.eps._version, first.weight.data_ptr())
         cached = getattr(self, "_blocks", None)

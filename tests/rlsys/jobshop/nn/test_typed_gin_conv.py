@@ -113,6 +113,44 @@ def test_forward_grouped_equals_forward_on_the_concatenated_input():
     assert changed.tolist() == [False, False, True, True, False, False, False]
 
 
+def test_forward_grouped_without_autograd_follows_every_weight_change():
+    """The block weights kept between calls without autograd must be rebuilt after an
+    optimizer step, ``load_state_dict`` and ``reset_parameters``: each output equals that of
+    a fresh copy of the layer, which has nothing kept."""
+    import copy
+
+    torch.manual_seed(5)
+    chain = torch.tensor([[0, 1, 3], [1, 2, 4]])
+    edge_index = torch.cat([chain, chain.flip(0)], dim=1)
+    edge_type = torch.cat([torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long)])
+    neighbours = TypedGINConv.single_neighbours(edge_index, edge_type, 5, 2)
+    conv = TypedGINConv(6, 4, num_edge_types=2)
+    h, group_x, group = torch.randn(5, 4), torch.randn(2, 2), torch.tensor([0, 1, 1, 0, 1])
+
+    def check() -> torch.Tensor:
+        with torch.no_grad():
+            kept = conv.forward_grouped(h, group_x, group, neighbours)
+            fresh = copy.deepcopy(conv)
+            fresh.__dict__.pop("_blocks", None)
+            assert torch.equal(kept, fresh.forward_grouped(h, group_x, group, neighbours))
+        return kept
+
+    first = check()
+    opt = torch.optim.SGD(conv.parameters(), lr=0.5)
+    conv.forward_grouped(h, group_x, group, neighbours).square().sum().backward()
+    opt.step()
+    stepped = check()
+    assert not torch.equal(first, stepped)
+    conv.load_state_dict(TypedGINConv(6, 4, num_edge_types=2).state_dict())
+    loaded = check()
+    assert not torch.equal(stepped, loaded)
+    with torch.no_grad():
+        conv.eps.fill_(0.7)
+    assert not torch.equal(loaded, check())
+    conv.reset_parameters()
+    check()
+
+
 def test_single_neighbours_refuses_two_sources_of_one_type():
     edge_index = torch.tensor([[1, 2], [0, 0]])
     assert TypedGINConv.single_neighbours(edge_index, torch.tensor([0, 0]), 3, 1) is None
