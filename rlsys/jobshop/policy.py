@@ -161,9 +161,11 @@ class JobShopGNNPolicy(nn.Module):
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         """Returns (logits [B, n_max], mask [B, n_max], values [B])."""
         h = self.encoder(batch.x)
+        n_graphs = batch.num_graphs
         # one id per (graph, machine): the groups of the disjunctive cliques
-        n_groups = batch.num_graphs * (int(batch.op_machine.max()) + 1)
-        machine = batch.batch * (n_groups // batch.num_graphs) + batch.op_machine
+        n_machines = int(batch.op_machine.max()) + 1
+        n_groups = n_graphs * n_machines
+        machine = batch.batch * n_machines + batch.op_machine
         # the machine means of every layer share the group sizes: count them once (the same
         # sum and division as PyG's scatter mean, so the same floats)
         count = h.new_zeros(n_groups).scatter_add_(0, machine, h.new_ones(h.size(0)))
@@ -181,22 +183,22 @@ class JobShopGNNPolicy(nn.Module):
             h = norm(h + out.relu_())  # in place: ``out`` is not needed after
         g = torch.cat(
             [
-                global_mean_pool(h, batch.batch, batch.num_graphs),
-                global_max_pool(h, batch.batch, batch.num_graphs),
+                global_mean_pool(h, batch.batch, n_graphs),
+                global_max_pool(h, batch.batch, n_graphs),
             ],
             dim=-1,
         )  # [B, 2H]
         cand_graph = batch.cand_index_batch
         scores = self.actor(torch.cat([h[batch.cand_index], g[cand_graph]], dim=-1)).squeeze(-1)
-        n_graphs, width = batch.num_graphs, scores.size(0) // batch.num_graphs
+        width = scores.size(0) // n_graphs
         if bool((batch.cand_index_ptr.diff() == width).all()):
             # as many jobs in every graph (one instance: greedy schedules, planners): the
             # dense [B, n] layout is a view, nothing to pad
             logits, mask = scores.view(n_graphs, width), batch.cand_mask.view(n_graphs, width)
         else:
-            logits, _ = to_dense_batch(scores, cand_graph, batch_size=batch.num_graphs)
+            logits, _ = to_dense_batch(scores, cand_graph, batch_size=n_graphs)
             mask, _ = to_dense_batch(
-                batch.cand_mask, cand_graph, fill_value=False, batch_size=batch.num_graphs
+                batch.cand_mask, cand_graph, fill_value=False, batch_size=n_graphs
             )
         values = self.critic(g).squeeze(-1)
         return logits, mask, values
