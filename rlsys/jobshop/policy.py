@@ -38,11 +38,32 @@ from rlsys.rl.distributions import MaskedCategorical
 from rlsys.rl.policy import read_policy_file, save_policy_file
 
 IN_FEATURES = len(OP_FEATURES) + len(MACHINE_FEATURES)
+# ``PolicyConfig.machine_load``: per machine, what is left to do on it, appended to every
+# node's features after the observation's (so a network trained without them reads the
+# same first IN_FEATURES columns): its remaining processing (the sum of its alive
+# operations' "remaining_processing") / n_jobs, its unfinished operations / n_jobs, and
+# its remaining processing / the most loaded machine's (1 on the bottleneck).
+MACHINE_LOAD_FEATURES = ("work_left", "ops_left", "load_share")
 PRED, SUCC = 0, 1
+_REMAINING, _BLOCKING = OP_FEATURES.index("remaining_processing"), OP_FEATURES.index("blocking")
 
 
-def _graph_arrays(obs: dict) -> dict[str, np.ndarray]:
-    """One observation -> the alive subgraph's arrays (the fields of ``obs_to_data``).
+def _machine_load(op_features: np.ndarray, op_machine: np.ndarray, n_machines: int, n_jobs: int):
+    """[n_machines, 3] float32: ``MACHINE_LOAD_FEATURES`` from the alive operations'
+    features [N_alive, F] and machines [N_alive].
+
+    The mean pool over a machine's operations (every layer's "rivals") cannot tell how
+    many there are, and ``n_waiting`` counts only the jobs waiting now."""
+    work = np.bincount(op_machine, weights=op_features[:, _REMAINING], minlength=n_machines)
+    ops = np.bincount(op_machine, weights=1.0 - op_features[:, _BLOCKING], minlength=n_machines)
+    peak = work.max(initial=0.0)
+    share = work / peak if peak > 0 else np.zeros_like(work)
+    return np.stack([work / n_jobs, ops / n_jobs, share], axis=1).astype(np.float32)
+
+
+def _graph_arrays(obs: dict, machine_load: bool = False) -> dict[str, np.ndarray]:
+    """One observation -> the alive subgraph's arrays (the fields of ``obs_to_data``);
+    ``machine_load`` appends ``MACHINE_LOAD_FEATURES`` to every node's features.
 
     Built in numpy: a decision's graph is a few thousand rows, where numpy's per-call cost
     is a fraction of torch's (124 against 252 us per ta71 decision in torch ops)."""
@@ -50,7 +71,14 @@ def _graph_arrays(obs: dict) -> dict[str, np.ndarray]:
     if not alive.any():  # the no-op step of an episode that needed no decision
         alive = np.ones_like(alive)
     op_machine = obs["op_machine"][alive].astype(np.int64)
-    x = np.concatenate([obs["op_features"][alive], obs["machine_features"][op_machine]], axis=1)
+    op_features = obs["op_features"][alive]
+    machine_features = obs["machine_features"]
+    if machine_load:
+        load = _machine_load(
+            op_features, op_machine, machine_features.shape[0], obs["job_op"].shape[0]
+        )
+        machine_features = np.concatenate([machine_features, load], axis=1)
+    x = np.concatenate([op_features, machine_features[op_machine]], axis=1)
     conj = obs["conj_edge_index"]
     kept = conj[:, alive[conj[0]] & alive[conj[1]]]
     new_id = np.cumsum(alive, dtype=np.int64) - 1  # old node id -> id in the alive subgraph
@@ -68,12 +96,13 @@ def _graph_arrays(obs: dict) -> dict[str, np.ndarray]:
     }
 
 
-def obs_to_data(obs: dict) -> Data:
+def obs_to_data(obs: dict, machine_load: bool = False) -> Data:
     """One observation -> the alive subgraph as ``Data`` (no Python loop over nodes)."""
-    return Data(**{key: torch.from_numpy(a) for key, a in _graph_arrays(obs).items()})
+    arrays = _graph_arrays(obs, machine_load)
+    return Data(**{key: torch.from_numpy(a) for key, a in arrays.items()})
 
 
-def collate(obs_list: list[dict]) -> Batch:
+def collate(obs_list: list[dict], machine_load: bool = False) -> Batch:
     """Observations -> one PyG ``Batch``, the one ``Batch.from_data_list([obs_to_data(o)
     ...], follow_batch=["cand_index"])`` builds (tested): node indices (``edge_index``,
     ``cand_index``) shifted by the nodes of the graphs before, ``batch`` / ``ptr`` and
@@ -82,7 +111,7 @@ def collate(obs_list: list[dict]) -> Batch:
     Concatenated in numpy rather than by PyG's general collation, which was half the time
     of a rollout planner's batched decisions (a ``Data`` per observation, then per-key
     increments and slices)."""
-    graphs = [_graph_arrays(o) for o in obs_list]
+    graphs = [_graph_arrays(o, machine_load) for o in obs_list]
     nodes = np.array([g["x"].shape[0] for g in graphs])
     cands = np.array([g["cand_index"].shape[0] for g in graphs])
     first = np.concatenate([[0], np.cumsum(nodes)])  # each graph's first node id
@@ -120,6 +149,9 @@ class PolicyConfig(Config):
     non_delay (a free machine takes a waiting job at once) or reserve (it may also be kept
     for a job still in process elsewhere). Saved with the policy; evaluation runs a policy
     in its own model."""
+    machine_load: bool = False
+    """Append each machine's remaining work to the node features
+    (``MACHINE_LOAD_FEATURES``). Read off a policy file's weights."""
 
 
 class JobShopGNNPolicy(nn.Module):
@@ -131,9 +163,12 @@ class JobShopGNNPolicy(nn.Module):
         layers: int = 3,
         imitation_coef: float = 0.0,
         decisions: str = "non_delay",
+        machine_load: bool = False,
     ) -> None:
         super().__init__()
-        self.config = PolicyConfig(hidden=hidden, layers=layers, decisions=decisions)
+        self.config = PolicyConfig(
+            hidden=hidden, layers=layers, decisions=decisions, machine_load=machine_load
+        )
         if imitation_coef > 0:
             # training with a planning teacher (``rlsys/jobshop/teacher.py``): PPO's learner
             # adds ``auxiliary_loss()`` to its loss; without a teacher the hook is absent and
@@ -141,7 +176,8 @@ class JobShopGNNPolicy(nn.Module):
             self.imitation_coef = float(imitation_coef)
             self.auxiliary_loss = self._imitation_term
             self._imitation: Tensor | None = None
-        self.encoder = nn.Sequential(nn.Linear(IN_FEATURES, hidden), nn.ReLU())
+        in_features = IN_FEATURES + (len(MACHINE_LOAD_FEATURES) if machine_load else 0)
+        self.encoder = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
         self.convs = nn.ModuleList(
             TypedGINConv(2 * hidden, hidden, num_edge_types=2, hidden=hidden) for _ in range(layers)
         )
@@ -155,7 +191,7 @@ class JobShopGNNPolicy(nn.Module):
 
     def collate(self, obs: list[dict]) -> Batch:
         """Observations -> one PyG ``Batch`` on the policy's device."""
-        batch = collate(obs)
+        batch = collate(obs, self.config.machine_load)
         return batch if self.device.type == "cpu" else batch.to(self.device)
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
@@ -247,15 +283,19 @@ class JobShopGNNPolicy(nn.Module):
     @classmethod
     def load(cls, path: str | Path) -> JobShopGNNPolicy:
         """Rebuild a policy from a file with its weights: ``save``'s, the trainer's final.pt
-        or a training checkpoint (the network's size is read off the weights)."""
+        or a training checkpoint (the network's size, and whether it reads the machine-load
+        features, are read off the weights)."""
         state, meta = read_policy_file(path)
         decisions = (meta.get("policy_kwargs") or {}).get("decisions", "non_delay")
         if getattr(state.get("encoder.0.weight"), "ndim", 0) != 2:
             raise ValueError(f"{path}: not a job-shop GNN policy file")
-        hidden = int(state["encoder.0.weight"].shape[0])
+        hidden, in_features = state["encoder.0.weight"].shape
+        machine_load = in_features == IN_FEATURES + len(MACHINE_LOAD_FEATURES)
         layers = len({key.split(".")[1] for key in state if key.startswith("convs.")})
         try:
-            policy = cls(hidden=hidden, layers=layers, decisions=decisions)
+            policy = cls(
+                hidden=int(hidden), layers=layers, decisions=decisions, machine_load=machine_load
+            )
             policy.load_state_dict(state)
         except (RuntimeError, ValueError) as exc:  # no convs; missing or misshapen weights
             detail = str(exc).splitlines()[-1].strip()

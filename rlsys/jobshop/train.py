@@ -18,6 +18,7 @@ import functools
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from envs.jobshop.env import ISBJSSPEnv
 from envs.jobshop.instance import Instance, random_instance
@@ -126,12 +127,17 @@ def make_policy(cfg: PolicyConfig, imitation_coef: float = 0.0) -> JobShopGNNPol
         layers=cfg.layers,
         imitation_coef=imitation_coef,
         decisions=cfg.decisions,
+        machine_load=cfg.machine_load,
     )
 
 
 def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
     """Copy the weights of a job-shop policy file ('pretrained' or a path) into ``policy``
-    (one-line ``ValueError`` when its size differs from the config's)."""
+    (one-line ``ValueError`` when its size differs from the config's).
+
+    A file without the machine-load features may start a policy with them: the encoder's
+    columns for the new features start at zero, so the policy starts out acting exactly
+    as the file does and training decides how much to read them."""
     from rlsys.jobshop.policies import learned_policy
 
     init = learned_policy(source, "init_weights")
@@ -141,7 +147,17 @@ def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
             f"{init.config.layers}; the config's is hidden {policy.config.hidden}, layers "
             f"{policy.config.layers}"
         )
-    policy.load_state_dict(init.state_dict())
+    state = init.state_dict()
+    if init.config.machine_load != policy.config.machine_load:
+        if init.config.machine_load:
+            raise ValueError(
+                f"init_weights {source}: a policy with the machine-load features; the "
+                "config's has none (policy.machine_load: false)"
+            )
+        weight = state["encoder.0.weight"]
+        extra = policy.encoder[0].in_features - weight.size(1)
+        state["encoder.0.weight"] = torch.cat([weight, weight.new_zeros(weight.size(0), extra)], 1)
+    policy.load_state_dict(state)
 
 
 def validation_set(cfg: ValidationConfig) -> list[tuple[Instance, float, int]]:

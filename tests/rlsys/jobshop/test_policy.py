@@ -216,3 +216,56 @@ def test_collate_builds_the_batch_pyg_builds():
         # and the policy's outputs (the dense [B, n] view for one instance, padding for mixed)
         for a, b in zip(policy(fast), policy(pyg), strict=True):
             assert torch.equal(a, b)
+
+
+def test_machine_load_features_on_a_hand_made_instance():
+    from envs.jobshop.instance import Instance
+    from rlsys.jobshop.policy import IN_FEATURES
+
+    # three jobs on two machines; the largest time, 8, is the features' time unit
+    inst = Instance(
+        "hand", machines=np.array([[0, 1], [1, 0], [0, 1]]), times=np.array([[4, 6], [8, 2], [8, 1]])
+    )
+    env = ISBJSSPEnv(inst)
+    obs, _ = env.reset(seed=0)
+    x = obs_to_data(obs, machine_load=True).x
+    assert x.shape == (6, IN_FEATURES + 3)
+    assert torch.equal(x[:, :IN_FEATURES], obs_to_data(obs).x)
+    # before anything starts: machine 0 holds 4 + 2 + 8 = 14, machine 1 6 + 8 + 1 = 15 units
+    work = torch.tensor([14.0, 15.0]) / 8 / 3
+    ops = torch.tensor([3.0, 3.0]) / 3
+    share = torch.tensor([14 / 15, 1.0])
+    node_machine = torch.from_numpy(obs["op_machine"])
+    expected = torch.stack([work, ops, share], dim=1)[node_machine]
+    assert torch.allclose(x[:, IN_FEATURES:], expected)
+    # later on, an operation in process counts with its remaining time, a finished one
+    # (done, or blocking its machine) not at all
+    env = ISBJSSPEnv(random_instance(8, 4, seed=1), shutdown_prob=0.05)
+    obs, _ = env.reset(seed=1)
+    n_blocking = 0
+    while True:
+        obs, _, done, _, _ = env.step(int(np.flatnonzero(obs["action_mask"])[0]))
+        if done:
+            break
+        x = obs_to_data(obs, machine_load=True).x.numpy()
+        mach = obs["op_machine"][obs["alive"].astype(bool)]
+        n_blocking += int(x[:, 3].sum())
+        for m in np.unique(mach):
+            rows = x[mach == m]
+            assert np.allclose(rows[:, IN_FEATURES], rows[:, 9].sum() / 8, atol=1e-6)
+            assert np.allclose(rows[:, IN_FEATURES + 1], (1 - rows[:, 3]).sum() / 8)
+        assert x[:, IN_FEATURES + 2].max() == 1.0
+    assert n_blocking > 0  # the case that tells operations left from operations alive
+
+
+def test_a_machine_load_policy_file_round_trips(tmp_path):
+    torch.manual_seed(4)
+    policy = JobShopGNNPolicy(hidden=8, layers=2, decisions="reserve", machine_load=True)
+    again = JobShopGNNPolicy.load(policy.save(tmp_path / "p.pt"))
+    assert again.config == policy.config
+    obs = _observations()
+    for a, b in zip(policy(policy.collate(obs)), again(again.collate(obs)), strict=True):
+        assert torch.equal(a, b)
+    inst = random_instance(8, 4, seed=1)
+    sched = run_rule(Simulator(inst, 0.05, seed=2), GNNDispatcher(again)).schedule()
+    assert violations(sched, inst) == []

@@ -94,3 +94,27 @@ def test_a_selection_set_takes_instances_the_validation_set_does_not():
     selection = times(50_000)  # bench/jobshop_select.py's default
     assert len(set(default)) == len(set(selection)) == 6
     assert not set(default) & set(selection)
+
+
+def test_machine_load_features_start_from_a_file_without_them(tmp_path):
+    import pytest
+
+    from rlsys.jobshop.policy import PolicyConfig
+    from envs.jobshop.env import ISBJSSPEnv
+    from envs.jobshop.instance import random_instance
+    from rlsys.jobshop.train import load_initial_weights
+
+    torch.manual_seed(5)
+    source = JobShopGNNPolicy(hidden=8, layers=2)
+    path = source.save(tmp_path / "plain.pt")
+    policy = make_policy(PolicyConfig(hidden=8, layers=2, machine_load=True))
+    load_initial_weights(policy, str(path))
+    obs = [ISBJSSPEnv(random_instance(8, 4, seed=s), 0.05).reset(seed=s)[0] for s in range(3)]
+    # the new columns start at zero: the same logits and values as the file's policy
+    for a, b in zip(source(source.collate(obs)), policy(policy.collate(obs)), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert policy.encoder[0].weight[:, -3:].abs().sum() == 0
+    with_load = policy.save(tmp_path / "load.pt")
+    plain = make_policy(PolicyConfig(hidden=8, layers=2))
+    with pytest.raises(ValueError, match="machine-load features"):
+        load_initial_weights(plain, str(with_load))
