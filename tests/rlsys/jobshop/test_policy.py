@@ -224,7 +224,9 @@ def test_machine_load_features_on_a_hand_made_instance():
 
     # three jobs on two machines; the largest time, 8, is the features' time unit
     inst = Instance(
-        "hand", machines=np.array([[0, 1], [1, 0], [0, 1]]), times=np.array([[4, 6], [8, 2], [8, 1]])
+        "hand",
+        machines=np.array([[0, 1], [1, 0], [0, 1]]),
+        times=np.array([[4, 6], [8, 2], [8, 1]]),
     )
     env = ISBJSSPEnv(inst)
     obs, _ = env.reset(seed=0)

@@ -99,9 +99,9 @@ def test_a_selection_set_takes_instances_the_validation_set_does_not():
 def test_machine_load_features_start_from_a_file_without_them(tmp_path):
     import pytest
 
-    from rlsys.jobshop.policy import PolicyConfig
     from envs.jobshop.env import ISBJSSPEnv
     from envs.jobshop.instance import random_instance
+    from rlsys.jobshop.policy import PolicyConfig
     from rlsys.jobshop.train import load_initial_weights
 
     torch.manual_seed(5)
