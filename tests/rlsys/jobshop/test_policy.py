@@ -3,13 +3,13 @@ import pytest
 import torch
 
 from envs.jobshop.env import ISBJSSPEnv
-from envs.jobshop.instance import random_instance
+from envs.jobshop.instance import Instance, random_instance
 from envs.jobshop.schedule import violations
 from envs.jobshop.sim import Simulator
 from rlsys.jobshop.evaluate import run_episode
 from rlsys.jobshop.policies import PRETRAINED_NONDELAY as NONDELAY
 from rlsys.jobshop.policies import GNNDispatcher, make_policy
-from rlsys.jobshop.policy import JobShopGNNPolicy, collate, obs_to_data
+from rlsys.jobshop.policy import IN_FEATURES, JobShopGNNPolicy, collate, obs_to_data
 from rlsys.jobshop.rules import run_rule
 
 
@@ -219,9 +219,6 @@ def test_collate_builds_the_batch_pyg_builds():
 
 
 def test_machine_load_features_on_a_hand_made_instance():
-    from envs.jobshop.instance import Instance
-    from rlsys.jobshop.policy import IN_FEATURES
-
     # three jobs on two machines; the largest time, 8, is the features' time unit
     inst = Instance(
         "hand",

@@ -3,12 +3,21 @@
 10x5 instances (la01's size): 6x6 ones need so few decisions (3-5 per episode) that 40
 updates move the greedy makespan less than the validation noise."""
 
+import pytest
 import torch
 
+from envs.jobshop.env import ISBJSSPEnv
+from envs.jobshop.instance import random_instance
 from rlsys.config import from_dict
 from rlsys.jobshop.cli import export_best_checkpoint
-from rlsys.jobshop.policy import JobShopGNNPolicy
-from rlsys.jobshop.train import JobshopTrainConfig, Validator, make_policy, train
+from rlsys.jobshop.policy import JobShopGNNPolicy, PolicyConfig
+from rlsys.jobshop.train import (
+    JobshopTrainConfig,
+    Validator,
+    load_initial_weights,
+    make_policy,
+    train,
+)
 
 CONFIG = {
     "instances": {"jobs": [10, 10], "machines": [5, 5], "shutdown_probs": [0.0, 0.05]},
@@ -97,13 +106,6 @@ def test_a_selection_set_takes_instances_the_validation_set_does_not():
 
 
 def test_machine_load_features_start_from_a_file_without_them(tmp_path):
-    import pytest
-
-    from envs.jobshop.env import ISBJSSPEnv
-    from envs.jobshop.instance import random_instance
-    from rlsys.jobshop.policy import PolicyConfig
-    from rlsys.jobshop.train import load_initial_weights
-
     torch.manual_seed(5)
     source = JobShopGNNPolicy(hidden=8, layers=2)
     path = source.save(tmp_path / "plain.pt")
