@@ -135,17 +135,20 @@ def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
     """Copy the weights of a job-shop policy file ('pretrained' or a path) into ``policy``
     (one-line ``ValueError`` when its size differs from the config's).
 
-    A file without the machine-load features may start a policy with them: the encoder's
-    columns for the new features start at zero, so the policy starts out acting exactly
-    as the file does and training decides how much to read them."""
+    Two ways to grow a trained network keep it acting as the file does at the start:
+
+    - a file without the machine-load features may start a policy with them: the
+      encoder's columns for the new features start at zero;
+    - a file with fewer layers (same width) may start a deeper policy (``deepen``): the
+      new layers go on top and start as the identity."""
     from rlsys.jobshop.policies import learned_policy
 
     init = learned_policy(source, "init_weights")
-    if (init.config.hidden, init.config.layers) != (policy.config.hidden, policy.config.layers):
+    if init.config.hidden != policy.config.hidden or init.config.layers > policy.config.layers:
         raise ValueError(
             f"init_weights {source}: a policy of hidden {init.config.hidden}, layers "
             f"{init.config.layers}; the config's is hidden {policy.config.hidden}, layers "
-            f"{policy.config.layers}"
+            f"{policy.config.layers} (a file may start a deeper policy of its width, no other)"
         )
     state = init.state_dict()
     if init.config.machine_load != policy.config.machine_load:
@@ -157,7 +160,43 @@ def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
         weight = state["encoder.0.weight"]
         extra = policy.encoder[0].in_features - weight.size(1)
         state["encoder.0.weight"] = torch.cat([weight, weight.new_zeros(weight.size(0), extra)], 1)
+    if init.config.layers < policy.config.layers:
+        state = deepen(state, init.config.layers, policy)
     policy.load_state_dict(state)
+
+
+def deepen(state: dict, layers: int, policy: JobShopGNNPolicy) -> dict:
+    """``state`` of a ``layers``-layer policy -> a state dict for the deeper ``policy``
+    whose extra layers, on top of the file's, start as the identity (up to LayerNorm's
+    epsilon: relative changes of about 1e-5 on the embeddings, tested).
+
+    A layer computes ``norm(h + relu(conv(h)))``. Each new conv starts with a zero last
+    weight and the same positive bias in every channel: its output is that constant, and
+    LayerNorm removes a constant added to every channel, so the layer only normalises
+    ``h``. The bias is positive so that ReLU passes gradients from the first step (a zero
+    output would stop them). The file's last LayerNorm hands its scale and shift to the new
+    top one and becomes a plain normalisation: what reaches the new layers is already
+    normalised, so normalising it again changes nothing, and the top one rescales as the
+    file's did. The new convs' other weights keep ``policy``'s random initialisation."""
+    state = dict(state)
+    fresh = policy.state_dict()
+    last, top = layers - 1, policy.config.layers - 1
+    for k in range(layers, top + 1):
+        for key, value in fresh.items():
+            if key.startswith((f"convs.{k}.", f"norms.{k}.")):
+                state[key] = value.clone()
+        weight = state[f"convs.{k}.mlp.2.weight"]
+        state[f"convs.{k}.mlp.2.weight"] = torch.zeros_like(weight)
+        state[f"convs.{k}.mlp.2.bias"] = torch.full_like(state[f"convs.{k}.mlp.2.bias"], 0.1)
+        state[f"convs.{k}.eps"] = torch.zeros_like(state[f"convs.{k}.eps"])
+    state[f"norms.{top}.weight"] = state[f"norms.{last}.weight"]
+    state[f"norms.{top}.bias"] = state[f"norms.{last}.bias"]
+    state[f"norms.{last}.weight"] = torch.ones_like(state[f"norms.{last}.weight"])
+    state[f"norms.{last}.bias"] = torch.zeros_like(state[f"norms.{last}.bias"])
+    for k in range(layers, top):  # between: plain normalisations
+        state[f"norms.{k}.weight"] = torch.ones_like(state[f"norms.{k}.weight"])
+        state[f"norms.{k}.bias"] = torch.zeros_like(state[f"norms.{k}.bias"])
+    return state
 
 
 def validation_set(cfg: ValidationConfig) -> list[tuple[Instance, float, int]]:

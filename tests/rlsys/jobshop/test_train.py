@@ -120,3 +120,33 @@ def test_machine_load_features_start_from_a_file_without_them(tmp_path):
     plain = make_policy(PolicyConfig(hidden=8, layers=2))
     with pytest.raises(ValueError, match="machine-load features"):
         load_initial_weights(plain, str(with_load))
+
+
+def test_a_deeper_policy_starts_from_a_file_as_the_file_acts_and_its_new_layers_learn(tmp_path):
+    torch.manual_seed(6)
+    source = JobShopGNNPolicy(hidden=8, layers=2, decisions="reserve")
+    with torch.no_grad():  # a trained file's last norm scales and shifts: hand it over
+        source.norms[1].weight.uniform_(0.5, 2.0)
+        source.norms[1].bias.uniform_(-1.0, 1.0)
+    path = source.save(tmp_path / "two.pt")
+    deep = make_policy(PolicyConfig(hidden=8, layers=4, decisions="reserve"))
+    load_initial_weights(deep, str(path))
+    obs = [
+        ISBJSSPEnv(random_instance(10, 5, seed=s), 0.05, decisions="reserve").reset(seed=s)[0]
+        for s in range(4)
+    ]
+    logits, mask, values = deep(deep.collate(obs))
+    for a, b in zip(source(source.collate(obs)), (logits, mask, values), strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+    for k in (0, 1):  # the file's layers are its own (the norm's affine moved to the top)
+        for name, value in source.convs[k].state_dict().items():
+            assert torch.equal(deep.convs[k].state_dict()[name], value)
+    assert torch.equal(deep.norms[3].weight, source.norms[1].weight)
+    # the new layers are not dead: their last weights get gradients from the first step
+    (logits.masked_fill(~mask, 0).sum() + values.sum()).backward()
+    for k in (2, 3):
+        assert deep.convs[k].mlp[2].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="a deeper policy of its width"):
+        load_initial_weights(make_policy(PolicyConfig(hidden=8, layers=1)), str(path))
+    with pytest.raises(ValueError, match="a deeper policy of its width"):
+        load_initial_weights(make_policy(PolicyConfig(hidden=16, layers=4)), str(path))
