@@ -209,15 +209,13 @@ class JobShopGNNPolicy(nn.Module):
         machine_rows = machine.unsqueeze(-1).expand_as(h)
         # job chains: one predecessor and one successor per node, so a gather, not a scatter
         chain = TypedGINConv.single_neighbours(batch.edge_index, batch.edge_type, h.size(0), 2)
-        if chain is not None:
-            index = self.convs[0].grouped_index(machine, n_groups, chain)  # same in every layer
         for conv, norm in zip(self.convs, self.norms, strict=True):
             rivals = h.new_zeros(n_groups, h.size(-1)).scatter_add_(0, machine_rows, h) / count
             if chain is None:
                 h_in = torch.cat([h, rivals[machine]], dim=-1)
                 out = conv(h_in, batch.edge_index, batch.edge_type)
             else:
-                out = conv.forward_grouped(h, rivals, machine, chain, index)
+                out = conv.forward_grouped(h, rivals, machine, chain)
             h = norm(h + out.relu_())  # in place: ``out`` is not needed after
         g = torch.cat(
             [

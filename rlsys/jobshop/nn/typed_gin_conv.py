@@ -97,27 +97,8 @@ class TypedGINConv(MessagePassing):
             agg = padded.index_select(0, neighbours.view(-1)).view(x.size(0), -1)  # [N, T*F_in]
         return self.mlp(torch.cat([(1 + self.eps) * x, agg], dim=-1))
 
-    def grouped_index(
-        self, group: Tensor, n_groups: int, neighbours: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """What ``forward_grouped`` reads off ``group`` and ``neighbours`` alone, the same in
-        every layer of a network: pass it as ``index`` to compute it once per graph.
-
-        Returns (the group of each row of the product table, [N + 1], row N "no source"
-        reading group ``n_groups``, a zero row; the table rows of each node's neighbour
-        blocks, [N * T], row j * (1 + T) + t being block t of node j)."""
-        T1 = 1 + self.num_edge_types
-        padded_group = torch.cat([group, group.new_full((1,), n_groups)])
-        offsets = torch.arange(1, T1, device=neighbours.device)
-        return padded_group, (neighbours * T1 + offsets).view(-1)
-
     def forward_grouped(
-        self,
-        h: Tensor,
-        group_x: Tensor,
-        group: Tensor,
-        neighbours: Tensor,
-        index: tuple[Tensor, Tensor] | None = None,
+        self, h: Tensor, group_x: Tensor, group: Tensor, neighbours: Tensor
     ) -> Tensor:
         """``forward(cat([h, group_x[group]], -1), ..., neighbours)`` without building its
         [N, (1 + T) * F_in] input, for inputs whose second part is shared by groups of nodes
@@ -140,16 +121,17 @@ class TypedGINConv(MessagePassing):
         T1, width = 1 + self.num_edge_types, first.out_features
         f_h, n = h.size(-1), h.size(0)
         w_h, w_g = self._block_weights(f_h)
-        if index is None:
-            index = self.grouped_index(group, group_x.size(0), neighbours)
-        padded_group, rows = index
-        # row n is "no source": the zero group row, and no product of h is added to it
+        # row n is "no source": a zero input row in h and a zero group give zero products
+        h = torch.cat([h, h.new_zeros(1, f_h)])
         shared = torch.cat([group_x @ w_g, h.new_zeros(1, T1 * width)])
+        group = torch.cat([group, group.new_full((1,), group_x.size(0))])
         # index_select, not shared[group]: several times faster on CPU; in place, the
         # product lands in the gathered rows without another copy
-        parts = shared.index_select(0, padded_group)  # [N + 1, T1 * width]
-        parts[:n].addmm_(h, w_h)
-        # each node's neighbour products in one gather over rows of ``width``
+        parts = shared.index_select(0, group).addmm_(h, w_h)  # [N + 1, T1 * width]
+        # each node's neighbour products in one gather over rows of ``width``: row
+        # (j * T1 + t) is block t of node j
+        offsets = torch.arange(1, T1, device=neighbours.device)
+        rows = (neighbours * T1 + offsets).view(-1)
         from_neighbours = parts.view(-1, width).index_select(0, rows).view(n, T1 - 1, width)
         pre = parts[:n, :width] + first.bias
         for t in range(T1 - 1):
