@@ -99,9 +99,11 @@ class JobshopTrainConfig(Config):
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
     init_weights: str | None = None
-    """start from this policy's weights ('pretrained' or a *.pt of the same size) instead
+    """start from this policy's weights ('pretrained' or a *.pt of the same width) instead
     of a fresh initialisation (None); the file's decision model may differ from the
-    config's (a non-delay policy is a fair start for the reserve model)"""
+    config's (a non-delay policy is a fair start for the reserve model), and a file with
+    fewer layers or without the machine-load features starts as it acts
+    (``load_initial_weights``)"""
 
 
 def make_env(
