@@ -170,7 +170,8 @@ def load_initial_weights(policy: JobShopGNNPolicy, source: str) -> None:
 def deepen(state: dict, layers: int, policy: JobShopGNNPolicy) -> dict:
     """``state`` of a ``layers``-layer policy -> a state dict for the deeper ``policy``
     whose extra layers, on top of the file's, start as the identity (up to LayerNorm's
-    epsilon: relative changes of about 1e-5 on the embeddings, tested).
+    epsilon: on `pretrained-large` grown to 7 layers the logits move by at most 1e-5,
+    the same argmax; the test holds them to 1e-4).
 
     A layer computes ``norm(h + relu(conv(h)))``. Each new conv starts with a zero last
     weight and the same positive bias in every channel: its output is that constant, and
