@@ -266,12 +266,9 @@ def make_learner(cfg: CommFormerTrainConfig):
 def train(
     cfg: CommFormerTrainConfig, run_dir: Path, resume: bool = False, progress: bool = True
 ) -> dict:
-    import torch
 
     from rlsys.rl.trainer import Trainer
 
-    # Small networks, many minibatches: one thread for the learner and each worker.
-    torch.set_num_threads(1)
     kwargs = policy_kwargs(cfg)
     trainer = Trainer(
         cfg.train,

@@ -251,13 +251,9 @@ def make_trainer(
     progress: bool = True,
 ):
     """The ``Trainer`` of a job-shop run (``rlsys jobshop train`` and the tuner's trials)."""
-    import torch
 
     from rlsys.rl.trainer import Trainer
 
-    # Small graphs, many minibatches: one thread each for the learner and every rollout
-    # worker is faster than letting them fight over the cores.
-    torch.set_num_threads(1)
     teacher = cfg.teacher if cfg.teacher.policy is not None else None
     trainer = Trainer(
         cfg.train,

@@ -454,7 +454,6 @@ def make_trainer(cfg: PARLConfig, run_dir: Path, resume: bool = False, progress:
     """The shared ``Trainer`` of a PARL run (``train`` and the Tune trainable use it)."""
     from rlsys.rl.trainer import Trainer
 
-    torch.set_num_threads(1)
     spec = env_spec(cfg.task)
     check_budget(cfg, spec)
     kwargs = policy_kwargs(cfg, spec)

@@ -211,3 +211,15 @@ def test_a_request_lost_with_its_worker_is_reissued(ray_local, tmp_path, monkeyp
     assert lost and summary["failed_requests"] == 1 and summary["updates"] == 2
     assert _metrics(tmp_path)[-1]["system/failed_requests"] == 1
     assert trainer.request_indices == [2, 2]  # re-issued under its old index
+
+
+def test_the_learner_runs_on_its_configured_threads(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 1):
+            cfg = _cfg(1)
+            cfg.learner_threads = threads
+            Trainer(cfg, GymEnvFn("CartPole-v1"), MLP, tmp_path / str(threads), progress=False)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
