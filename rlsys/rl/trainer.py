@@ -96,8 +96,8 @@ class TrainConfig(Config):
     """torch threads of the learner process. 1 suits small networks (many small
     minibatches, and the rollout workers want the other cores); in 'sync' mode the workers
     idle while the learner updates, so a wide network's update gains from more (hidden 128
-    job shop: about a quarter off the update with 2 on 2 cores). More threads than
-    learner_num_cpus oversubscribe a tuner trial's reservation."""
+    job shop: about a quarter off the update with 2 on 2 cores). A tuner trial's learner
+    reserves the larger of this and learner_num_cpus."""
 
 
 @dataclass

@@ -28,6 +28,16 @@ def test_every_workload_default_space_fits_its_default_config(name):
     assert sum(b["CPU"] for b in bundles) <= 2
 
 
+def test_a_trial_reserves_a_cpu_per_learner_thread():
+    workload = get_workload("jobshop")
+    cfg = workload.load_config()
+    cfg.train.learner_num_cpus, cfg.train.learner_threads = 1.0, 2
+    bundles = workload.resources(cfg).bundles
+    assert bundles[0]["CPU"] == 2.0
+    cfg.train.learner_num_cpus = 3.0  # an explicit larger reservation stands
+    assert workload.resources(cfg).bundles[0]["CPU"] == 3.0
+
+
 def test_trial_values_land_on_their_config_paths():
     workload = get_workload("jobshop")
     cfg = workload.build(
