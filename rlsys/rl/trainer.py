@@ -97,7 +97,7 @@ class TrainConfig(Config):
     minibatches, and the rollout workers want the other cores); in 'sync' mode the workers
     idle while the learner updates, so a wide network's update gains from more (hidden 128
     job shop: about a quarter off the update with 2 on 2 cores). A tuner trial's learner
-    reserves the larger of this and learner_num_cpus."""
+    on several threads reserves the larger of this and learner_num_cpus."""
 
 
 @dataclass

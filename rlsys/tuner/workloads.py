@@ -173,10 +173,10 @@ def trainer_workload_trial(config: dict[str, Any]) -> None:
 
 def trainer_resources(cfg: Any, learner_cpus: float | None = None) -> Any:
     """A training workload's trial: the learner's bundle (``learner_cpus``, default
-    ``cfg.train.learner_num_cpus`` or, where more, ``cfg.train.learner_threads``: a learner
-    on 2 threads reserves 2 CPUs) plus one per rollout actor; the learner's bundle holds
-    a GPU when the cluster has one and the config's ``device`` is not "cpu" (Tune then
-    shows the trial that GPU, and ``device: auto`` picks it)."""
+    ``cfg.train.learner_num_cpus``, or ``cfg.train.learner_threads`` where that is more
+    than 1 and larger: a learner on 2 threads reserves 2 CPUs) plus one per rollout actor;
+    the learner's bundle holds a GPU when the cluster has one and the config's ``device``
+    is not "cpu" (Tune then shows the trial that GPU, and ``device: auto`` picks it)."""
     import ray
 
     from rlsys.tuner.trainable import trainer_resources as bundles
@@ -185,5 +185,8 @@ def trainer_resources(cfg: Any, learner_cpus: float | None = None) -> Any:
     if getattr(cfg, "device", "cpu") != "cpu" and ray.is_initialized():
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
     if learner_cpus is None:
-        learner_cpus = max(cfg.train.learner_num_cpus, cfg.train.learner_threads)
+        learner_cpus = cfg.train.learner_num_cpus
+        if cfg.train.learner_threads > 1:
+            # one thread may share a CPU (fractional reservations); several need their own
+            learner_cpus = max(learner_cpus, cfg.train.learner_threads)
     return bundles(cfg.train.rollout, learner_cpus, gpus)

@@ -36,6 +36,9 @@ def test_a_trial_reserves_a_cpu_per_learner_thread():
     assert bundles[0]["CPU"] == 2.0
     cfg.train.learner_num_cpus = 3.0  # an explicit larger reservation stands
     assert workload.resources(cfg).bundles[0]["CPU"] == 3.0
+    # one thread may share a CPU: a fractional reservation stands too
+    cfg.train.learner_num_cpus, cfg.train.learner_threads = 0.5, 1
+    assert workload.resources(cfg).bundles[0]["CPU"] == 0.5
 
 
 def test_trial_values_land_on_their_config_paths():
