@@ -266,7 +266,6 @@ def make_learner(cfg: CommFormerTrainConfig):
 def train(
     cfg: CommFormerTrainConfig, run_dir: Path, resume: bool = False, progress: bool = True
 ) -> dict:
-
     from rlsys.rl.trainer import Trainer
 
     kwargs = policy_kwargs(cfg)

@@ -251,7 +251,6 @@ def make_trainer(
     progress: bool = True,
 ):
     """The ``Trainer`` of a job-shop run (``rlsys jobshop train`` and the tuner's trials)."""
-
     from rlsys.rl.trainer import Trainer
 
     teacher = cfg.teacher if cfg.teacher.policy is not None else None
