@@ -203,6 +203,8 @@ class Trainer:
         self.update = 0
         self.env_steps = 0
         self.episodes = 0
+        # training time of the run's earlier parts (a resumed run reports its whole time)
+        self.prior_time_s = 0.0
         self.request_indices = [0] * cfg.rollout.num_workers
         self.counters = {"worker_restarts": 0, "failed_requests": 0, "dropped_batches": 0}
         self.workers: list = []
@@ -312,7 +314,7 @@ class Trainer:
             "episodic_return": self.last_metrics.get("charts/episodic_return"),
             "eval": self.last_eval,
             **self.counters,
-            "wall_time_s": time.perf_counter() - started,
+            "wall_time_s": self.prior_time_s + time.perf_counter() - started,
             "run_dir": str(self.run_dir),
         }
 
@@ -449,7 +451,7 @@ class Trainer:
         metrics.update({f"system/{k}": v for k, v in self.counters.items()})
         metrics["time/rollout_s"] = rollout_s
         metrics["time/update_s"] = update_s
-        metrics["time/elapsed_s"] = time.perf_counter() - started
+        metrics["time/elapsed_s"] = self.prior_time_s + time.perf_counter() - started
         return metrics
 
     def _log(self, metrics: dict[str, Any], writer: SummaryWriter, bar: tqdm) -> None:
@@ -485,6 +487,7 @@ class Trainer:
             "update": self.update,
             "env_steps": self.env_steps,
             "episodes": self.episodes,
+            "train_time_s": self.last_metrics.get("time/elapsed_s", self.prior_time_s),
             "request_indices": list(self.request_indices),
             "counters": dict(self.counters),
             "rng": rng_state(),
@@ -511,6 +514,7 @@ class Trainer:
         self.update = state["update"]
         self.env_steps = state["env_steps"]
         self.episodes = state["episodes"]
+        self.prior_time_s = float(state.get("train_time_s", 0.0))  # absent before 2026-12
         self.request_indices = list(state["request_indices"])
         self.counters.update(state["counters"])
         set_rng_state(state["rng"])

@@ -165,7 +165,12 @@ def test_resume_gives_the_same_next_batch_and_update(ray_local, tmp_path):
     resumed = Trainer.resume(tmp_path / "b", env_fn, MLP, checkpoint=ckpt, progress=False)
     assert resumed.update == 2 and resumed.request_indices == [2, 2]
     assert [m["update"] for m in _metrics(tmp_path / "b")] == [1, 2]
-    resumed.train(stop_after=1)
+    before = _metrics(tmp_path / "b")[-1]["time/elapsed_s"]
+    summary = resumed.train(stop_after=1)
+    # The run's time goes on from the checkpoint's, not from zero (the report states it).
+    last = _metrics(tmp_path / "b")[-1]
+    part = last["time/rollout_s"] + last["time/update_s"]  # at most the resumed part's time
+    assert before + part <= last["time/elapsed_s"] <= summary["wall_time_s"]
 
     a, b = straight.last_batch, resumed.last_batch
     assert a.episode_seeds == b.episode_seeds
