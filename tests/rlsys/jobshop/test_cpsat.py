@@ -311,3 +311,23 @@ def test_clairvoyant_without_downtime_is_the_plain_solve():
     plain = solve_bws(inst, time_limit=30)
     none = solve_bws(inst, time_limit=30, downtime=ShutdownProcess(inst.n_machines, 0.0, 7))
     assert plain.makespan == none.makespan and none.schedule["downtime"] == []
+
+
+def test_clairvoyant_hint_cuts_the_horizon_only_when_valid_under_the_downtime():
+    """A valid hint's makespan becomes the horizon (a far smaller model); a hint that the
+    downtime makes invalid, here the p = 0 optimum, shorter than any clairvoyant schedule,
+    must not: the solve still proves the same optimum as with the rules' hint."""
+    from envs.jobshop.schedule import violations
+    from envs.jobshop.shutdowns import ShutdownProcess
+
+    inst = load_instance("ft06")
+    reference = solve_bws(inst, time_limit=30, downtime=ShutdownProcess(inst.n_machines, 0.05, 0))
+    assert reference.status == "optimal"
+    plain = solve_bws(inst, time_limit=30).schedule
+    plain_under_downtime = dict(plain, downtime=reference.schedule["downtime"])
+    assert plain["makespan"] < reference.makespan and violations(plain_under_downtime, inst)
+    for hint in (plain, reference.schedule):
+        again = solve_bws(
+            inst, time_limit=30, hint=hint, downtime=ShutdownProcess(inst.n_machines, 0.05, 0)
+        )
+        assert again.status == "optimal" and again.makespan == reference.makespan
