@@ -247,6 +247,15 @@ class ShutdownProcess:
         k = self._n_before(i, until)
         return list(zip(self.starts[i, :k].tolist(), self.ends[i, :k].tolist(), strict=True))
 
+    def schedule_downtime(self, until: int) -> list[dict]:
+        """Every machine's intervals that start before ``until`` as a schedule's
+        ``downtime`` list (``{"machine", "start", "end"}``, the contract of the validator)."""
+        return [
+            {"machine": i, "start": a, "end": b}
+            for i in range(self.n_machines)
+            for a, b in self.intervals(i, until)
+        ]
+
     def _n_before(self, i: int, until: int) -> int:
         """How many of machine i's intervals start before ``until`` (drawing the path
         until one starts at or after it, so the count is final)."""

@@ -265,11 +265,7 @@ class Simulator:
                     }
                 )
         makespan = self.makespan
-        downtime = [
-            {"machine": i, "start": a, "end": b}
-            for i in range(self.n_machines)
-            for a, b in self.shutdowns.intervals(i, makespan)
-        ]
+        downtime = self.shutdowns.schedule_downtime(makespan)
         return {
             "instance": self.instance.name,
             "n_jobs": self.n_jobs,

@@ -248,11 +248,7 @@ def solve_bws(
         }
         if clairvoyant:
             schedule.update(shutdown_prob=downtime.prob, seed=downtime.seed, clairvoyant=True)
-            schedule["downtime"] = [
-                {"machine": i, "start": a, "end": b}
-                for i in range(instance.n_machines)
-                for a, b in downtime.intervals(i, makespan_value)
-            ]
+            schedule["downtime"] = downtime.schedule_downtime(makespan_value)
     # The bound is a float; the tolerance keeps e.g. 63.0000001 from rounding up to 64.
     bound = solver.best_objective_bound if status != "infeasible" else 0.0
     lower_bound = max(trivial_lower_bound(instance), math.ceil(bound - 1e-6))
@@ -288,12 +284,7 @@ def _rule_hint(instance: Instance, downtime: ShutdownProcess, swaps: bool) -> di
 def _valid_under(schedule: dict, instance: Instance, downtime: ShutdownProcess) -> bool:
     """True when ``schedule`` is valid (the independent validator) against this downtime,
     whatever downtime it carries itself."""
-    checked = dict(schedule)
-    checked["downtime"] = [
-        {"machine": i, "start": a, "end": b}
-        for i in range(instance.n_machines)
-        for a, b in downtime.intervals(i, int(schedule["makespan"]))
-    ]
+    checked = dict(schedule, downtime=downtime.schedule_downtime(int(schedule["makespan"])))
     return not violations(checked, instance, limit=1)
 
 

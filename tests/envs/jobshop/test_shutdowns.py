@@ -187,3 +187,14 @@ def test_a_long_path_is_the_chunk_by_chunk_path(repair):
     n = chunks * 64
     assert (proc.ends[:, :n] == ends).all()
     assert (proc.starts[:, :n] == ends - rep).all()
+
+
+def test_schedule_downtime_lists_every_machines_intervals_in_the_schedule_contract():
+    sp = ShutdownProcess(3, 0.1, seed=4)
+    listed = sp.schedule_downtime(200)
+    assert listed, "p = 0.1 over 200 units: some downtime expected"
+    for i in range(3):
+        mine = [(d["start"], d["end"]) for d in listed if d["machine"] == i]
+        assert mine == sp.intervals(i, 200)
+    assert {tuple(sorted(d)) for d in listed} == {("end", "machine", "start")}
+    assert ShutdownProcess(3, 0.0, seed=4).schedule_downtime(200) == []
