@@ -203,8 +203,10 @@ class Trainer:
         self.update = 0
         self.env_steps = 0
         self.episodes = 0
-        # training time of the run's earlier parts (a resumed run reports its whole time)
+        # training time of the run's finished parts (a resumed run reports its whole time)
+        # and the start of the part in progress (see elapsed_s)
         self.prior_time_s = 0.0
+        self._part_started: float | None = None
         self.request_indices = [0] * cfg.rollout.num_workers
         self.counters = {"worker_restarts": 0, "failed_requests": 0, "dropped_batches": 0}
         self.workers: list = []
@@ -252,9 +254,9 @@ class Trainer:
         end = cfg.total_updates
         if stop_after is not None:
             end = min(end, self.update + stop_after)
-        started = time.perf_counter()
         if self.update >= end:
-            return self._summary(started)
+            return self._summary()
+        self._part_started = time.perf_counter()
         self._start_workers()
         writer = SummaryWriter(str(self.run_dir / "tb"))
         bar = tqdm(
@@ -281,7 +283,7 @@ class Trainer:
                 self.episodes += len(batch.episode_returns)
                 self.last_batch = batch
 
-                metrics = self._metrics(batch, stats, lag, t1 - t0, t2 - t1, started)
+                metrics = self._metrics(batch, stats, lag, t1 - t0, t2 - t1)
                 if (
                     self.evaluate_fn is not None
                     and cfg.eval_every
@@ -301,12 +303,20 @@ class Trainer:
             bar.close()
             writer.close()
             self._stop_workers()
+            self.prior_time_s, self._part_started = self.elapsed_s(), None
 
         if self.update >= cfg.total_updates:
             self.save_final()
-        return self._summary(started)
+        return self._summary()
 
-    def _summary(self, started: float) -> dict:
+    def elapsed_s(self) -> float:
+        """Training time of the whole run so far: its earlier parts (those resumed from and
+        earlier ``train`` calls) plus the one in progress."""
+        if self._part_started is None:
+            return self.prior_time_s
+        return self.prior_time_s + time.perf_counter() - self._part_started
+
+    def _summary(self) -> dict:
         return {
             "updates": self.update,
             "env_steps": self.env_steps,
@@ -314,7 +324,7 @@ class Trainer:
             "episodic_return": self.last_metrics.get("charts/episodic_return"),
             "eval": self.last_eval,
             **self.counters,
-            "wall_time_s": self.prior_time_s + time.perf_counter() - started,
+            "wall_time_s": self.elapsed_s(),
             "run_dir": str(self.run_dir),
         }
 
@@ -424,7 +434,6 @@ class Trainer:
         lag: float,
         rollout_s: float,
         update_s: float,
-        started: float,
     ) -> dict[str, Any]:
         metrics: dict[str, Any] = {
             "update": self.update,
@@ -451,7 +460,7 @@ class Trainer:
         metrics.update({f"system/{k}": v for k, v in self.counters.items()})
         metrics["time/rollout_s"] = rollout_s
         metrics["time/update_s"] = update_s
-        metrics["time/elapsed_s"] = self.prior_time_s + time.perf_counter() - started
+        metrics["time/elapsed_s"] = self.elapsed_s()
         return metrics
 
     def _log(self, metrics: dict[str, Any], writer: SummaryWriter, bar: tqdm) -> None:
@@ -487,7 +496,7 @@ class Trainer:
             "update": self.update,
             "env_steps": self.env_steps,
             "episodes": self.episodes,
-            "train_time_s": self.last_metrics.get("time/elapsed_s", self.prior_time_s),
+            "train_time_s": self.elapsed_s(),
             "request_indices": list(self.request_indices),
             "counters": dict(self.counters),
             "rng": rng_state(),
