@@ -331,3 +331,26 @@ def test_clairvoyant_hint_cuts_the_horizon_only_when_valid_under_the_downtime():
             inst, time_limit=30, hint=hint, downtime=ShutdownProcess(inst.n_machines, 0.05, 0)
         )
         assert again.status == "optimal" and again.makespan == reference.makespan
+
+
+def test_delay_runs_rebuild_every_finish_table():
+    """The clairvoyant model's runs (one literal each) give back the finish table at every
+    valid start, each start in exactly one run, and are far fewer than the start values."""
+    from envs.jobshop.shutdowns import ShutdownProcess
+    from rlsys.jobshop.cpsat import _delay_runs, _finish_tables
+
+    inst = load_instance("la04")
+    horizon = 1500
+    up, finish = _finish_tables(inst, ShutdownProcess(inst.n_machines, 0.1, 0), horizon)
+    n_runs = n_starts = 0
+    for (m, _p), table in finish.items():
+        ok = np.flatnonzero(up[m] & (table <= horizon))
+        rebuilt = np.full(horizon + 1, -1)
+        for lo, hi, delay in _delay_runs(ok, table[ok] - ok):
+            inside = ok[(ok >= lo) & (ok <= hi)]
+            assert (rebuilt[inside] == -1).all(), "a start in two runs"
+            rebuilt[inside] = inside + delay
+        np.testing.assert_array_equal(rebuilt[ok], table[ok])
+        n_runs += len(_delay_runs(ok, table[ok] - ok))
+        n_starts += len(ok)
+    assert n_runs * 3 < n_starts
