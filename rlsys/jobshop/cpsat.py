@@ -116,6 +116,7 @@ def solve_bws(
     machines, times = instance.machines, instance.times
     horizon = int(times.sum())
     clairvoyant = downtime is not None and downtime.active
+    valid_hint = None  # a hint the validator accepts against the downtime
     if clairvoyant:
         horizon = _serial_makespan(instance, downtime)
         if hint is None:
@@ -123,6 +124,7 @@ def solve_bws(
             # the best rule's schedule on this seed (feasible here by construction)
             hint = _rule_hint(instance, downtime, swaps)
         if hint is not None and _valid_under(hint, instance, downtime):
+            valid_hint = hint
             # Nothing longer than a valid schedule is worth finding, and every table, start
             # domain and run of delays shrinks with the horizon (the serial schedule's is
             # about 4x the makespans at p = 0.1).
@@ -143,6 +145,7 @@ def solve_bws(
     end: dict[tuple[int, int], cp_model.LinearExprT] = {
         (j, k): start[j, k] + int(times[j, k]) for j in range(n) for k in range(n_ops)
     }
+    run_literals: dict[tuple[int, int], list] = {}  # (j, k) -> [(literal, (lo, hi, delay))]
     if clairvoyant:
         for (j, k), var in start.items():
             m, p = int(machines[j, k]), int(times[j, k])
@@ -158,8 +161,9 @@ def solve_bws(
             # longer in 120 s from the same hint.
             runs = _delay_runs(ok, table[ok] - ok)
             in_run = [model.new_bool_var(f"r{j}_{k}_{i}") for i in range(len(runs))]
+            run_literals[j, k] = list(zip(in_run, runs, strict=True))
             model.add_exactly_one(in_run)
-            for lit, (lo, hi, delay) in zip(in_run, runs, strict=True):
+            for lit, (lo, hi, delay) in run_literals[j, k]:
                 model.add(var >= lo).only_enforce_if(lit)
                 model.add(var <= hi).only_enforce_if(lit)
                 model.add(end[j, k] == var + delay).only_enforce_if(lit)
@@ -209,6 +213,8 @@ def solve_bws(
             model.add_hint(start[key], int(op["start"]))
             if clairvoyant:  # a complete hint: CP-SAT then starts from a solution
                 model.add_hint(end[key], int(op["end"]))
+                for literal, (lo, hi, _delay) in run_literals[key]:
+                    model.add_hint(literal, lo <= int(op["start"]) <= hi)
             if key in sizes:
                 model.add_hint(sizes[key], int(op["leave"]) - int(op["start"]))
         model.add_hint(makespan, int(hint["makespan"]))
@@ -234,7 +240,7 @@ def solve_bws(
     status = _STATUS[code]
 
     found = status in ("optimal", "feasible")
-    schedule = None
+    schedule = ops = None
     if found:
         ops = [
             {
@@ -248,6 +254,16 @@ def solve_bws(
             for j in range(n)
             for k in range(n_ops)
         ]
+    elif valid_hint is not None and status == "unknown":
+        # Presolve can outlast a short time limit (about 2-7 s on 15x5 at p = 0.1); the
+        # validated hint is then still the best schedule known, so return it.
+        keys = ("job", "index", "machine", "start", "end", "leave")
+        ops = sorted(
+            ({key: int(op[key]) for key in keys} for op in valid_hint["operations"]),
+            key=lambda op: (op["job"], op["index"]),
+        )
+        status = "feasible"
+    if ops is not None:
         makespan_value = max(op["leave"] for op in ops)
         schedule = {
             "instance": instance.name,

@@ -354,3 +354,23 @@ def test_delay_runs_rebuild_every_finish_table():
         n_runs += len(_delay_runs(ok, table[ok] - ok))
         n_starts += len(ok)
     assert n_runs * 3 < n_starts
+
+
+def test_clairvoyant_solve_returns_the_valid_hint_when_the_search_finds_nothing_in_time():
+    """A time limit shorter than presolve (la06, 15x5, p = 0.1) still gives a schedule: the
+    rules' best, which the validator accepted against the downtime, not None."""
+    from envs.jobshop.schedule import validate
+    from envs.jobshop.shutdowns import ShutdownProcess
+    from envs.jobshop.sim import Simulator
+    from rlsys.jobshop.rules import RULES, run_rule
+
+    inst = load_instance("la06")
+    downtime = ShutdownProcess(inst.n_machines, 0.1, 0)
+    result = solve_bws(inst, time_limit=0.05, downtime=downtime)
+    assert result.status == "feasible" and result.schedule is not None
+    validate(result.schedule, inst)
+    assert result.schedule["clairvoyant"] and result.schedule["downtime"]
+    rules = [
+        run_rule(Simulator(inst, 0.1, 0), r).makespan for n, r in RULES.items() if n != "RANDOM"
+    ]
+    assert result.makespan <= min(rules)
