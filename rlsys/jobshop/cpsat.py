@@ -120,8 +120,8 @@ def solve_bws(
     if clairvoyant:
         horizon = _serial_makespan(instance, downtime)
         if hint is None:
-            # the tables make a first solution hard to find on 10x5 and up: start from
-            # the best rule's schedule on this seed (feasible here by construction)
+            # the best rule's schedule on this seed (valid by construction): a first
+            # solution, and its makespan caps the horizon below
             hint = _rule_hint(instance, downtime, swaps)
         if hint is not None and _valid_under(hint, instance, downtime):
             valid_hint = hint
