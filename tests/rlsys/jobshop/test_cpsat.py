@@ -345,13 +345,14 @@ def test_delay_runs_rebuild_every_finish_table():
     n_runs = n_starts = 0
     for (m, _p), table in finish.items():
         ok = np.flatnonzero(up[m] & (table <= horizon))
+        runs = _delay_runs(ok, table[ok] - ok)
         rebuilt = np.full(horizon + 1, -1)
-        for lo, hi, delay in _delay_runs(ok, table[ok] - ok):
+        for lo, hi, delay in runs:
             inside = ok[(ok >= lo) & (ok <= hi)]
             assert (rebuilt[inside] == -1).all(), "a start in two runs"
             rebuilt[inside] = inside + delay
         np.testing.assert_array_equal(rebuilt[ok], table[ok])
-        n_runs += len(_delay_runs(ok, table[ok] - ok))
+        n_runs += len(runs)
         n_starts += len(ok)
     assert n_runs * 3 < n_starts
 
