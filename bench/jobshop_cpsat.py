@@ -3,13 +3,16 @@ instances without a published BWS value (la21-la40, orb01-orb10), and its time.
 
     python bench/jobshop_cpsat.py [--instances la21-la40,orb01-orb10] [--time-limit 60]
         [--processes 2] [--hint MWKR] [--out bench/results/jobshop/cpsat.csv]
+        [--schedules DIR]
 
 One CP-SAT search worker per solve (reproducible for its seed when it ends before the
 limit), ``--processes`` solves at a time, each started from a dispatching rule's schedule
 (``--hint``). Writes instance, makespan (best found), lower bound, status, seconds and
 the hint's makespan; finished instances are kept in the CSV and skipped on a rerun, so an
 interrupted run continues. A 'feasible' makespan is an upper bound on the optimum: a gap
-measured against it understates the distance to the optimum.
+measured against it understates the distance to the optimum. ``--schedules DIR`` also
+writes each schedule to ``DIR/<instance>.json``: the plans that ``plan:DIR`` follows under
+shutdowns (``rlsys jobshop eval --policies plan:DIR``).
 """
 
 from __future__ import annotations
@@ -26,15 +29,19 @@ sys.path.insert(0, str(ROOT))
 FIELDS = ["instance", "makespan", "lower_bound", "status", "seconds", "time_limit", "hint"]
 
 
-def solve(task: tuple[str, float, str]) -> dict:
+def solve(task: tuple[str, float, str, Path | None]) -> dict:
     from envs.jobshop.instance import load_instance
+    from envs.jobshop.schedule import save_schedule, validate
     from rlsys.jobshop.cpsat import solve_bws
     from rlsys.jobshop.evaluate import run_policy
 
-    name, time_limit, hint_policy = task
+    name, time_limit, hint_policy, schedules = task
     inst = load_instance(name)
     hint = run_policy(inst, hint_policy, 0.0, 0)
     result = solve_bws(inst, time_limit=time_limit, workers=1, hint=hint.schedule())
+    if schedules is not None and result.schedule is not None:
+        validate(result.schedule, inst)
+        save_schedule(result.schedule, schedules / f"{inst.name}.json")
     return {
         "instance": name,
         "makespan": result.makespan,
@@ -55,6 +62,7 @@ def main() -> int:
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--hint", default="MWKR", help="the rule whose schedule starts the search")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "jobshop" / "cpsat.csv")
+    p.add_argument("--schedules", type=Path, help="also write each schedule to DIR/<instance>.json")
     args = p.parse_args()
 
     done = {}
@@ -68,7 +76,7 @@ def main() -> int:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         if new_file:
             writer.writeheader()
-        tasks = [(n, args.time_limit, args.hint) for n in todo]
+        tasks = [(n, args.time_limit, args.hint, args.schedules) for n in todo]
         for row in pool.map(solve, tasks):
             writer.writerow(row)
             f.flush()

@@ -17,10 +17,12 @@ State layout (all int64 unless noted; n jobs, K operations per job, m machines):
   up with >= 2 waiting; ``reserve`` model: or one waiting and one on its way),
   ``REPAIR_WAIT`` (repair end of a free, down machine with waiting jobs, else -1),
   ``DIRTY`` (queued for re-examination), ``N_INCOMING`` (jobs in process whose next
-  operation is on the machine) and ``RESERVED`` (``reserve`` model: the job a free machine
-  is kept for, else -1).
-- ``ops`` (3, n*K): start, end, leave time per operation (-1 = not yet); ``status``
-  (uint8, n*K).
+  operation is on the machine), ``RESERVED`` (``reserve`` model: the job a free machine
+  is kept for, else -1) and ``PLAN_NEXT`` (following a plan: how many of the machine's
+  planned operations have started).
+- ``ops`` (4, n*K): start, end, leave time per operation (-1 = not yet) and ``RANK``
+  (following a plan: the operation's place in its machine's planned sequence, else -1);
+  ``status`` (uint8, n*K).
 - ``heap`` (n): operation completions as a binary min-heap of ``end * n + job`` (the
   order of the tuples (end, job)); ``dirty`` (m): a stack of queued machines.
 - ``pend`` (3, 2n) and ``pool`` (2n): cycles waiting for a repair (wake, offset, length)
@@ -48,14 +50,16 @@ OP_WAITING, OP_READY, OP_PROCESSING, OP_BLOCKING, OP_DONE = 0, 1, 2, 3, 4
 # js rows
 NEXT_OP, STATE, MACHINE, READY, WAITS = 0, 1, 2, 3, 4
 # ms rows
-HOLDER, N_WAIT, SUM_WAIT, DECIDE, REPAIR_WAIT, DIRTY, N_INCOMING, RESERVED = range(8)
-N_MACHINE_ROWS = 8
+HOLDER, N_WAIT, SUM_WAIT, DECIDE, REPAIR_WAIT, DIRTY, N_INCOMING, RESERVED, PLAN_NEXT = range(9)
+N_MACHINE_ROWS = 9
 # ops rows
-START, END, LEAVE = 0, 1, 2
+START, END, LEAVE, RANK = 0, 1, 2, 3
+N_OP_ROWS = 4
 # sc entries
 T, HEAP_SIZE, DIRTY_TOP, N_DONE, N_DECISIONS, N_SWAPS = 0, 1, 2, 3, 4, 5
 IS_DONE, DEADLOCK, N_PENDING, POOL_USED, ACTIVE, RESUME, SWAPS, SAFE = 6, 7, 8, 9, 10, 11, 12, 13
-RESERVE = 14  # 1: the ``reserve`` decision model (see sim.py), 0: non-delay
+RESERVE = 14  # 1: the ``reserve`` decision model (see sim.py), 0: non-delay, 2: a plan
+PLAN = 2  # sc[RESERVE] when the machines follow a plan's sequences (no decisions)
 N_SCALARS = 15
 # advance() results
 OK, NEED_INTERVALS = 0, 1
@@ -194,6 +198,8 @@ def _start(js, ms, ops, status, heap, sc, mach, times, starts, ends, count, ptr,
     ms[HOLDER, target] = job
     js[MACHINE, job] = target
     js[STATE, job] = PROCESSING
+    if sc[RESERVE] == PLAN:
+        ms[PLAN_NEXT, target] += 1
     if sc[ACTIVE]:
         end = finish_time(starts, ends, count, ptr, target, t, times[job, k], sc[RESUME] == 1)
         if end < 0:
@@ -263,6 +269,12 @@ def _try_cycle(js, ms, ops, status, heap, sc, mach, times, starts, ends, count, 
         members[n_members] = h
         n_members += 1
         cur = h
+    if sc[RESERVE] == PLAN:  # each member must be the next planned job of its machine
+        for q in range(n_members):
+            m = members[q]
+            k = js[NEXT_OP, m]
+            if ops[RANK, m * n_ops + k] != ms[PLAN_NEXT, mach[m, k]]:
+                return False
     wake = -1
     if sc[ACTIVE]:
         for q in range(n_members):
@@ -349,7 +361,17 @@ def _settle(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends, cou
             continue
         ms[REPAIR_WAIT, i] = -1
         held = ms[RESERVED, i]
-        if held >= 0:  # kept for a job: it goes once it waits here, the others wait
+        if sc[RESERVE] == PLAN:  # only the machine's next planned job may take it
+            ms[DECIDE, i] = 0
+            want = ms[PLAN_NEXT, i]
+            n_ops = mach.shape[1]
+            for j in range(n):
+                k = js[NEXT_OP, j]
+                if js[WAITS, j] == 1 and mach[j, k] == i and ops[RANK, j * n_ops + k] == want:
+                    move(js, ms, ops, status, heap, dirty, sc, mach, times, starts, ends,
+                         count, ptr, pend, pool, j, i)  # fmt: skip
+                    break
+        elif held >= 0:  # kept for a job: it goes once it waits here, the others wait
             ms[DECIDE, i] = 0
             if js[WAITS, held] == 1:
                 ms[RESERVED, i] = -1

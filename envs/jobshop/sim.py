@@ -31,6 +31,13 @@ The contract (tested in tests/envs/jobshop/):
   as above; which machines ask is decided in the same deterministic settling order, and
   settling is no longer order-free (a forced move elsewhere can put a job on its way to a
   machine that is still to be examined).
+- ``plan=`` (a schedule dict, e.g. CP-SAT's): no decisions; each machine takes its
+  operations in the plan's order (by planned start) as soon as the next planned job waits
+  for it and the machine is free and up, and a swap happens only where the plan has it.
+  At p = 0 this replays the plan, shifted left where it had idle time the order does not
+  need; under shutdowns it is the plan shifted right (predictive-reactive scheduling: the
+  sequences are fixed offline, the times follow the disruptions). A plan whose order the
+  shop cannot follow (e.g. one with swaps under ``swaps=False``) ends in ``deadlock``.
 - Time jumps from event to event: operation completions and repairs of machines that
   jobs are waiting for. All times are integers (time units).
 - Objective: makespan = the time the last job leaves its last machine.
@@ -56,6 +63,36 @@ from envs.jobshop.kernels import (  # noqa: F401  (the states, re-exported)
 from envs.jobshop.shutdowns import RepairTime, ShutdownProcess
 
 DECISION_MODELS = ("non_delay", "reserve")
+
+
+def plan_ranks(instance: Instance, plan: dict) -> np.ndarray:
+    """Each operation's place in its machine's planned sequence (by planned start, then
+    planned leave, then job), flat in job-major order; ValueError for a plan that is not a
+    complete schedule of ``instance``."""
+    n, K = instance.n_jobs, instance.n_ops
+    name = plan.get("instance")
+    if name is not None and name != instance.name:
+        raise ValueError(f"the plan is for {name!r}, not {instance.name!r}")
+    ops = plan.get("operations")
+    if not isinstance(ops, list) or len(ops) != n * K:
+        got = len(ops) if isinstance(ops, list) else 0
+        raise ValueError(f"a plan for {instance.name} needs {n * K} operations, got {got}")
+    seen: set[tuple[int, int]] = set()
+    keys: dict[int, list[tuple[int, int, int, int]]] = {}
+    for op in ops:
+        j, k = int(op["job"]), int(op["index"])
+        if not (0 <= j < n and 0 <= k < K) or (j, k) in seen:
+            raise ValueError(f"plan operation ({j}, {k}) is out of range or repeated")
+        seen.add((j, k))
+        machine = int(instance.machines[j, k])
+        if int(op.get("machine", machine)) != machine:
+            raise ValueError(f"plan puts ({j}, {k}) on machine {op['machine']}, not {machine}")
+        keys.setdefault(machine, []).append((int(op["start"]), int(op["leave"]), j, k))
+    ranks = np.full(n * K, -1, dtype=np.int64)
+    for seq in keys.values():
+        for place, (_, _, j, k) in enumerate(sorted(seq)):
+            ranks[j * K + k] = place
+    return ranks
 
 
 class Deadlock(RuntimeError):
@@ -85,6 +122,7 @@ class Simulator:
         repair: RepairTime | None = None,
         resume: bool = True,
         decisions: str = "non_delay",
+        plan: dict | None = None,
     ) -> None:
         if decisions not in DECISION_MODELS:
             raise ValueError(
@@ -121,7 +159,7 @@ class Simulator:
         self._ms[K_.HOLDER] = -1
         self._ms[K_.REPAIR_WAIT] = -1
         self._ms[K_.RESERVED] = -1
-        self._ops = np.full((3, n * K), -1, dtype=np.int64)
+        self._ops = np.full((K_.N_OP_ROWS, n * K), -1, dtype=np.int64)
         self._status = np.zeros(n * K, dtype=np.uint8)
         self._status[0::K] = OP_READY
         self._heap = np.zeros(max(n, 1), dtype=np.int64)
@@ -134,6 +172,10 @@ class Simulator:
         self._sc[K_.RESUME] = resume
         self._sc[K_.SWAPS] = swaps
         self._sc[K_.RESERVE] = decisions == "reserve"
+        if plan is not None:
+            self.decisions = "plan"
+            self._ops[K_.RANK] = plan_ranks(instance, plan)
+            self._sc[K_.RESERVE] = K_.PLAN
         self._bind_views()
         K_.queue_first_operations(self._js, self._ms, self._dirty, self._sc, self._mach)
         self._update_safe()
@@ -248,7 +290,7 @@ class Simulator:
             raise RuntimeError("schedule() needs a finished episode")
         if self.deadlock:
             raise Deadlock(f"{self.instance.name}: deadlock at t={self.t} (no swaps)")
-        start, end, leave = (row.tolist() for row in self._ops)
+        start, end, leave = (self._ops[row].tolist() for row in (K_.START, K_.END, K_.LEAVE))
         machines = self._mach.tolist()
         ops = []
         for j in range(self.n_jobs):

@@ -208,15 +208,20 @@ def evaluate(
     parts_dir: each finished task's rows are saved there as JSON, and tasks whose file
     exists are not run again, so an interrupted evaluation resumes where it stopped.
     """
+    from envs.jobshop.sim import plan_ranks
     from rlsys.jobshop.planning import SamplingPlanner
-    from rlsys.jobshop.policies import make_policy
+    from rlsys.jobshop.policies import PlanExecutor, make_policy
     from rlsys.runtime import init_ray
 
     insts = [load_instance(i) for i in instances]
     for policy in policies:
-        # fail fast on unknown names and refused probabilities, before starting Ray
-        if isinstance(make_policy(policy, seed=0), SamplingPlanner):
+        # fail fast on unknown names, refused probabilities and missing plans, before Ray
+        built = make_policy(policy, seed=0)
+        if isinstance(built, SamplingPlanner):
             SamplingPlanner.check_shutdown_prob(max(probs))
+        if isinstance(built, PlanExecutor):
+            for inst in insts:
+                plan_ranks(inst, built.plan_for(inst.name))
     ray = init_ray(address)
     task = ray.remote(num_cpus=1, max_retries=2)(evaluate_one)
     keep = schedules_dir is not None
@@ -248,10 +253,9 @@ def evaluate(
             tmp.write_text(json.dumps(task_rows))
             tmp.replace(part)  # atomic: a killed run never leaves half a part
         for sched in schedules:
-            name = (
-                f"{sched['instance']}_{sched['policy']}_p{sched['shutdown_prob']}"
-                f"_s{sched['seed']}.json"
-            )
+            # a policy named by a path (a *.pt, plan:DIR) must not nest directories
+            policy = str(sched["policy"]).replace("/", "_").replace("\\", "_")
+            name = f"{sched['instance']}_{policy}_p{sched['shutdown_prob']}_s{sched['seed']}.json"
             save_schedule(sched, Path(schedules_dir) / name)
         if bar is not None:
             bar.update(1)

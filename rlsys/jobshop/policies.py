@@ -3,7 +3,9 @@ policy shipped in the package: small and fast), ``pretrained-large`` (the larger
 network: better schedules, about twice the time per schedule) or a path to a policy /
 checkpoint file (``*.pt``); a learned
 policy may carry a planner, ``pretrained@sample:8`` or ``pretrained@rollout:8``
-(``rlsys/jobshop/planning.py``).
+(``rlsys/jobshop/planning.py``); ``plan:FILE.json`` or ``plan:DIR`` follows a planned
+schedule's machine sequences under the disruptions (``PlanExecutor``, e.g. CP-SAT's
+schedule from ``rlsys jobshop solve --out``).
 
 A policy is a callable ``(sim, candidates) -> job``; a planner that builds whole schedules
 (``sample:N``) also has ``run(sim) -> finished sim``, which ``run_policy`` prefers. Learned
@@ -56,6 +58,46 @@ class GNNDispatcher(OverLearnedPolicy):
         return int(actions[0])
 
 
+class PlanExecutor:
+    """Follows a planned schedule (``plan:FILE.json`` or ``plan:DIR``, one
+    ``DIR/<instance>.json`` per instance, e.g. from ``rlsys jobshop solve --out``): the
+    machines take their operations in the plan's order, and the times follow the
+    disruptions (``Simulator(plan=...)``: predictive-reactive scheduling, no decisions).
+    At p = 0 it replays the plan; a planner, so ``run_policy`` calls ``run``."""
+
+    decisions = "non_delay"  # of the simulator ``run_policy`` builds first: replaced in run
+
+    def __init__(self, source: str) -> None:
+        self.source = Path(source)
+        if not self.source.exists():
+            raise ValueError(f"plan:{source}: no such schedule file or directory")
+
+    def plan_for(self, instance_name: str) -> dict:
+        from envs.jobshop.schedule import load_schedule
+
+        path = self.source
+        if path.is_dir():
+            path = path / f"{instance_name}.json"
+            if not path.is_file():
+                raise ValueError(f"plan:{self.source}: no plan for {instance_name} ({path.name})")
+        return load_schedule(path)
+
+    def run(self, sim: Simulator) -> Simulator:
+        plan = self.plan_for(sim.instance.name)
+        return Simulator(
+            sim.instance,
+            sim.shutdown_prob,
+            sim.seed,
+            swaps=sim.swaps,
+            repair=sim.shutdowns.repair,
+            resume=sim.resume,
+            plan=plan,
+        )
+
+    def __call__(self, sim: Simulator, candidates: list[int]) -> int:
+        raise RuntimeError("a plan makes no decisions: run it with run_policy (it calls run)")
+
+
 @lru_cache(maxsize=8)
 def _load_policy(path: str):
     import torch
@@ -101,6 +143,8 @@ def make_policy(name: str, seed: int = 0) -> Rule:
             depth=spec.depth,
             finish=spec.finish,
         )
+    if name.startswith("plan:"):
+        return PlanExecutor(name[len("plan:") :])
     if name.lower() in SHIPPED:
         path = SHIPPED[name.lower()]
         if not path.exists():
@@ -111,6 +155,6 @@ def make_policy(name: str, seed: int = 0) -> Rule:
     if name.upper() not in RULE_NAMES:
         raise ValueError(
             f"unknown policy {name!r} (rules: {', '.join(RULE_NAMES)}; "
-            "or 'pretrained', 'pretrained-large', or a policy file *.pt)"
+            "or 'pretrained', 'pretrained-large', a policy file *.pt, or plan:SCHEDULE.json)"
         )
     return make_rule(name, seed=seed)

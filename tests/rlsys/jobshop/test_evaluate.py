@@ -3,7 +3,7 @@ import csv
 import pytest
 
 from envs.jobshop.instance import load_instance
-from envs.jobshop.schedule import load_schedule, violations
+from envs.jobshop.schedule import load_schedule, save_schedule, violations
 from rlsys.jobshop.evaluate import (
     best_rules,
     evaluate,
@@ -11,6 +11,7 @@ from rlsys.jobshop.evaluate import (
     parse_probs,
     parse_seeds,
     reference_gaps,
+    run_policy,
     summary_table,
     vs_best_rule_table,
     write_csv,
@@ -29,16 +30,27 @@ def test_parse_seeds_and_probs():
 
 
 def test_evaluate_on_ray_writes_rows_and_schedules(ray_local, tmp_path):
+    plans = tmp_path / "plans"  # MWKR's p = 0 schedules, followed as plans
+    for name in ("ft06", "la01"):
+        save_schedule(
+            run_policy(load_instance(name), "MWKR", 0.0, 0).schedule(), plans / f"{name}.json"
+        )
     rows = evaluate(
         ["ft06", "la01"],
-        ["SPT", "MWKR", "RANDOM"],
+        ["SPT", "MWKR", "RANDOM", f"plan:{plans}"],
         [0.0, 0.05],
         [0, 1],
         schedules_dir=tmp_path / "s",
         progress=False,
     )
-    assert len(rows) == 2 * 3 * 2 * 2
+    assert len(rows) == 2 * 4 * 2 * 2
     assert all(r["valid"] == "yes" for r in rows)
+    span = {
+        (r["instance"], r["policy"], r["shutdown_prob"], r["seed"]): r["makespan"] for r in rows
+    }
+    for name in ("ft06", "la01"):  # at p = 0 the plan is replayed; shutdowns push it out
+        assert span[name, f"plan:{plans}", 0.0, 1] == span[name, "MWKR", 0.0, 0]
+        assert span[name, f"plan:{plans}", 0.05, 1] > span[name, "MWKR", 0.0, 0]
     files = sorted((tmp_path / "s").glob("*.json"))
     assert len(files) == len(rows)
     sched = load_schedule(files[0])
@@ -55,6 +67,21 @@ def test_evaluate_on_ray_writes_rows_and_schedules(ray_local, tmp_path):
     assert len(list(csv.DictReader(open(path)))) == len(rows)
     table = summary_table(rows)
     assert "| SPT |" in table and "p=0.05" in table
+
+
+def test_a_missing_plan_is_refused_before_ray_starts(tmp_path):
+    save_schedule(
+        run_policy(load_instance("ft06"), "SPT", 0.0, 0).schedule(), tmp_path / "ft06.json"
+    )
+    with pytest.raises(ValueError, match="no plan for la01"):
+        evaluate(["ft06", "la01"], [f"plan:{tmp_path}"], [0.0], [0], progress=False)
+    with pytest.raises(ValueError, match="no such schedule file or directory"):
+        evaluate(["ft06"], [f"plan:{tmp_path / 'nope'}"], [0.0], [0], progress=False)
+    other = run_policy(load_instance("la01"), "SPT", 0.0, 0).schedule()
+    save_schedule(other, tmp_path / "la01.json")
+    save_schedule(other, tmp_path / "la02.json")  # la01's schedule under la02's name
+    with pytest.raises(ValueError, match="for 'la01', not 'la02'"):
+        evaluate(["la02"], [f"plan:{tmp_path}"], [0.0], [0], progress=False)
 
 
 def test_parse_instances_ranges():
