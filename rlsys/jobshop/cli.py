@@ -44,7 +44,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="rule name, pretrained, pretrained-large or a policy file .pt (default MWKR); "
         "a learned policy may plan: pretrained@sample:N (best of N schedules, p = 0) or "
         "pretrained@rollout:N (N rollouts per candidate against sampled futures; options such as "
-        "rollout:8:z=1:gate=0.95:top=3 in rlsys/jobshop/planning.py)",
+        "rollout:8:z=1:gate=0.95:top=3 in rlsys/jobshop/planning.py); plan:FILE.json or "
+        "plan:DIR (DIR/<instance>.json) follows a planned schedule's machine orders, e.g. "
+        "solve --out's, with the times shifted by the shutdowns",
     )
     p.add_argument("--shutdown-prob", type=float, default=0.0, help="per machine, per time unit")
     p.add_argument("--seed", type=int, default=0, help="disruption seed (common random numbers)")

@@ -6,6 +6,7 @@ import pytest
 
 from envs.jobshop.instance import Instance, load_instance, random_instance
 from envs.jobshop.schedule import validate
+from envs.jobshop.shutdowns import ShutdownProcess
 from envs.jobshop.sim import Simulator, plan_ranks
 from rlsys.jobshop.cpsat import solve_bws
 from rlsys.jobshop.rules import make_rule, run_rule
@@ -147,3 +148,18 @@ def test_a_swap_the_plan_does_not_have_is_not_made():
     ]
     follow = Simulator(inst, plan=plan)
     assert not follow.deadlock and follow.n_swaps == 1
+
+
+def test_the_clairvoyant_optimum_followed_on_its_own_downtime_keeps_its_makespan():
+    # Two models of the same shop agree: the simulator, following the order of CP-SAT's
+    # hindsight-optimal schedule against that seed's downtime, makes exactly its makespan,
+    # and the p = 0 optimum followed on the same downtime makes no less.
+    inst = load_instance("ft06")
+    downtime = ShutdownProcess(inst.n_machines, 0.1, 0)
+    hindsight = solve_bws(inst, time_limit=60, downtime=downtime)
+    assert hindsight.status == "optimal"
+    follow = Simulator(inst, 0.1, 0, plan=hindsight.schedule)
+    validate(follow.schedule(), inst)
+    assert follow.makespan == hindsight.makespan
+    p0_plan = solve_bws(inst, time_limit=20).schedule
+    assert Simulator(inst, 0.1, 0, plan=p0_plan).makespan >= hindsight.makespan
