@@ -122,6 +122,8 @@ def learned_policy(name: str, what: str = "policy"):
 
 def make_policy(name: str, seed: int = 0) -> Rule:
     """The policy called ``name``; ``seed`` only feeds RANDOM's and the planners' own streams."""
+    if name.startswith("plan:"):  # a path, which may hold an '@'
+        return PlanExecutor(name[len("plan:") :])
     base, plan_sep, plan = name.partition("@")
     if plan_sep:
         from rlsys.jobshop.planning import PlanSpec, RolloutPlanner, SamplingPlanner
@@ -143,8 +145,6 @@ def make_policy(name: str, seed: int = 0) -> Rule:
             depth=spec.depth,
             finish=spec.finish,
         )
-    if name.startswith("plan:"):
-        return PlanExecutor(name[len("plan:") :])
     if name.lower() in SHIPPED:
         path = SHIPPED[name.lower()]
         if not path.exists():

@@ -84,6 +84,14 @@ def test_a_missing_plan_is_refused_before_ray_starts(tmp_path):
         evaluate(["la02"], [f"plan:{tmp_path}"], [0.0], [0], progress=False)
 
 
+def test_a_plan_folder_may_be_named_like_a_planner(tmp_path):
+    folder = tmp_path / "pretrained@sample:8"  # not a learned policy with a planner
+    inst = load_instance("ft06")
+    plan = run_policy(inst, "LOR", 0.0, 0)
+    save_schedule(plan.schedule(), folder / "ft06.json")
+    assert run_policy(inst, f"plan:{folder}", 0.0, 0).makespan == plan.makespan
+
+
 def test_parse_instances_ranges():
     assert parse_instances("ft06, la08-la11,random:25x15:0-2,my-shop.txt,ta71") == [
         "ft06", "la08", "la09", "la10", "la11",
