@@ -1,7 +1,8 @@
 """Distance to the best known hindsight schedule: the clairvoyant CP-SAT results, tightened
 by every schedule evaluated on the same disruptions.
 
-    python bench/jobshop_hindsight.py [--clairvoyant 'bench/results/jobshop/clairvoyant-runs-120s-*.csv']
+    python bench/jobshop_hindsight.py
+        [--clairvoyant 'bench/results/jobshop/clairvoyant-runs-120s-*.csv']
         [--evals bench/results/jobshop/plans/la.csv,bench/results/jobshop/plans/heldout.csv]
         [--out bench/results/jobshop/plans/hindsight.md]
 
