@@ -44,7 +44,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="rule name, pretrained, pretrained-large or a policy file .pt (default MWKR); "
         "a learned policy may plan: pretrained@sample:N (best of N schedules, p = 0) or "
         "pretrained@rollout:N (N rollouts per candidate against sampled futures; options such as "
-        "rollout:8:z=1:gate=0.95:top=3 in rlsys/jobshop/planning.py); plan:FILE.json or "
+        "rollout:8:z=1:gate=0.95:top=3 in rlsys/jobshop/planning.py) or pretrained@follow:N "
+        "(sample:N's plan at p = 0, followed under the shutdowns); plan:FILE.json or "
         "plan:DIR (DIR/<instance>.json) follows a planned schedule's machine orders, e.g. "
         "solve --out's, with the times shifted by the shutdowns",
     )

@@ -1,13 +1,20 @@
 """Planning over a learned dispatching policy: spend more time, get better schedules.
 
-Two planners, both named as a suffix of a policy (``pretrained@sample:8``,
-``runs/.../best.pt@rollout:8``), so every command that takes a policy name takes them:
+Three planners, each named as a suffix of a policy (``pretrained@sample:8``,
+``runs/.../best.pt@rollout:8``, ``pretrained-large@follow:64``), so every command that takes
+a policy name takes them:
 
 - ``sample:N`` (p = 0 only): N schedules of the whole instance, the first greedy and the
   others sampled from the policy's distribution (``temperature``), in lockstep so that one
   batched policy call serves every schedule's decision; the shortest is kept. With N = 1 it
   is the pure greedy policy. Under shutdowns picking the best of N schedules that all ran
   against the true disruptions would be clairvoyant, so it is refused there.
+- ``follow:N``: plan before the shop starts, then follow the plan. The plan is ``sample:N``'s
+  best of N schedules at p = 0 (no disruption is known in advance); under shutdowns each
+  machine keeps the plan's order of jobs while the times shift with the downtime
+  (``Simulator(plan=...)``, predictive-reactive scheduling: no decision online). Shutdowns
+  at the rates measured here change which orders are good very little (README, "Following
+  a plan under shutdowns"), so this buys under shutdowns what sampling buys at p = 0.
 - ``rollout:N``: online lookahead at every decision. Each candidate job is sent in N copies
   of the episode, and every copy is finished by the policy, all copies of all candidates
   in one batched policy call per step.
@@ -77,7 +84,8 @@ _OPTIONS = ("z", "gate", "top", "time", "depth", "finish")
 
 @dataclass(frozen=True)
 class PlanSpec:
-    """``sample:N`` or ``rollout:N[:z=Z][:gate=G][:top=K][:time=S][:depth=D[:finish=RULE]]``
+    """``sample:N``, ``follow:N`` or
+    ``rollout:N[:z=Z][:gate=G][:top=K][:time=S][:depth=D[:finish=RULE]]``
     (the text after ``@`` in a policy name; the options are the rollout planner's, module
     docstring)."""
 
@@ -98,8 +106,8 @@ class PlanSpec:
             n = int(count)
         except ValueError:
             n = 0
-        if kind not in ("sample", "rollout") or n < 1:
-            raise ValueError(f"bad plan {text!r}: use sample:N or rollout:N with N >= 1")
+        if kind not in ("sample", "follow", "rollout") or n < 1:
+            raise ValueError(f"bad plan {text!r}: use sample:N, follow:N or rollout:N with N >= 1")
         values = {}
         for option in options:
             key, _, value = option.partition("=")
@@ -198,6 +206,28 @@ class SamplingPlanner(OverLearnedPolicy):
             sims, _greedy_or_sampled({id(greedy)}, self.temperature, self.generator)
         )
         return _shortest(sims)
+
+
+class FollowPlanner(OverLearnedPolicy):
+    """``follow:N``: the best of N p = 0 schedules (``sample:N``) as the plan, then the plan
+    followed on the true disruptions (module docstring)."""
+
+    def __init__(self, policy, n: int, seed: int = 0) -> None:
+        self.policy = policy
+        self.sampler = SamplingPlanner(policy, n, seed=seed)
+
+    def run(self, sim: Simulator) -> Simulator:
+        """The plan followed on ``sim``'s instance, options and disruption seed; a plan that
+        ends in a deadlock (no swaps) is not followed: the policy then acts greedily."""
+        options = dict(swaps=sim.swaps, repair=sim.shutdowns.repair, resume=sim.resume)
+        planned = self.sampler.run(
+            Simulator(sim.instance, 0.0, sim.seed, decisions=self.decisions, **options)
+        )
+        if planned.deadlock:
+            _Lockstep(self.policy, sim.instance).finish([sim])
+            return sim
+        plan = planned.schedule()
+        return Simulator(sim.instance, sim.shutdown_prob, sim.seed, plan=plan, **options)
 
 
 def _greedy_or_sampled(greedy: set[int], temperature: float, generator: torch.Generator):

@@ -126,7 +126,7 @@ def make_policy(name: str, seed: int = 0) -> Rule:
         return PlanExecutor(name[len("plan:") :])
     base, plan_sep, plan = name.partition("@")
     if plan_sep:
-        from rlsys.jobshop.planning import PlanSpec, RolloutPlanner, SamplingPlanner
+        from rlsys.jobshop.planning import FollowPlanner, PlanSpec, RolloutPlanner, SamplingPlanner
 
         spec = PlanSpec.parse(plan)
         dispatcher = make_policy(base, seed)
@@ -134,6 +134,8 @@ def make_policy(name: str, seed: int = 0) -> Rule:
             raise ValueError(f"{name!r}: planning needs a learned policy, not the rule {base!r}")
         if spec.kind == "sample":
             return SamplingPlanner(dispatcher.policy, spec.n, seed=seed)
+        if spec.kind == "follow":
+            return FollowPlanner(dispatcher.policy, spec.n, seed=seed)
         return RolloutPlanner(
             dispatcher.policy,
             spec.n,

@@ -109,7 +109,7 @@ def test_no_swaps_deadlock_is_reported(tmp_path, capsys):
         (
             ["jobshop", "schedule", "--instance", "ft06", "--policy", "pretrained@beam:4"]
             + ["--out", "x.json"],
-            "sample:N or rollout:N",
+            "sample:N, follow:N or rollout:N",
         ),
         (
             ["jobshop", "schedule", "--instance", "ft06", "--policy", "MWKR@rollout:4"]

@@ -25,9 +25,13 @@ def policy():
     return JobShopGNNPolicy.load(PRETRAINED)
 
 
-@pytest.mark.parametrize("text", ["sample", "sample:0", "beam:4", "rollout:x", "rollout:-2"])
+@pytest.mark.parametrize(
+    "text", ["sample", "sample:0", "beam:4", "rollout:x", "rollout:-2", "follow:0", "follow:4:z=1"]
+)
 def test_bad_plan_is_a_one_line_error(text):
-    with pytest.raises(ValueError, match="sample:N or rollout:N"):
+    with pytest.raises(
+        ValueError, match="bad plan .*(sample:N, follow:N or rollout:N|rollout:N takes)"
+    ):
         PlanSpec.parse(text)
 
 
@@ -155,6 +159,29 @@ def test_sampling_keeps_the_best_and_one_sample_is_the_greedy_policy(inst):
     validate(best.schedule(), inst)
     assert best.makespan <= greedy.makespan  # the greedy schedule is one of the 16
     assert run_policy(inst, "pretrained@sample:16", 0.0, 3).makespan == best.makespan  # seeded
+
+
+def _orders(schedule):
+    """Per machine, its operations in the order they start."""
+    out = {}
+    for o in sorted(schedule["operations"], key=lambda o: (o["start"], o["leave"], o["job"])):
+        out.setdefault(o["machine"], []).append((o["job"], o["index"]))
+    return out
+
+
+@pytest.mark.parametrize("inst", INSTANCES[1:], ids=lambda i: i.name)
+def test_follow_plans_with_the_sampled_schedule_and_keeps_its_orders(inst):
+    plan = run_policy(inst, "pretrained@sample:8", 0.0, 5).schedule()
+    at_p0 = run_policy(inst, "pretrained@follow:8", 0.0, 5)
+    assert at_p0.makespan == plan["makespan"] and at_p0.n_decisions == 0
+    for seed in (5, 6):  # the disruption seed is also the sampler's: seed 6 plans anew
+        shut = run_policy(inst, "pretrained@follow:8", 0.1, seed)
+        validate(shut.schedule(), inst)
+        assert shut.n_decisions == 0 and shut.shutdown_prob == 0.1
+        seed_plan = run_policy(inst, "pretrained@sample:8", 0.0, seed).schedule()
+        assert _orders(shut.schedule()) == _orders(seed_plan)
+    # the plan never depends on the disruptions: the same orders at every p
+    assert _orders(run_policy(inst, "pretrained@follow:8", 0.05, 5).schedule()) == _orders(plan)
 
 
 @pytest.mark.parametrize("inst", INSTANCES, ids=lambda i: i.name)
