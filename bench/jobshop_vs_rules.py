@@ -75,7 +75,8 @@ def main() -> int:
     ref = {name: value for name, (value, _) in bws_reference().items()}
     if args.cpsat:
         for r in csv.DictReader(args.cpsat.open()):
-            ref.setdefault(r["instance"], int(r["makespan"]))
+            if r["makespan"]:  # named as given (random:25x15:0); rows carry the instance's name
+                ref.setdefault(load_instance(r["instance"]).name, int(r["makespan"]))
     try:
         table = vs_best_rule_table(rows, ref)
     except ValueError as err:
