@@ -108,7 +108,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (default 1)")
-    p.add_argument("--out", help="schedule JSON to write")
+    p.add_argument(
+        "--hint",
+        help="start the search from this policy's schedule on the same seed, e.g. "
+        "pretrained-large@sample:64 (default: none at p = 0, the best rule's under shutdowns)",
+    )
+    p.add_argument("--out", help="schedule JSON to write (a plan for --policy plan:FILE)")
     p.set_defaults(func=cmd_solve)
 
     p = cmds.add_parser("validate", help="check a schedule JSON; exit 1 on the first violation")
@@ -280,7 +285,18 @@ def cmd_solve(args) -> int:
     downtime = ShutdownProcess(
         inst.n_machines, args.shutdown_prob, args.seed, RepairTime.parse(args.repair)
     )
-    res = solve_bws(inst, time_limit=args.time_limit, workers=args.workers, downtime=downtime)
+    hint = None
+    if args.hint:
+        from rlsys.jobshop.evaluate import SimOptions, run_policy
+
+        options = SimOptions(repair=args.repair)  # the downtime the solve sees
+        started = run_policy(inst, args.hint, args.shutdown_prob, args.seed, options)
+        if not started.deadlock:
+            hint = started.schedule()
+            print(f"hint: {args.hint} makespan {started.makespan}")
+    res = solve_bws(
+        inst, time_limit=args.time_limit, workers=args.workers, downtime=downtime, hint=hint
+    )
     if res.schedule is None:
         print(f"{inst.name}: no solution found ({res.status}) in {res.wall_time:.1f} s")
         return 1

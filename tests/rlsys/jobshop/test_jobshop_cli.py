@@ -182,6 +182,26 @@ def test_solve_clairvoyant_cli_writes_a_valid_schedule_with_its_downtime(tmp_pat
     assert "--shutdown-prob must be in [0, 1)" in capsys.readouterr().err
 
 
+def test_solve_makes_a_plan_that_schedule_follows(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    solve = ["jobshop", "solve", "--instance", "ft06", "--hint", "MWKR", "--time-limit", "20"]
+    assert main([*solve, "--out", str(plan)]) == 0
+    printed = capsys.readouterr().out
+    assert "hint: MWKR makespan 75" in printed and "makespan 63 (optimal" in printed
+    out = tmp_path / "s.json"
+    run = ["jobshop", "schedule", "--instance", "ft06", "--policy", f"plan:{plan}"]
+    assert main([*run, "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["makespan"] == 63  # replayed at p = 0
+    assert main([*run, "--shutdown-prob", "0.1", "--seed", "2", "--out", str(out)]) == 0
+    followed = json.loads(out.read_text())
+    assert followed["makespan"] > 63 and followed["decisions"] == "plan"
+    assert main(["jobshop", "validate", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["jobshop", "schedule", "--instance", "la01", "--policy", f"plan:{plan}",
+                 "--out", str(out)]) != 0  # fmt: skip
+    assert "the plan is for 'ft06', not 'la01'" in capsys.readouterr().err
+
+
 def test_schedule_with_a_planner(tmp_path, capsys):
     out = tmp_path / "s.json"
     args = ["jobshop", "schedule", "--instance", "ft06", "--shutdown-prob", "0.05"]
