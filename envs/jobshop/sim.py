@@ -80,14 +80,18 @@ def plan_ranks(instance: Instance, plan: dict) -> np.ndarray:
     seen: set[tuple[int, int]] = set()
     keys: dict[int, list[tuple[int, int, int, int]]] = {}
     for op in ops:
-        j, k = int(op["job"]), int(op["index"])
+        try:
+            j, k = int(op["job"]), int(op["index"])
+            planned = (int(op["start"]), int(op.get("leave", op["start"])))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"plan operation {op!r}: needs integer job, index and start") from None
         if not (0 <= j < n and 0 <= k < K) or (j, k) in seen:
             raise ValueError(f"plan operation ({j}, {k}) is out of range or repeated")
         seen.add((j, k))
         machine = int(instance.machines[j, k])
         if int(op.get("machine", machine)) != machine:
             raise ValueError(f"plan puts ({j}, {k}) on machine {op['machine']}, not {machine}")
-        keys.setdefault(machine, []).append((int(op["start"]), int(op["leave"]), j, k))
+        keys.setdefault(machine, []).append((*planned, j, k))
     ranks = np.full(n * K, -1, dtype=np.int64)
     for seq in keys.values():
         for place, (_, _, j, k) in enumerate(sorted(seq)):

@@ -115,6 +115,10 @@ def test_bad_plans_are_refused_with_the_reason():
     twice[1] = dict(twice[0])
     with pytest.raises(ValueError, match="out of range or repeated"):
         Simulator(inst, plan={**plan, "operations": twice})
+    no_start = [dict(o) for o in plan["operations"]]
+    del no_start[3]["start"]
+    with pytest.raises(ValueError, match="needs integer job, index and start"):
+        Simulator(inst, plan={**plan, "operations": no_start})
 
 
 def test_plan_ranks_order_each_machine_by_planned_start():
