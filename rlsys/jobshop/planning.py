@@ -213,21 +213,27 @@ class FollowPlanner(OverLearnedPolicy):
     followed on the true disruptions (module docstring)."""
 
     def __init__(self, policy, n: int, seed: int = 0) -> None:
-        self.policy = policy
-        self.sampler = SamplingPlanner(policy, n, seed=seed)
+        self.policy, self.n, self.seed = policy, n, seed
 
     def run(self, sim: Simulator) -> Simulator:
         """The plan followed on ``sim``'s instance, options and disruption seed; a plan that
         ends in a deadlock (no swaps) is not followed: the policy then acts greedily."""
         options = dict(swaps=sim.swaps, repair=sim.shutdowns.repair, resume=sim.resume)
-        planned = self.sampler.run(
-            Simulator(sim.instance, 0.0, sim.seed, decisions=self.decisions, **options)
-        )
-        if planned.deadlock:
-            _Lockstep(self.policy, sim.instance).finish([sim])
+        inst = sim.instance
+        # The plan does not depend on the shutdown probability: an evaluation over several
+        # p makes it once per instance and seed (kept with the policy, which loads once).
+        plans = self.policy.__dict__.setdefault("_follow_plans", {})
+        key = (self.n, self.seed, inst.name, inst.machines.tobytes(), inst.times.tobytes(),
+               repr(options))  # fmt: skip
+        if key not in plans:
+            planned = SamplingPlanner(self.policy, self.n, seed=self.seed).run(
+                Simulator(inst, 0.0, sim.seed, decisions=self.decisions, **options)
+            )
+            plans[key] = None if planned.deadlock else planned.schedule()
+        if plans[key] is None:
+            _Lockstep(self.policy, inst).finish([sim])
             return sim
-        plan = planned.schedule()
-        return Simulator(sim.instance, sim.shutdown_prob, sim.seed, plan=plan, **options)
+        return Simulator(inst, sim.shutdown_prob, sim.seed, plan=plans[key], **options)
 
 
 def _greedy_or_sampled(greedy: set[int], temperature: float, generator: torch.Generator):
