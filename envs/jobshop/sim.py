@@ -326,6 +326,19 @@ class Simulator:
             "downtime": downtime,
         }
 
+    def follow(self, plan: dict) -> Simulator:
+        """A fresh episode of this one's instance, disruption seed and options that follows
+        ``plan`` (the ``plan=`` mode above)."""
+        return Simulator(
+            self.instance,
+            self.shutdown_prob,
+            self.seed,
+            swaps=self.swaps,
+            repair=self.shutdowns.repair,
+            resume=self.resume,
+            plan=plan,
+        )
+
     def fork(self, future: ShutdownProcess | None = None) -> Simulator:
         """An independent copy of the episode now, for lookahead (the instance is shared).
 

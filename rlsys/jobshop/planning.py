@@ -233,7 +233,7 @@ class FollowPlanner(OverLearnedPolicy):
         if plans[key] is None:
             _Lockstep(self.policy, inst).finish([sim])
             return sim
-        return Simulator(inst, sim.shutdown_prob, sim.seed, plan=plans[key], **options)
+        return sim.follow(plans[key])
 
 
 def _greedy_or_sampled(greedy: set[int], temperature: float, generator: torch.Generator):

@@ -83,16 +83,7 @@ class PlanExecutor:
         return load_schedule(path)
 
     def run(self, sim: Simulator) -> Simulator:
-        plan = self.plan_for(sim.instance.name)
-        return Simulator(
-            sim.instance,
-            sim.shutdown_prob,
-            sim.seed,
-            swaps=sim.swaps,
-            repair=sim.shutdowns.repair,
-            resume=sim.resume,
-            plan=plan,
-        )
+        return sim.follow(self.plan_for(sim.instance.name))
 
     def __call__(self, sim: Simulator, candidates: list[int]) -> int:
         raise RuntimeError("a plan makes no decisions: run it with run_policy (it calls run)")
